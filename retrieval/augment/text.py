@@ -1,0 +1,183 @@
+"""Easy Data Augmentation (EDA, Wei & Zou 2019) for captions, as used in the DCASE 2022 paper (Section 5).
+
+With probability ``p_eda`` a caption is augmented: ONE of the four word-level operations is chosen uniformly
+among those whose probability is > 0, then applied to each word with that operation's probability:
+
+* synonym replacement (``p_syn``): the word is replaced by a random WordNet synonym (single- or multi-word);
+  words without synonyms stay as they are;
+* random swap (``p_swp``): the word is swapped with the word at another random position;
+* random insertion (``p_ins``): a synonym of a random word of the sentence is inserted at a random position
+  (if that word has no synonyms, or WordNet is not given, the random word itself is inserted);
+* random deletion (``p_del``): the word is dropped; if every word would be dropped one random word is kept.
+
+Words are the lowercase whitespace-separated tokens of the caption; an augmented caption is re-joined with
+single spaces. Punctuation is kept simple: leading/trailing punctuation is ignored for the synonym look-up and
+kept around a replaced word (the text encoder strips punctuation later). When nothing changes (no operation
+active, an empty caption, or no word drawn) the original string is returned unchanged.
+
+Back translation (the paper's other text augmentation) needs a translation service and is not implemented.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from retrieval.config import AugmentConfig, EDAConfig
+from retrieval.augment.wordnet import WordNet, WordNetMissing, find_wordnet_dir, load_wordnet, wordnet_missing
+
+__all__ = ["TextAugment", "check_text_augment_requirements", "eda", "OPERATIONS"]
+
+#: The EDA operations, in the order used when one is chosen (index drawn uniformly among the active ones).
+OPERATIONS: tuple[str, ...] = ("syn", "swp", "ins", "del")
+
+_PUNCT = string.punctuation
+
+
+def _split_punct(token: str) -> tuple[str, str, str]:
+    """``"down."`` -> ``("", "down", ".")``."""
+    core = token.strip(_PUNCT)
+    if not core:
+        return "", token, ""
+    start = token.find(core)
+    return token[:start], core, token[start + len(core):]
+
+
+def _synonyms(word: str, wordnet: WordNet | None) -> list[str]:
+    if wordnet is None:
+        return []
+    core = _split_punct(word)[1]
+    return wordnet.synonyms(core) if core and core.strip(_PUNCT) else []
+
+
+def _synonym_replacement(words: list[str], p: float, rng: np.random.Generator, wordnet: WordNet) -> list[str]:
+    out = list(words)
+    for i, word in enumerate(words):
+        if rng.random() < p:
+            syns = _synonyms(word, wordnet)
+            if syns:
+                pre, _, post = _split_punct(word)
+                out[i] = pre + syns[int(rng.integers(len(syns)))] + post
+    return out
+
+
+def _random_swap(words: list[str], p: float, rng: np.random.Generator) -> list[str]:
+    out = list(words)
+    n = len(out)
+    if n < 2:
+        return out
+    for i in range(n):
+        if rng.random() < p:
+            j = int(rng.integers(n - 1))
+            j = j + 1 if j >= i else j  # uniform over the other positions
+            out[i], out[j] = out[j], out[i]
+    return out
+
+
+def _random_insertion(words: list[str], p: float, rng: np.random.Generator, wordnet: WordNet | None) -> list[str]:
+    out = list(words)
+    for _ in range(len(words)):
+        if rng.random() < p:
+            source = out[int(rng.integers(len(out)))]
+            syns = _synonyms(source, wordnet)
+            new = syns[int(rng.integers(len(syns)))] if syns else _split_punct(source)[1]
+            out.insert(int(rng.integers(len(out) + 1)), new)
+    return out
+
+
+def _random_deletion(words: list[str], p: float, rng: np.random.Generator) -> list[str]:
+    keep = [w for w in words if rng.random() >= p]
+    if not keep and words:
+        keep = [words[int(rng.integers(len(words)))]]
+    return keep
+
+
+def eda(caption: str, *, p_syn: float, p_swp: float, p_ins: float, p_del: float, rng: np.random.Generator,
+        wordnet: WordNet | None) -> str:
+    """Augment one caption with one EDA operation (see the module docstring). Deterministic given ``rng``.
+
+    ``wordnet`` is required when ``p_syn > 0`` (``ValueError`` otherwise); for insertion it is optional (without
+    it a random word of the sentence is inserted).
+    """
+    probs = {"syn": p_syn, "swp": p_swp, "ins": p_ins, "del": p_del}
+    for name, value in probs.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"p_{name} must be in [0, 1], got {value}")
+    active = [op for op in OPERATIONS if probs[op] > 0]
+    words = caption.lower().split()
+    if not active or not words:
+        return caption
+    if p_syn > 0 and wordnet is None:
+        raise ValueError("eda: synonym replacement (p_syn > 0) needs a WordNet (see retrieval.augment.wordnet)")
+    op = active[int(rng.integers(len(active)))]
+    if op == "syn":
+        out = _synonym_replacement(words, p_syn, rng, wordnet)  # type: ignore[arg-type]
+    elif op == "swp":
+        out = _random_swap(words, p_swp, rng)
+    elif op == "ins":
+        out = _random_insertion(words, p_ins, rng, wordnet)
+    else:
+        out = _random_deletion(words, p_del, rng)
+    if out == words:
+        return caption
+    return " ".join(out)
+
+
+def _needs_wordnet(cfg: EDAConfig) -> bool:
+    return cfg.p_eda > 0 and (cfg.p_syn > 0 or cfg.p_ins > 0)
+
+
+class TextAugment:
+    """EDA on a batch of captions, configured by :class:`retrieval.config.EDAConfig`.
+
+    WordNet is loaded (lazily; see :func:`retrieval.augment.wordnet.load_wordnet`) only when EDA is switched on
+    (``p_eda > 0``) and synonyms are needed (``p_syn > 0`` or ``p_ins > 0``); if it is missing the constructor
+    raises :class:`WordNetMissing` naming the install command.
+    """
+
+    def __init__(self, cfg: EDAConfig):
+        if isinstance(cfg, AugmentConfig):  # convenience: accept the whole augment section
+            cfg = cfg.eda
+        self.cfg = cfg
+        self.wordnet: WordNet | None = None
+        if _needs_wordnet(cfg):
+            try:
+                self.wordnet = load_wordnet(cfg.wordnet_dir)
+            except WordNetMissing as exc:
+                raise wordnet_missing(cfg.wordnet_dir, "EDA with synonyms (augment.eda.p_syn / p_ins > 0)") \
+                    from exc
+
+    @property
+    def enabled(self) -> bool:
+        c = self.cfg
+        return c.p_eda > 0 and (c.p_syn > 0 or c.p_swp > 0 or c.p_ins > 0 or c.p_del > 0)
+
+    def __call__(self, captions: list[str], rng: np.random.Generator) -> list[str]:
+        """Each caption is augmented with probability ``p_eda`` (one draw per caption when enabled)."""
+        if not self.enabled:
+            return list(captions)
+        c = self.cfg
+        out = []
+        for caption in captions:
+            if rng.random() < c.p_eda:
+                caption = eda(caption, p_syn=c.p_syn, p_swp=c.p_swp, p_ins=c.p_ins, p_del=c.p_del, rng=rng,
+                              wordnet=self.wordnet)
+            out.append(caption)
+        return out
+
+    def __repr__(self) -> str:
+        c = self.cfg
+        return (f"TextAugment(p_eda={c.p_eda}, p_syn={c.p_syn}, p_swp={c.p_swp}, p_ins={c.p_ins}, "
+                f"p_del={c.p_del}, wordnet={self.wordnet!r})")
+
+
+def check_text_augment_requirements(cfg: AugmentConfig) -> None:
+    """Fail early (config-validation time) if the EDA settings need WordNet and it is not installed.
+
+    Raises :class:`WordNetMissing` (message names the searched directories and the install command). Cheap: only
+    checks that the database files exist, nothing is parsed.
+    """
+    eda_cfg = cfg.eda if isinstance(cfg, AugmentConfig) else cfg
+    if _needs_wordnet(eda_cfg) and find_wordnet_dir(eda_cfg.wordnet_dir) is None:
+        raise wordnet_missing(eda_cfg.wordnet_dir, "EDA with synonyms (augment.eda.p_syn / p_ins > 0)")

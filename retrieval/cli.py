@@ -1,0 +1,148 @@
+"""Command line: ``python -m retrieval {train,synth,data,config} ...``.
+
+Heavy imports (torch, transformers) happen inside the commands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="a named config (synthcaps-tiny, synthcaps-small, synthcaps) "
+                   "or a YAML file (a run's config.yaml works too)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a dotted config key, e.g. --set fusion.kind=late (repeatable)")
+
+
+def _load_config(args):
+    from .config import TrialConfig, parse_override
+
+    cfg = TrialConfig.load(args.config)
+    if args.overrides:
+        cfg = cfg.with_overrides(dict(parse_override(o) for o in args.overrides))
+    return cfg
+
+
+def cmd_train(args) -> int:
+    from .train import fit
+
+    cfg = _load_config(args)
+    if args.quiet:
+        cfg = cfg.with_overrides({"train.progress": False})
+    result = fit(cfg, args.out, resume=not args.no_resume)
+    t = result.test
+    print(f"best epoch {result.best_epoch} of {result.epochs_trained} ({result.stopped}), "
+          f"{result.wall_time_s:.0f} s")
+    print(f"val  mAP@10 {result.val['val_map10']:.4f}")
+    print(f"test mAP@10 {t['test_map10']:.4f}  R@1 {t['test_r1']:.4f}  R@5 {t['test_r5']:.4f}  "
+          f"R@10 {t['test_r10']:.4f}  median rank {t['test_median_rank']:.0f}")
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    import time
+
+    from .data.synthcaps import generate
+
+    t0 = time.time()
+    manifest = generate(args.out, args.size, args.seed, sample_rate=args.sample_rate, progress=not args.quiet)
+    counts = manifest.get("counts", {})
+    print(f"SynthCaps {args.size} (seed {args.seed}) in {args.out}: {counts} ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def cmd_data_summary(args) -> int:
+    from .data.clotho import summarize_clotho
+
+    if args.dataset not in ("clotho", "synthcaps"):
+        raise SystemExit(f"error: --dataset {args.dataset!r}: known datasets are clotho, synthcaps")
+    summary = summarize_clotho(args.root)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    cols = ["recordings", "captions", "with_keywords", "missing_audio", "mean_duration_s", "mean_keywords",
+            "distinct_keywords"]
+    print(f"{'split':<14}" + "".join(f"{c:>18}" for c in cols))
+    for split, s in summary.items():
+        print(f"{split:<14}" + "".join(f"{s.get(c, ''):>18.2f}" if isinstance(s.get(c), float)
+                                       else f"{s.get(c, ''):>18}" for c in cols))
+    for split, s in summary.items():
+        top = ", ".join(f"{k} ({n})" for k, n in s.get("top_keywords", [])[:10])
+        print(f"{split}: top keywords: {top}")
+    return 0
+
+
+def cmd_config_show(args) -> int:
+    import yaml
+
+    cfg = _load_config(args)
+    print(f"# fingerprint: {cfg.fingerprint()}")
+    print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def cmd_config_list(args) -> int:
+    from .config import list_named_configs
+
+    print("\n".join(list_named_configs()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m retrieval", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one retriever and write a run directory")
+    _add_config_args(p)
+    p.add_argument("--out", required=True, type=Path, help="run directory (resumed if it holds an unfinished run)")
+    p.add_argument("--no-resume", action="store_true", help="start from scratch even if RUN_DIR has a checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("synth", help="generate SynthCaps (ClothoV2 layout)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--size", default="small", choices=["tiny", "small", "default"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("data", help="inspect data sets")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    q = dsub.add_parser("summary", help="recordings, captions, durations and keywords per split")
+    q.add_argument("--dataset", required=True, help="clotho (SynthCaps uses the same layout)")
+    q.add_argument("--root", required=True, type=Path)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_data_summary)
+
+    p = sub.add_parser("config", help="named configs")
+    csub = p.add_subparsers(dest="config_command", required=True)
+    q = csub.add_parser("show", help="print a resolved config and its fingerprint")
+    _add_config_args(q)
+    q.set_defaults(func=cmd_config_show)
+    q = csub.add_parser("list", help="list the named configs")
+    q.set_defaults(func=cmd_config_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+
+    try:
+        from .data.errors import DataError
+    except ImportError:  # pragma: no cover
+        DataError = ConfigError  # type: ignore[misc,assignment]
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,476 @@
+"""Typed, frozen trial configuration.
+
+A :class:`TrialConfig` is a tree of frozen dataclasses, one per section (``data``, ``features``,
+``audio_encoder``, ``text_encoder``, ``fusion``, ``loss``, ``augment``, ``optim``, ``train``).
+Every value is checked when the config is built: an unknown key, a value of the wrong type or a value out of
+range raises :class:`ConfigError` naming the dotted key, before any work starts.
+
+Example::
+
+    >>> cfg = TrialConfig.from_dict({"fusion": {"kind": "late"}})
+    >>> cfg.with_overrides({"optim.lr_audio": 1e-3}).optim.lr_audio
+    0.001
+    >>> len(cfg.fingerprint())
+    16
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range. The message names the key."""
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+# --------------------------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data set to train and evaluate on.
+
+    ``dataset`` names a loader (``clotho`` reads the ClothoV2 layout; ``synthcaps`` generates SynthCaps in the
+    ClothoV2 layout on first use and then reads it with the Clotho loader).
+    """
+
+    dataset: Literal["synthcaps", "clotho"] = "synthcaps"
+    root: str | None = None  # data folder; for synthcaps None means <cache_dir>/synthcaps-<size>-seed<seed>
+    synth_size: Literal["tiny", "small", "default"] = "small"
+    synth_seed: int = 0
+    train_split: str = "development"
+    val_split: str = "validation"
+    test_split: str = "evaluation"
+    # "clip": an epoch visits every training recording once, with one of its captions drawn at random.
+    # "caption": an epoch visits every (recording, caption) pair (5x the work per epoch on Clotho-style data).
+    epoch_mode: Literal["clip", "caption"] = "clip"
+    max_train_items: int | None = None  # cap on training recordings (quick experiments); None = all
+    cache_dir: str | None = None  # features + generated data; None = $RETRIEVAL_CACHE or ~/.cache/audio-retrieval-harness
+
+    def _validate(self, key: str) -> None:
+        _check(self.max_train_items is None or self.max_train_items > 0, f"{key}.max_train_items", "must be > 0")
+        _check(self.dataset == "synthcaps" or self.root is not None, f"{key}.root",
+               f"is required for dataset {self.dataset!r}")
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Log-mel frontend (``torch.stft`` + librosa's Slaney mel filterbank, power in dB)."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    win_length: int = 1024
+    hop_length: int = 512
+    n_mels: int = 40
+    f_min: float = 0.0
+    f_max: float | None = None  # None = sample_rate / 2
+    top_db_floor: float = 1e-10  # power floor before log (clamp(min=...))
+    train_seconds: float = 5.0  # random crop (or zero-pad) length in training
+    eval_seconds: float = 6.0  # centre crop (or zero-pad) length in evaluation
+
+    def _validate(self, key: str) -> None:
+        _check(self.sample_rate >= 4000, f"{key}.sample_rate", "must be >= 4000")
+        _check(self.n_fft >= 64, f"{key}.n_fft", "must be >= 64")
+        _check(0 < self.win_length <= self.n_fft, f"{key}.win_length", "must be in (0, n_fft]")
+        _check(self.hop_length > 0, f"{key}.hop_length", "must be > 0")
+        _check(8 <= self.n_mels <= 256, f"{key}.n_mels", "must be in [8, 256]")
+        f_max = self.f_max if self.f_max is not None else self.sample_rate / 2
+        _check(0 <= self.f_min < f_max <= self.sample_rate / 2, f"{key}.f_max",
+               "need 0 <= f_min < f_max <= sample_rate / 2")
+        _check(self.top_db_floor > 0, f"{key}.top_db_floor", "must be > 0")
+        _check(self.train_seconds > 0, f"{key}.train_seconds", "must be > 0")
+        _check(self.eval_seconds > 0, f"{key}.eval_seconds", "must be > 0")
+
+
+@dataclass(frozen=True)
+class AudioEncoderConfig:
+    """Audio encoder: a registry name (see ``retrieval.encoders.audio.list_audio_encoders()``)."""
+
+    name: str = "cnn-small"
+    width: int = 16  # cnn-small: channels of the first block (doubled per block)
+    dropout: float = 0.2
+    checkpoint: str | None = None  # local state-dict file (pretrained weights); None = random init
+    frozen: bool = False
+
+    def _validate(self, key: str) -> None:
+        _check(1 <= self.width <= 512, f"{key}.width", "must be in [1, 512]")
+        _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """Text encoder: ``tiny-bert`` (trained from scratch) or ``hf`` (any local Hugging Face model folder)."""
+
+    name: str = "tiny-bert"
+    path: str | None = None  # hf: local folder with config, weights and tokenizer
+    hidden: int = 128  # tiny-bert
+    layers: int = 2  # tiny-bert
+    heads: int = 4  # tiny-bert
+    vocab_size: int = 2000  # tiny-bert: WordPiece vocabulary trained on the training captions
+    max_tokens: int = 32
+    dropout: float = 0.1
+    frozen: bool = False
+
+    def _validate(self, key: str) -> None:
+        _check(self.hidden > 0 and self.hidden % self.heads == 0, f"{key}.hidden",
+               "must be > 0 and divisible by heads")
+        _check(1 <= self.layers <= 48, f"{key}.layers", "must be in [1, 48]")
+        _check(self.heads >= 1, f"{key}.heads", "must be >= 1")
+        _check(100 <= self.vocab_size <= 200_000, f"{key}.vocab_size", "must be in [100, 200000]")
+        _check(4 <= self.max_tokens <= 512, f"{key}.max_tokens", "must be in [4, 512]")
+        _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
+        _check(self.name != "hf" or bool(self.path), f"{key}.path",
+               "is required for the 'hf' text encoder (a local folder with config, weights and tokenizer)")
+
+
+@dataclass(frozen=True)
+class MidFusionConfig:
+    layers: int = 2
+    heads: int = 4
+    dropout: float = 0.1
+
+    def _validate(self, key: str) -> None:
+        _check(1 <= self.layers <= 12, f"{key}.layers", "must be in [1, 12]")
+        _check(self.heads >= 1, f"{key}.heads", "must be >= 1")
+        _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How an item (recording + metadata) is embedded: ``none`` (audio only), ``late`` (sum), ``mid`` (MMT)."""
+
+    kind: Literal["none", "late", "mid"] = "none"
+    embed_dim: int = 128  # the shared retrieval space
+    metadata: Literal["keywords"] = "keywords"
+    metadata_dropout: float = 0.0  # training: probability of hiding an item's metadata (robustness to missing tags)
+    mid: MidFusionConfig = field(default_factory=MidFusionConfig)
+
+    def _validate(self, key: str) -> None:
+        _check(self.embed_dim >= 8, f"{key}.embed_dim", "must be >= 8")
+        _check(0.0 <= self.metadata_dropout <= 1.0, f"{key}.metadata_dropout", "must be in [0, 1]")
+        _check(self.kind != "mid" or self.embed_dim % self.mid.heads == 0, f"{key}.mid.heads",
+               "must divide fusion.embed_dim")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Symmetric NT-Xent; every caption of the same recording in a batch is a positive."""
+
+    temperature: float = 0.05
+    learn_temperature: bool = False
+
+    def _validate(self, key: str) -> None:
+        _check(0.001 <= self.temperature <= 10.0, f"{key}.temperature", "must be in [0.001, 10]")
+
+
+@dataclass(frozen=True)
+class GainConfig:
+    g_max: float = 0.0  # dB; a gain drawn from U(-g_max, g_max) per clip
+
+    def _validate(self, key: str) -> None:
+        _check(0.0 <= self.g_max <= 40.0, f"{key}.g_max", "must be in [0, 40] dB")
+
+
+@dataclass(frozen=True)
+class SpecAugmentConfig:
+    n_f: int = 0  # number of frequency masks
+    w_f: int = 8  # maximum frequency mask width (mel bins)
+    n_t: int = 0  # number of time masks
+    w_t: int = 20  # maximum time mask width (frames)
+
+    def _validate(self, key: str) -> None:
+        for name in ("n_f", "n_t"):
+            _check(0 <= getattr(self, name) <= 32, f"{key}.{name}", "must be in [0, 32]")
+        for name in ("w_f", "w_t"):
+            _check(1 <= getattr(self, name) <= 1000, f"{key}.{name}", "must be in [1, 1000]")
+
+
+@dataclass(frozen=True)
+class MixStyleConfig:
+    p: float = 0.0  # probability per clip
+    alpha: float = 0.3  # Beta(alpha, alpha)
+
+    def _validate(self, key: str) -> None:
+        _check(0.0 <= self.p <= 1.0, f"{key}.p", "must be in [0, 1]")
+        _check(0.0 < self.alpha <= 10.0, f"{key}.alpha", "must be in (0, 10]")
+
+
+@dataclass(frozen=True)
+class EDAConfig:
+    p_eda: float = 0.0  # probability that a caption is augmented
+    p_syn: float = 0.0  # per-word probabilities of the four operations (one operation is chosen per caption)
+    p_swp: float = 0.0
+    p_ins: float = 0.0
+    p_del: float = 0.0
+    wordnet_dir: str | None = None  # None: $WORDNET_DIR, then /usr/share/wordnet
+
+    def _validate(self, key: str) -> None:
+        for name in ("p_eda", "p_syn", "p_swp", "p_ins", "p_del"):
+            _check(0.0 <= getattr(self, name) <= 1.0, f"{key}.{name}", "must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    gain: GainConfig = field(default_factory=GainConfig)
+    spec: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+    mixstyle: MixStyleConfig = field(default_factory=MixStyleConfig)
+    eda: EDAConfig = field(default_factory=EDAConfig)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: Literal["adam", "adamw"] = "adam"
+    lr_audio: float = 1e-3
+    lr_text: float = 5e-4
+    lr_head: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_epochs: int = 1  # linear warm-up (per step) over this many epochs, then cosine decay
+    min_lr_ratio: float = 0.01  # cosine decays each learning rate to lr * min_lr_ratio
+    grad_clip: float | None = 5.0
+
+    def _validate(self, key: str) -> None:
+        for name in ("lr_audio", "lr_text", "lr_head"):
+            _check(0.0 <= getattr(self, name) <= 1.0, f"{key}.{name}", "must be in [0, 1]")
+        _check(self.weight_decay >= 0.0, f"{key}.weight_decay", "must be >= 0")
+        _check(self.warmup_epochs >= 0, f"{key}.warmup_epochs", "must be >= 0")
+        _check(0.0 <= self.min_lr_ratio <= 1.0, f"{key}.min_lr_ratio", "must be in [0, 1]")
+        _check(self.grad_clip is None or self.grad_clip > 0, f"{key}.grad_clip", "must be > 0 or null")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    patience: int | None = None  # early stopping: epochs without val mAP@10 improvement; None = never
+    seed: int = 0
+    num_threads: int | None = None  # torch threads; None = leave torch's default
+    eval_batch_size: int = 128
+    device: Literal["cpu", "cuda"] = "cpu"
+    progress: bool = True  # a progress bar per epoch
+
+    def _validate(self, key: str) -> None:
+        _check(1 <= self.epochs <= 10_000, f"{key}.epochs", "must be in [1, 10000]")
+        _check(2 <= self.batch_size <= 4096, f"{key}.batch_size", "must be in [2, 4096]")
+        _check(self.patience is None or self.patience >= 1, f"{key}.patience", "must be >= 1 or null")
+        _check(self.num_threads is None or self.num_threads >= 1, f"{key}.num_threads", "must be >= 1 or null")
+        _check(self.eval_batch_size >= 1, f"{key}.eval_batch_size", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """The complete, resolved configuration of one training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    audio_encoder: AudioEncoderConfig = field(default_factory=AudioEncoderConfig)
+    text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> "TrialConfig":
+        """Build and validate from a nested mapping; missing keys take their defaults."""
+        return _build(cls, raw or {}, "")
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "TrialConfig":
+        """Load a named built-in config (``synthcaps-small``) or a YAML file.
+
+        A YAML file may start from another config with ``extends: NAME_OR_PATH``.
+        """
+        return cls.from_dict(load_raw(name_or_path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "TrialConfig":
+        """A new config with dotted keys replaced, e.g. ``{"fusion.kind": "late"}``. Values are re-validated."""
+        raw = self.to_dict()
+        for dotted, value in overrides.items():
+            set_dotted(raw, dotted, value)
+        return TrialConfig.from_dict(raw)
+
+    def fingerprint(self) -> str:
+        """Stable 16-hex-digit hash of the resolved configuration (key order and formatting do not matter)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def validate(self) -> None:
+        _validate_tree(self, "")
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def list_named_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_raw(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a named config or YAML file into a nested dict, resolving ``extends``."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ConfigError(
+                f"config: {name_or_path!r} is neither a file nor a named config "
+                f"(named configs: {', '.join(list_named_configs())})")
+    if not path.exists():
+        raise ConfigError(f"config: file not found: {path}")
+    key = str(path.resolve())
+    if key in _seen:
+        raise ConfigError(f"config: 'extends' cycle through {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: {path} must hold a mapping at the top level")
+    if "config" in raw and "fingerprint" in raw:  # a run directory's config.yaml
+        raw = raw["config"]
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    base_path = Path(parent)
+    if not base_path.is_absolute() and (path.parent / base_path).exists():
+        base_path = path.parent / base_path
+    base = load_raw(base_path if base_path.exists() else parent, _seen + (key,))
+    return deep_merge(base, raw)
+
+
+def deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in update.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{'.'.join(parts[: i + 1])}: is not a section, cannot set {dotted}")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` from the command line; the value is read as YAML (``1e-3``, ``true``, ``[a, b]``)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    key, value = text.split("=", 1)
+    try:
+        parsed = yaml.safe_load(value) if value != "" else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if isinstance(raw, cls):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(f"{key}: unknown key (known keys here: {', '.join(sorted(fields))})")
+    kwargs = {}
+    for name, value in raw.items():
+        key = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(hints[name], value, key)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "_validate", None)
+    if validate is not None:
+        validate(prefix or "config")
+    return obj
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if _is_dataclass_type(tp):
+        return _build(tp, value, key)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, choices))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise ConfigError(f"{key}: must not be null")
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} does not fit {tp}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, str):
+                try:
+                    return float(value)
+                except ValueError:
+                    pass
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover - a bug in this module
+
+
+def _validate_tree(obj: Any, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        val = getattr(obj, f.name)
+        if dataclasses.is_dataclass(val):
+            _validate_tree(val, f"{prefix}.{f.name}" if prefix else f.name)
+    validate = getattr(obj, "_validate", None)
+    if validate is not None:
+        validate(prefix or "config")
