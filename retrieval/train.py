@@ -271,6 +271,12 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     device = torch.device(cfg.train.device)
     show = cfg.train.progress
     fingerprint = cfg.fingerprint()
+    last_path = run_dir / "last.pt"
+    if resume and last_path.exists():  # refuse before writing anything into another run's folder
+        other = torch.load(last_path, map_location="cpu", weights_only=True).get("fingerprint")
+        if other != fingerprint:
+            raise ConfigError(f"{run_dir}: holds a run of another configuration (fingerprint {other} != "
+                              f"{fingerprint}); use another --out folder, or --no-resume to start over there")
     atomic_write_yaml(run_dir / "config.yaml", {
         "fingerprint": fingerprint, "seed": cfg.train.seed, "version": package_version(),
         "git_commit": git_commit(), "config": cfg.to_dict()})
@@ -303,12 +309,8 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     history: list[dict[str, float]] = []
     best = {"epoch": 0, "val_map10": -1.0}
     start_epoch = 0
-    last_path = run_dir / "last.pt"
     if resume and last_path.exists():
         state = torch.load(last_path, map_location=device, weights_only=True)
-        if state.get("fingerprint") != fingerprint:
-            raise ConfigError(f"{run_dir}: holds a run of another configuration (fingerprint "
-                              f"{state.get('fingerprint')} != {fingerprint}); use another --out folder")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -1,0 +1,1 @@
+"""Leaderboard and performance benchmarks (``python -m benchmarks ...``)."""

@@ -1,0 +1,1 @@
+"""Reports from studies: tables, significance tests, plots (being built; see the issues)."""

@@ -1,0 +1,247 @@
+"""The ClothoV2 layout: captions, optional metadata keywords and audio of one split.
+
+::
+
+    <root>/clotho_captions_<split>.csv    file_name,caption_1,caption_2,caption_3,caption_4,caption_5
+    <root>/clotho_metadata_<split>.csv    file_name,keywords,sound_id,sound_link,start_end_samples,manufacturer,license
+    <root>/<split>/<file_name>            the audio
+
+The metadata file is optional (no file: every recording has ``()`` keywords). Keywords are ``;``-separated.
+CSV files are decoded as UTF-8 (a byte-order mark is allowed) and fall back to ISO-8859-1, since the released
+Clotho files are not all UTF-8. Row numbers in error messages are 1-based with the header as row 1 (they equal line
+numbers unless a quoted field spans several lines). Blank lines are skipped.
+
+Example::
+
+    >>> split = load_clotho_split("/data/clotho", "development")          # doctest: +SKIP
+    >>> split.recordings[0].captions[0], split.n_captions                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .audio import audio_duration
+from .errors import DataError
+
+CAPTION_COLUMNS: tuple[str, ...] = tuple(f"caption_{i}" for i in range(1, 6))
+METADATA_COLUMNS: tuple[str, ...] = ("file_name", "keywords")  # the ones we need; the others are not read
+STANDARD_SPLITS: tuple[str, ...] = ("development", "validation", "evaluation")
+
+
+def captions_csv(root: str | Path, split: str) -> Path:
+    return Path(root) / f"clotho_captions_{split}.csv"
+
+
+def metadata_csv(root: str | Path, split: str) -> Path:
+    return Path(root) / f"clotho_metadata_{split}.csv"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One audio file with its captions (file order) and metadata keywords."""
+
+    file_name: str
+    path: Path
+    captions: tuple[str, ...]
+    keywords: tuple[str, ...]  # stripped, lowercased, empty entries dropped; () when no metadata
+
+
+@dataclass(frozen=True)
+class Split:
+    """The recordings of one split, in captions-file order."""
+
+    name: str
+    root: Path
+    recordings: tuple[Recording, ...]  # only those whose audio exists (strict=False) / all (strict=True)
+    missing_audio: tuple[str, ...]  # listed in the captions CSV, audio file absent
+    has_metadata: bool
+
+    @property
+    def n_captions(self) -> int:
+        return sum(len(r.captions) for r in self.recordings)
+
+    def queries(self) -> list[tuple[str, int]]:
+        """``(caption, recording index)`` for every caption, in file order."""
+        return [(caption, i) for i, rec in enumerate(self.recordings) for caption in rec.captions]
+
+
+# --------------------------------------------------------------------------------------------- CSV
+def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the data rows of a CSV file.
+
+    ``rows[i]`` is CSV row ``i + 2`` (the header is row 1); blank lines come back as empty lists so that the
+    numbering stays aligned. Header cells are stripped of whitespace and of a byte-order mark.
+    Raises DataError naming the file if it is missing, empty or not CSV-parsable.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("iso-8859-1")
+    if "\x00" in text:
+        raise DataError(path, "not a CSV file: it holds NUL bytes (a binary file?)")
+    records: list[list[str]] = []
+    # strict: an unterminated quote (which would swallow the rest of the file) or a stray character after a
+    # closing quote is an error instead of a silently merged field
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for record in reader:
+            records.append(record)
+    except csv.Error as exc:
+        raise DataError(path, f"not a parsable CSV file ({exc}) in the record starting here",
+                        row=len(records) + 1) from None
+    while records and not records[0]:  # leading blank lines
+        records.pop(0)
+    if not records:
+        raise DataError(path, "empty CSV file (no header)")
+    header = [cell.strip().lstrip("\ufeff").removeprefix("ï»¿").strip() for cell in records[0]]
+    return header, records[1:]
+
+
+def _column_index(path: Path, header: list[str], required: Sequence[str]) -> dict[str, int]:
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataError(path, f"missing required column(s) {', '.join(missing)} (header has: {', '.join(header)})",
+                        row=1)
+    dup = sorted({c for c in required if header.count(c) > 1})
+    if dup:
+        raise DataError(path, f"duplicated column(s) {', '.join(dup)} in the header", row=1)
+    return {c: header.index(c) for c in required}
+
+
+def _iter_rows(path: Path, header: list[str], rows: list[list[str]]):
+    """Yield ``(row_number, row)`` for the non-blank rows, checking the number of fields."""
+    for i, row in enumerate(rows):
+        number = i + 2
+        if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
+            continue  # blank line
+        if len(row) != len(header):
+            raise DataError(path, f"expected {len(header)} fields (as in the header), got {len(row)}", row=number)
+        yield number, row
+
+
+def parse_keywords(text: str) -> tuple[str, ...]:
+    """``"a; B;;c "`` -> ``("a", "b", "c")``: split on ``;``, stripped, lowercased, empties dropped."""
+    return tuple(k for k in (part.strip().lower() for part in text.split(";")) if k)
+
+
+def _read_metadata(path: Path, wanted: set[str]) -> dict[str, tuple[str, ...]]:
+    header, rows = read_csv_rows(path)
+    cols = _column_index(path, header, METADATA_COLUMNS)
+    seen: dict[str, int] = {}
+    out: dict[str, tuple[str, ...]] = {}
+    for number, row in _iter_rows(path, header, rows):
+        name = row[cols["file_name"]].strip()
+        if not name:
+            raise DataError(path, "empty file_name", row=number, field="file_name")
+        if name in seen:
+            raise DataError(path, f"duplicated file_name {name!r} (first at row {seen[name]})",
+                            row=number, field="file_name")
+        seen[name] = number
+        if name in wanted:  # metadata for files not in the captions CSV is ignored
+            out[name] = parse_keywords(row[cols["keywords"]])
+    return out
+
+
+# --------------------------------------------------------------------------------------------- loading
+def available_splits(root: str | Path) -> list[str]:
+    """Split names with a captions CSV in ``root``: the standard ones first, then the others sorted."""
+    found = {p.name[len("clotho_captions_"):-len(".csv")] for p in Path(root).glob("clotho_captions_*.csv")}
+    return [s for s in STANDARD_SPLITS if s in found] + sorted(found - set(STANDARD_SPLITS))
+
+
+def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> Split:
+    """Read one split of a ClothoV2-layout folder.
+
+    ``strict=True``: every audio file listed in the captions CSV must exist (DataError naming the CSV row and
+    the expected path). ``strict=False``: recordings without audio are left out and listed in ``missing_audio``.
+    Unreadable audio is only detected when it is decoded (``features.FeatureCache`` raises DataError then).
+    """
+    root = Path(root)
+    cap_path = captions_csv(root, split)
+    if not cap_path.is_file():
+        if not root.is_dir():
+            raise DataError(cap_path, f"captions file not found: data folder {root} does not exist")
+        existing = sorted(p.name for p in root.glob("clotho_*.csv"))
+        listing = ", ".join(existing) if existing else "none"
+        raise DataError(cap_path, f"captions file for split {split!r} not found (CSV files in {root}: {listing})")
+
+    header, rows = read_csv_rows(cap_path)
+    cols = _column_index(cap_path, header, ("file_name",) + CAPTION_COLUMNS)
+    entries: list[tuple[int, str, tuple[str, ...]]] = []
+    seen: dict[str, int] = {}
+    for number, row in _iter_rows(cap_path, header, rows):
+        name = row[cols["file_name"]].strip()
+        if not name:
+            raise DataError(cap_path, "empty file_name", row=number, field="file_name")
+        if name in seen:
+            raise DataError(cap_path, f"duplicated file_name {name!r} (first at row {seen[name]})",
+                            row=number, field="file_name")
+        seen[name] = number
+        captions = []
+        for column in CAPTION_COLUMNS:
+            caption = row[cols[column]].strip()
+            if not caption:
+                raise DataError(cap_path, f"empty caption for {name!r}", row=number, field=column)
+            captions.append(caption)
+        entries.append((number, name, tuple(captions)))
+
+    meta_path = metadata_csv(root, split)
+    has_metadata = meta_path.is_file()
+    keywords = _read_metadata(meta_path, set(seen)) if has_metadata else {}
+
+    audio_dir = root / split
+    recordings: list[Recording] = []
+    missing: list[str] = []
+    for number, name, captions in entries:
+        path = audio_dir / name
+        if not path.is_file():
+            if strict:
+                raise DataError(cap_path, f"audio file for {name!r} not found: expected {path} "
+                                          f"(use strict=False to skip recordings without audio)",
+                                row=number, field="file_name")
+            missing.append(name)
+            continue
+        recordings.append(Recording(file_name=name, path=path, captions=captions, keywords=keywords.get(name, ())))
+    return Split(name=split, root=root, recordings=tuple(recordings), missing_audio=tuple(missing),
+                 has_metadata=has_metadata)
+
+
+def summarize_clotho(root: str | Path, splits: Sequence[str] | None = None) -> dict[str, dict]:
+    """Per-split statistics (JSON-serialisable), for the splits whose captions CSV exists.
+
+    ``splits=None`` means every split with a captions CSV in ``root``. Counts are over recordings that are listed
+    AND have audio; ``mean_duration_s`` is read from the audio headers.
+    """
+    root = Path(root)
+    names = available_splits(root) if splits is None else [s for s in splits if captions_csv(root, s).is_file()]
+    out: dict[str, dict] = {}
+    for name in names:
+        split = load_clotho_split(root, name, strict=False)
+        recs = split.recordings
+        counts: Counter[str] = Counter(k for r in recs for k in r.keywords)
+        durations = [audio_duration(r.path) for r in recs]
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        out[name] = {
+            "recordings": int(len(recs)),
+            "captions": int(split.n_captions),
+            "with_keywords": int(sum(1 for r in recs if r.keywords)),
+            "missing_audio": int(len(split.missing_audio)),
+            "has_metadata": bool(split.has_metadata),
+            "mean_duration_s": float(statistics.fmean(durations)) if durations else 0.0,
+            "mean_keywords": float(statistics.fmean(len(r.keywords) for r in recs)) if recs else 0.0,
+            "distinct_keywords": int(len(counts)),
+            "top_keywords": [[kw, int(n)] for kw, n in top],
+        }
+    return out

@@ -1,0 +1,222 @@
+"""Log-mel frontend (``torch.stft`` + librosa's Slaney mel filterbank) and an on-disk feature cache.
+
+The frontend reproduces::
+
+    librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
+                        win_length=win_length, n_mels=n_mels, fmin=f_min, fmax=f_max, power=2.0, center=True,
+                        pad_mode="constant"), ref=1.0, amin=floor, top_db=None)
+
+to about 1e-5 dB. The STFT is computed in float64 by default: in float32 the spectral leakage of a pure tone into
+far-away bands is float32 round-off, which differs from librosa's by up to ~0.1 dB (torchaudio is not usable on
+these machines, see STACK.md).
+
+Cache layout: ``<cache_dir>/logmel/<Frontend.key()>/<sha1 of the audio file's bytes>.npy`` (float32
+``[n_mels, T]``). Entries are written to a temporary file in the same folder and moved in place with ``os.replace``,
+so concurrent writers (data-loader workers, parallel trials) never expose a partial file; an unreadable entry is
+recomputed.
+
+Example::
+
+    >>> fe = Frontend.from_config(FeaturesConfig())                          # doctest: +SKIP
+    >>> cache = FeatureCache("~/.cache/audio-retrieval-harness", fe)          # doctest: +SKIP
+    >>> cache.get(Path("a.wav")).shape                                         # doctest: +SKIP
+    (40, 313)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..config import FeaturesConfig
+from .audio import read_audio_bytes
+from .errors import DataError
+
+FRONTEND_VERSION = "logmel-v1"  # bump when the computation changes: it is part of every cache key
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """The resolved log-mel parameters (``f_max`` is never None here)."""
+
+    sample_rate: int
+    n_fft: int
+    win_length: int
+    hop_length: int
+    n_mels: int
+    f_min: float
+    f_max: float
+    floor: float
+
+    def __post_init__(self) -> None:
+        if not (self.sample_rate > 0 and self.n_fft > 0 and 0 < self.win_length <= self.n_fft
+                and self.hop_length > 0 and self.n_mels > 0 and self.floor > 0
+                and 0 <= self.f_min < self.f_max <= self.sample_rate / 2):
+            raise ValueError(f"invalid frontend parameters: {self}")
+
+    @classmethod
+    def from_config(cls, cfg: FeaturesConfig) -> "Frontend":
+        return cls(
+            sample_rate=int(cfg.sample_rate),
+            n_fft=int(cfg.n_fft),
+            win_length=int(cfg.win_length),
+            hop_length=int(cfg.hop_length),
+            n_mels=int(cfg.n_mels),
+            f_min=float(cfg.f_min),
+            f_max=float(cfg.f_max if cfg.f_max is not None else cfg.sample_rate / 2),
+            floor=float(cfg.top_db_floor),
+        )
+
+    def key(self) -> str:
+        """A short stable hash (12 hex digits) of every field and the frontend version."""
+        blob = json.dumps({"version": FRONTEND_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames produced for ``n_samples`` samples (``center=True``)."""
+        if n_samples < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        return 1 + n_samples // self.hop_length
+
+
+class LogMel(torch.nn.Module):
+    """``[N]`` or ``[B, N]`` waveform -> ``[n_mels, T]`` or ``[B, n_mels, T]`` log-mel power in dB (float32).
+
+    ``compute_dtype`` is the precision of the STFT and the filterbank product (float64 by default, see the module
+    docstring); the output has the input's floating dtype (float32 for float32 input).
+    """
+
+    def __init__(self, frontend: Frontend, compute_dtype: torch.dtype = torch.float64):
+        super().__init__()
+        import librosa  # deferred: importing librosa costs about a second
+
+        self.frontend = frontend
+        self.compute_dtype = compute_dtype
+        mel = librosa.filters.mel(sr=frontend.sample_rate, n_fft=frontend.n_fft, n_mels=frontend.n_mels,
+                                  fmin=frontend.f_min, fmax=frontend.f_max, htk=False, norm="slaney")
+        # non-persistent: derived from the frontend, so they do not belong in a model's state dict
+        self.register_buffer("mel_basis", torch.from_numpy(mel).to(compute_dtype), persistent=False)
+        self.register_buffer("window", torch.hann_window(frontend.win_length, periodic=True, dtype=compute_dtype),
+                             persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if wave.dim() not in (1, 2):
+            raise ValueError(f"LogMel expects [N] or [B, N] audio, got shape {tuple(wave.shape)}")
+        if wave.shape[-1] == 0:
+            raise ValueError("LogMel got an empty waveform")
+        fe = self.frontend
+        out_dtype = wave.dtype if wave.is_floating_point() else torch.float32
+        x = wave.to(self.compute_dtype)
+        spec = torch.stft(x, n_fft=fe.n_fft, hop_length=fe.hop_length, win_length=fe.win_length,
+                          window=self.window.to(self.compute_dtype), center=True, pad_mode="constant",
+                          return_complex=True)
+        power = spec.real.square() + spec.imag.square()  # [..., n_fft // 2 + 1, T]
+        mel = torch.matmul(self.mel_basis.to(self.compute_dtype), power)  # [..., n_mels, T]
+        return (10.0 * torch.log10(mel.clamp(min=fe.floor))).to(out_dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.frontend}, compute_dtype={self.compute_dtype}"
+
+
+@functools.lru_cache(maxsize=8)
+def _logmel_module(frontend: Frontend) -> LogMel:
+    return LogMel(frontend).eval()
+
+
+def compute_logmel(wave: np.ndarray, frontend: Frontend) -> np.ndarray:
+    """float32 ``[n_mels, T]`` log-mel of a 1-D waveform (``T == frontend.n_frames(len(wave))``)."""
+    arr = np.asarray(wave)
+    if arr.ndim != 1:
+        raise ValueError(f"compute_logmel expects a 1-D waveform, got shape {arr.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    with torch.no_grad():
+        out = _logmel_module(frontend)(x)
+    return np.ascontiguousarray(out.numpy(), dtype=np.float32)
+
+
+class FeatureCache:
+    """Log-mels of audio files, cached on disk by content hash and frontend.
+
+    ``get`` reads the file's bytes once: their sha1 names the entry, and on a miss the same bytes are decoded.
+    ``hits`` and ``misses`` count the calls served from / written to the cache.
+    """
+
+    def __init__(self, cache_dir: str | Path, frontend: Frontend):
+        self.cache_dir = Path(cache_dir).expanduser()
+        self.frontend = frontend
+        self.dir = self.cache_dir / "logmel" / frontend.key()
+        self.hits = 0
+        self.misses = 0
+
+    def entry_path(self, digest: str) -> Path:
+        return self.dir / f"{digest}.npy"
+
+    def get(self, path: Path) -> np.ndarray:
+        """float32 ``[n_mels, T]`` log-mel of the audio file (DataError naming the file if it cannot be read)."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DataError(path, f"cannot read audio file: {exc.strerror or exc}") from None
+        digest = hashlib.sha1(data).hexdigest()
+        entry = self.entry_path(digest)
+        cached = self._load(entry)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        wave = read_audio_bytes(data, self.frontend.sample_rate, name=path)
+        feats = compute_logmel(wave, self.frontend)
+        self._store(entry, feats)
+        return feats
+
+    def get_many(self, paths: Sequence[Path], *, progress: bool = False, desc: str = "features") -> list[np.ndarray]:
+        """``[get(p) for p in paths]`` with an optional tqdm bar on stderr."""
+        from tqdm import tqdm
+
+        return [self.get(p) for p in tqdm(paths, desc=desc, disable=not progress, file=sys.stderr,
+                                          leave=False, dynamic_ncols=True)]
+
+    # ----------------------------------------------------------------------------------------- internals
+    def _load(self, entry: Path) -> np.ndarray | None:
+        if not entry.is_file():
+            return None
+        try:
+            arr = np.load(entry, allow_pickle=False)
+        except Exception:  # truncated / corrupt entry: recompute
+            return None
+        if (not isinstance(arr, np.ndarray) or arr.dtype != np.float32 or arr.ndim != 2
+                or arr.shape[0] != self.frontend.n_mels or arr.shape[1] == 0 or not np.isfinite(arr).all()):
+            return None
+        return arr
+
+    def _store(self, entry: Path, feats: np.ndarray) -> None:
+        tmp_name = None
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.stem}.", suffix=".tmp", dir=self.dir)
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; a cache may be shared
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, feats, allow_pickle=False)
+            os.replace(tmp_name, entry)
+            tmp_name = None
+        except OSError as exc:  # a read-only or full cache must not stop training: warn and go on uncached
+            warnings.warn(f"feature cache: cannot write {entry}: {exc}", stacklevel=3)
+        finally:
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except OSError:
+                    pass

@@ -1,0 +1,1 @@
+"""Study runner: study specs, Ray Tune + Optuna (being built; see the issues)."""
