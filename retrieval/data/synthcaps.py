@@ -1,7 +1,7 @@
 """SynthCaps: the built-in procedural audio-caption benchmark.
 
 SynthCaps is a small, fully synthetic data set for language-based audio retrieval (a text query ranks audio
-recordings). It generates on a 2-core CPU in seconds, a small CNN on 40-bin log-mels learns it in minutes, and it
+recordings). It generates on a 2-core CPU in seconds, a small CNN on 32-bin log-mels learns it in minutes, and it
 contains planted effects (attributes, temporal relations, an audio-silent scene that only metadata reveals, and a
 recording-condition shift on the test split) so that encoders, augmentations and metadata fusion can be compared.
 It is written in exactly the ClothoV2 layout, so the project's Clotho loader serves it unchanged::
@@ -85,13 +85,13 @@ What is in a clip (the planted effects)
    said only of the flagged background event). The manifest lists every pairwise relation.
 4. **Scene.** Every clip has one of 8 scenes (street, kitchen, forest, office, park, beach, church, factory),
    drawn independently of the events. The background texture is a common noise with a random spectral slope
-   and low-pass per clip, plus a scene-specific component 9 dB lower (traffic rumble, fridge hum, leaf rustle,
+   and low-pass per clip, plus a scene-specific component 14 dB lower (traffic rumble, fridge hum, leaf rustle,
    HVAC, a murmur band, waves, dark room tone, machine hum), mixed 12-24 dB below the nominal event level, so
-   the scene is hard to hear. About half of the captions name the scene ("in a busy street", "outside in a
+   the scene is hard to hear. About two thirds of the captions name the scene ("in a busy street", "outside in a
    park") and the metadata keywords contain the scene keyword with probability 0.8: this is the planted effect
    that lets metadata fusion help, because keywords carry information the audio hardly does.
 5. **Keywords are informative but noisy.** Each true event keyword is kept with probability 0.7; 0/1/2
-   spurious keywords (probabilities 0.4/0.4/0.2) are drawn from the event and scene vocabulary among those
+   spurious keywords (probabilities 0.5/0.35/0.15) are drawn from the event and scene vocabulary among those
    *not* true for the clip; generic tags (``field-recording``, ``ambience``, ``sound``, ``audio``; 1-2 of
    them) are added with probability 0.35; the list is shuffled.
 6. **Captions.** Five per clip, 8-20 words each (enforced), all distinct, as different annotators would
@@ -160,7 +160,7 @@ __all__ = [
     "load_manifest",
 ]
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 MANIFEST_NAME = "synthcaps.json"
 
 SIZES: dict[str, tuple[int, int, int]] = {
@@ -191,15 +191,15 @@ ATTRIBUTE_DIMS: dict[str, tuple[str, str]] = {
     "distance": ("near", "far"),
 }
 SNR_RANGE_DB = (12.0, 24.0)
-SCENE_COMPONENT_GAIN = 0.35  # scene-specific background component relative to the common texture (-9 dB)
+SCENE_COMPONENT_GAIN = 0.2  # scene-specific background component relative to the common texture (-14 dB)
 DURATION_RANGE_S = (4.0, 6.0)
 SHIFT_GAIN_RANGE_DB = (-12.0, -3.0)
 P_N_EVENTS = (0.35, 0.40, 0.25)
 P_KEEP_EVENT_KEYWORD = 0.7
 P_SCENE_KEYWORD = 0.8
-P_SPURIOUS = (0.4, 0.4, 0.2)  # 0, 1, 2 spurious keywords
+P_SPURIOUS = (0.5, 0.35, 0.15)  # 0, 1, 2 spurious keywords
 P_GENERIC = 0.35
-P_SCENE_IN_CAPTION = 0.5
+P_SCENE_IN_CAPTION = 0.75
 P_MENTION_ATTRIBUTE = 0.5
 GENERIC_TAGS = ("field-recording", "ambience", "sound", "audio")
 
@@ -1386,8 +1386,11 @@ def render_clip(seed: int, split: str | int, index: int, *, sample_rate: int = 1
 
 # ============================================================================================ writing
 def default_root(cache_dir: str | Path, size: str, seed: int) -> Path:
-    """The conventional folder for a generated set: ``cache_dir / f"synthcaps-{size}-seed{seed}"``."""
-    return Path(cache_dir).expanduser() / f"synthcaps-{size}-seed{seed}"
+    """The conventional folder for a generated set: ``cache_dir / f"synthcaps-{size}-seed{seed}-v{version}"``.
+
+    The generator version is part of the name, so a cache made by an older generator is never mistaken for the
+    current data (and is left alone)."""
+    return Path(cache_dir).expanduser() / f"synthcaps-{size}-seed{seed}-v{GENERATOR_VERSION}"
 
 
 def load_manifest(root: str | Path) -> dict[str, Any]:
