@@ -213,7 +213,7 @@ def paired_randomization_test(a, b, *, n_resamples: int = 10_000, seed: int = 0,
     for flipped in chunks:
         t_star = total - 2.0 * flipped  # sum_i s_i d_i
         if alternative == "two-sided":
-            count += int(np.count_nonzero(np.abs(t_star) > abs(total) + tol))
+            count += int(np.count_nonzero(np.abs(t_star) >= abs(total) - tol))
         elif alternative == "greater":
             count += int(np.count_nonzero(t_star >= total - tol))
         else:
