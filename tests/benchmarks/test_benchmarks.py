@@ -1,0 +1,34 @@
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.fusion_effect import random_map10
+from benchmarks.common import markdown_table
+
+
+@pytest.mark.parametrize("n_items", [1, 5, 10, 37, 100])
+def test_random_map10_matches_simulated_random_rankings(n_items):
+    rng = np.random.default_rng(0)
+    ranks = rng.integers(1, n_items + 1, size=200_000)  # rank of the one relevant item under a random ranking
+    simulated = np.where(ranks <= 10, 1.0 / ranks, 0.0).mean()
+    assert random_map10(n_items) == pytest.approx(simulated, abs=4 * 0.5 / np.sqrt(200_000))
+
+
+def test_markdown_table_shape():
+    md = markdown_table(["a", "b"], [[1, 0.123456], ["x", 12345.6]])
+    lines = md.strip().splitlines()
+    assert lines[0] == "| a | b |" and lines[1] == "|---|---|" and len(lines) == 4
+    assert "0.123" in lines[2] and "12346" in lines[3]
+
+
+@pytest.mark.slow
+def test_train_speed_runs_on_tiny(tmp_path, cache_dir):
+    from benchmarks.train_speed import run
+
+    payload = run("synthcaps-tiny", {"data.cache_dir": str(cache_dir)}, batches=2, threads=1, out_dir=tmp_path)
+    assert payload["train"]["clips_per_s"] > 0
+    assert payload["feature_cache"]["feature_speedup"] > 1.0  # reading .npy beats decoding + STFT
+    saved = json.loads((tmp_path / "train_speed.json").read_text())
+    assert saved["feature_cache"]["clips"] == 64
+    assert (tmp_path / "train_speed.md").read_text().startswith("# train_speed")
