@@ -41,7 +41,7 @@ def train_or_reuse(config: str, kind: str, seed: int, runs_dir: Path, overrides:
     metrics = run_dir / "metrics.json"
     if metrics.exists():
         m = json.loads(metrics.read_text())
-        if m.get("complete") and m.get("fingerprint") == cfg.fingerprint():
+        if m.get("complete") and TrialConfig.load(run_dir / "config.yaml").fingerprint() == cfg.fingerprint():
             print(f"reusing {run_dir}")
             return run_dir
     print(f"training {run_dir} ({config}, fusion.kind={kind}, seed {seed})")

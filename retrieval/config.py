@@ -29,6 +29,7 @@ from typing import Any, Literal, Mapping
 import yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+NON_SEMANTIC_KEYS = ("train.progress", "data.cache_dir")
 
 
 class ConfigError(ValueError):
@@ -314,8 +315,15 @@ class TrialConfig:
         return TrialConfig.from_dict(raw)
 
     def fingerprint(self) -> str:
-        """Stable 16-hex-digit hash of the resolved configuration (key order and formatting do not matter)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        """Stable 16-hex-digit hash of the resolved configuration (key order and formatting do not matter).
+
+        Settings that cannot change a result (:data:`NON_SEMANTIC_KEYS`: progress bars, the cache folder) are left
+        out, so the same experiment has the same fingerprint wherever it runs."""
+        raw = self.to_dict()
+        for dotted in NON_SEMANTIC_KEYS:
+            section, key = dotted.split(".")
+            raw[section].pop(key, None)
+        blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def validate(self) -> None:

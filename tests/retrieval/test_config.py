@@ -55,6 +55,9 @@ def test_fingerprint_is_stable_and_sensitive():
     assert a.fingerprint() == b.fingerprint()
     assert a.fingerprint() != a.with_overrides({"train.seed": 2}).fingerprint()
     assert a.fingerprint() == TrialConfig.from_dict(a.to_dict()).fingerprint()
+    # where the cache lives and whether bars are drawn cannot change a result
+    assert a.fingerprint() == a.with_overrides({"train.progress": False, "data.cache_dir": "/x"}).fingerprint()
+    assert a.fingerprint() != a.with_overrides({"train.num_threads": 1}).fingerprint()
 
 
 def test_yaml_file_with_extends_and_run_config_round_trip(tmp_path):
