@@ -368,7 +368,7 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
         train_time = time.time() - t_epoch
         qm = evaluate_split(model, val, cfg, device)
         metrics = {"epoch": epoch + 1, "loss": float(np.mean(losses)), **_prefixed(qm.summary(), "val"),
-                   "lr_audio": optimizer.param_groups[0]["lr"], "train_time_s": train_time,
+                   **{f"lr_{g['name']}": g["lr"] for g in optimizer.param_groups}, "train_time_s": train_time,
                    "epoch_time_s": time.time() - t_epoch, "temperature": model.loss_fn.temperature}
         improved = metrics["val_map10"] > best["val_map10"]
         if improved:

@@ -119,3 +119,25 @@ def test_same_seed_same_result_and_patience(tmp_path, cache_dir):
 
     with pytest.raises(ConfigError, match="another configuration"):
         fit(cfg.with_overrides({"train.seed": 5}), tmp_path / "a")
+
+
+def test_early_stopping_with_patience(tmp_path, cache_dir, monkeypatch):
+    import retrieval.train as train_mod
+
+    real = train_mod.evaluate_split
+    calls = []
+
+    def flat_after_first(model, data, cfg, device):
+        qm = real(model, data, cfg, device)
+        calls.append(1)
+        if len(calls) > 1:  # validation never improves after epoch 1
+            import dataclasses
+
+            qm = dataclasses.replace(qm, ap=qm.ap * 0.0)
+        return qm
+
+    monkeypatch.setattr(train_mod, "evaluate_split", flat_after_first)
+    res = fit(tiny(cache_dir, **{"train.epochs": 6, "train.patience": 2}), tmp_path / "es")
+    assert res.stopped == "early_stopping"
+    assert res.epochs_trained == 3 and res.best_epoch == 1  # epochs 2 and 3 did not improve
+    assert {"lr_audio", "lr_text", "lr_head"} <= set(res.history[0])
