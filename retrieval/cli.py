@@ -1,4 +1,4 @@
-"""Command line: ``python -m retrieval {train,synth,data,config} ...``.
+"""Command line: ``python -m retrieval {train,evaluate,synth,data,config} ...``.
 
 Heavy imports (torch, transformers) happen inside the commands, so ``--help`` is instant.
 """
@@ -41,6 +41,26 @@ def cmd_train(args) -> int:
     print(f"test mAP@10 {t['test_map10']:.4f}  R@1 {t['test_r1']:.4f}  R@5 {t['test_r5']:.4f}  "
           f"R@10 {t['test_r10']:.4f}  median rank {t['test_median_rank']:.0f}")
     print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .config import ConfigError
+    from .data.errors import DataError
+    from .evaluate import export_run, summary_line
+
+    if args.submission is None and args.ground_truth is None:
+        print("error: nothing to write: give --submission OUT.csv and/or --ground-truth GT.csv", file=sys.stderr)
+        return 2
+    try:
+        result = export_run(args.run, args.split, submission=args.submission, ground_truth=args.ground_truth,
+                            data_root=args.data_root, device=args.device, progress=not args.quiet)
+    except (ConfigError, DataError):
+        raise  # reported by main()
+    except (OSError, ValueError) as exc:  # an unwritable output path, NaN scores ...
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary_line(result))
     return 0
 
 
@@ -103,6 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if RUN_DIR has a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="export a trained run's top-10 rankings as a DCASE submission")
+    p.add_argument("--run", required=True, type=Path, metavar="RUN_DIR",
+                   help="a finished run directory (config.yaml, best.pt)")
+    p.add_argument("--split", default=None, help="split to rank (default: the run's test split; 'test', 'val' "
+                   "and 'train' name the run's splits, anything else a split of the data folder, e.g. evaluation)")
+    p.add_argument("--submission", type=Path, metavar="OUT.csv",
+                   help="write the DCASE submission CSV (caption,file_name_1,...,file_name_10) here")
+    p.add_argument("--ground-truth", type=Path, metavar="GT.csv", help="write the split's ground truth in the "
+                   "Clotho captions format (file_name,caption_1,...,caption_5) here")
+    p.add_argument("--data-root", type=Path, default=None, metavar="DIR",
+                   help="data folder (default: the run's own: data.root, or the SynthCaps folder in the cache)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("synth", help="generate SynthCaps (ClothoV2 layout)")
     p.add_argument("--out", required=True, type=Path)

@@ -1,0 +1,241 @@
+"""Leaderboard: score DCASE retrieval submissions and keep persistent, ranked boards.
+
+Usage::
+
+    python -m benchmarks leaderboard score --ground-truth GT --submission SUB [--json] [--allow-missing]
+                                           [--per-query OUT.csv]
+    python -m benchmarks leaderboard submit --board NAME --team T --system S (--submission SUB | --run RUN_DIR
+                                            [--split SPLIT]) --ground-truth GT [--allow-missing] [--replace]
+                                            [--boards URL] [--json]
+    python -m benchmarks leaderboard show NAME [--format md|latex|csv] [--out DIR] [--history] [--boards URL]
+                                          [--resamples N] [--seed N] [--alpha A]
+    python -m benchmarks leaderboard list [--boards URL]
+
+Bad input (a malformed file, a refused submission) prints ``error: ...`` to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+from .formats import LeaderboardError
+
+PROG = "python -m benchmarks leaderboard"
+
+
+def _load_gt(path: Path):
+    from .formats import read_ground_truth
+
+    return read_ground_truth(path)
+
+
+def _score_file(gt, submission: Path, allow_missing: bool, data: bytes | None = None):
+    from .formats import read_submission
+    from .scoring import score_submission
+
+    return score_submission(gt, read_submission(submission, gt, allow_missing=allow_missing, data=data))
+
+
+def _print_summary(result, gt_path, sub_label) -> None:
+    s = result.summary()
+    gt = result.ground_truth
+    print(f"ground truth  {gt_path} ({gt.format}: {s['n_queries']} queries, {s['n_files']} files, "
+          f"fingerprint {s['fingerprint'][:16]}…)")
+    print(f"submission    {sub_label} ({s['n_queries'] - s['n_missing']} queries ranked, {s['n_missing']} missing)")
+    print(f"mAP@10  {s['map10']:.4f}")
+    for k in (1, 5, 10):
+        print(f"R@{k:<5} {s[f'r{k}']:.4f}")
+
+
+def cmd_score(args) -> int:
+    gt = _load_gt(args.ground_truth)
+    result = _score_file(gt, args.submission, args.allow_missing)
+    if args.per_query:
+        result.write_per_query(args.per_query)
+    if args.json:
+        print(json.dumps({**result.summary(), "ground_truth": str(args.ground_truth),
+                          "submission": str(args.submission),
+                          "per_query": str(args.per_query) if args.per_query else None},
+                         indent=2))
+    else:
+        _print_summary(result, args.ground_truth, args.submission)
+        if args.per_query:
+            print(f"per-query results: {args.per_query}")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from .board import BoardStore
+
+    gt = _load_gt(args.ground_truth)
+    if args.run is not None:
+        from retrieval.evaluate import export_run, submission_text
+
+        exported = export_run(args.run, args.split, progress=False)
+        data = submission_text(exported.rows).encode("utf-8")
+        label = f"run {args.run} (split {exported.split})"
+        result = _score_file(gt, Path(label), args.allow_missing, data=data)
+        source = f"run:{Path(args.run).resolve()}#split={exported.split}"
+    else:
+        try:
+            data = args.submission.read_bytes()
+        except OSError as exc:
+            raise LeaderboardError(f"{args.submission}: cannot read the submission: {exc.strerror or exc}") from None
+        label = str(args.submission)
+        result = _score_file(gt, args.submission, args.allow_missing, data=data)
+        source = str(args.submission.resolve())
+    with BoardStore(args.boards) as store:
+        entry = store.submit(args.board, gt, result, team=args.team, system=args.system, source=source,
+                             source_sha256=hashlib.sha256(data).hexdigest(), replace=args.replace)
+        url = store.url
+    if args.json:
+        print(json.dumps({"board": entry.board, "entry_id": entry.id, "team": entry.team, "system": entry.system,
+                          **result.summary(), "boards": _redacted(url)}, indent=2))
+    else:
+        _print_summary(result, args.ground_truth, label)
+        print(f"stored as entry #{entry.id} of board {entry.board!r} ({entry.team} / {entry.system}) in "
+              f"{_redacted(url)}")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    from .board import redact
+
+    return redact(url)
+
+
+def _safe_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "board"
+
+
+def cmd_show(args) -> int:
+    from .board import BoardStore
+
+    with BoardStore(args.boards, create=False) as store:
+        info = store.get_board(args.name)
+        entries = store.entries(args.name, include_superseded=args.history)
+    if args.history:
+        from benchmarks.common import markdown_table
+
+        rows = [[e.id, e.team, e.system, e.status, f"{e.map10:.4f}", e.submitted_at, e.replaced_by or "", e.source]
+                for e in entries]
+        print(markdown_table(["Entry", "Team", "System", "Status", "mAP@10", "Submitted", "Replaced by", "Source"],
+                             rows), end="")
+        return 0
+    from .tables import csv_table, latex_table, markdown_report, plot_standings, standings
+
+    ranked = standings(entries, n_resamples=args.resamples, seed=args.seed, alpha=args.alpha)
+    opts = {"n_resamples": args.resamples, "seed": args.seed, "alpha": args.alpha}
+    texts = {"md": markdown_report(info, ranked, **opts), "latex": latex_table(info, ranked, **opts),
+             "csv": csv_table(info, ranked)}
+    print(texts[args.format], end="")
+    if args.out is not None:
+        from retrieval.utils import atomic_write_text
+
+        stem = args.out / _safe_stem(info.name)
+        for fmt, ext in (("md", "md"), ("latex", "tex"), ("csv", "csv")):
+            atomic_write_text(stem.with_suffix(f".{ext}"), texts[fmt])
+        plot_standings(info, ranked, stem.with_suffix(".png"), stem.with_suffix(".pdf"), **opts)
+        print(f"wrote {stem}.{{md,tex,csv,png,pdf}}", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args) -> int:
+    from benchmarks.common import markdown_table
+
+    from .board import BoardStore
+
+    with BoardStore(args.boards, create=False) as store:
+        boards = store.list_boards()
+    rows = [[b.name, b.n_entries, b.n_queries, b.n_files, b.fingerprint[:16] + "…", b.created_at] for b in boards]
+    print(markdown_table(["Board", "Entries", "Queries", "Files", "Fingerprint", "Created"], rows), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    boards_help = ("boards database: sqlite:///PATH or postgresql://USER@HOST/DB (default: $LEADERBOARD_DB, else "
+                   "sqlite:///runs/leaderboards/boards.db)")
+
+    p = sub.add_parser("score", help="score a DCASE submission against a ground truth")
+    p.add_argument("--ground-truth", required=True, type=Path, metavar="GT.csv", help="Clotho captions CSV "
+                   "(file_name,caption_1..caption_5) or multi-positive CSV (query,audio_filenames)")
+    p.add_argument("--submission", required=True, type=Path, metavar="SUB.csv",
+                   help="DCASE CSV: caption,file_name_1..file_name_10")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of the text summary")
+    p.add_argument("--allow-missing", action="store_true", help="score ground-truth queries without a row as 0 "
+                   "instead of refusing the submission")
+    p.add_argument("--per-query", type=Path, metavar="OUT.csv", help="write per-query results "
+                   "(query,relevant,submission_row,missing,rank,ap10,r1,r5,r10)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("submit", help="score a submission (or a trained run) and store it on a board")
+    p.add_argument("--board", required=True, help="board name (created, bound to GT, by its first entry)")
+    p.add_argument("--team", required=True)
+    p.add_argument("--system", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--submission", type=Path, metavar="SUB.csv", help="a DCASE submission CSV")
+    src.add_argument("--run", type=Path, metavar="RUN_DIR",
+                     help="a trained run directory (ranked as python -m retrieval evaluate exports it)")
+    p.add_argument("--split", default=None, help="with --run: the split to rank (default: the run's test split)")
+    p.add_argument("--ground-truth", required=True, type=Path, metavar="GT.csv")
+    p.add_argument("--allow-missing", action="store_true", help="score ground-truth queries without a row as 0")
+    p.add_argument("--replace", action="store_true", help="supersede this team's entry for this system (the old "
+                   "entry is kept, marked superseded)")
+    p.add_argument("--boards", default=None, metavar="URL", help=boards_help)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("show", help="rank a board's entries with significance against the leader")
+    p.add_argument("name", help="board name")
+    p.add_argument("--format", choices=["md", "latex", "csv"], default="md", help="what to print (default md)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="also write NAME.md, NAME.tex, NAME.csv and the plot NAME.png / NAME.pdf into DIR")
+    p.add_argument("--history", action="store_true", help="list every entry, superseded ones included, instead")
+    p.add_argument("--resamples", type=int, default=10_000, help="randomization-test / bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the leader group")
+    p.add_argument("--boards", default=None, metavar="URL", help=boards_help)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("list", help="list the boards")
+    p.add_argument("--boards", default=None, metavar="URL", help=boards_help)
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "split", None) is not None and getattr(args, "run", None) is None:
+        print("error: --split goes with --run", file=sys.stderr)
+        return 2
+    if getattr(args, "resamples", 1) < 1 or not 0 < getattr(args, "alpha", 0.5) < 1:
+        print("error: --resamples must be >= 1 and --alpha in (0, 1)", file=sys.stderr)
+        return 2
+    try:
+        from retrieval.config import ConfigError
+        from retrieval.data.errors import DataError
+
+        return args.func(args)
+    except (LeaderboardError, ConfigError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output path that cannot be written, ...
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a database failure after the store opened (server gone, disk full, ...)
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        from .board import redact
+
+        print(f"error: boards database: {type(exc).__name__}: {redact(str(exc).splitlines()[0])}", file=sys.stderr)
+        return 2

@@ -1,0 +1,397 @@
+"""Reading and validating ground truth and DCASE submissions (no torch here: it stays cheap to import).
+
+Row numbers in messages are 1-based CSV records with the header as row 1 (they equal line numbers unless a quoted
+field spans several lines). Blank lines are skipped but keep the numbering aligned.
+
+Ground truth (:func:`read_ground_truth`), detected from the header:
+
+* **Clotho captions** ``file_name,caption_1,...,caption_5``: every caption is a query whose relevant set is the file
+  of its row. The same caption text on several rows (for different files) is ONE query whose relevant set is all
+  those files -- what the multi-positive format states explicitly; the same caption twice for one file is one
+  query with that one file. (A submission has one row per query, so the repeats could not be told apart anyway.)
+* **Multi-positive** ``query,audio_filenames``: the second column a Python list literal of file names, e.g.
+  ``"['a.wav', 'b.wav']"`` (read with :func:`ast.literal_eval`). A query on two rows is an error (list all its files
+  in one row), as is an empty list or a file repeated in a list.
+
+Queries are compared after :func:`retrieval.evaluate.normalise_query` (whitespace collapsed; case kept), file
+names after stripping surrounding whitespace. The *evaluation set* is the set of files named in the ground truth.
+
+Submission (:func:`read_submission`), the DCASE format: header exactly ``caption,file_name_1,...,file_name_10``, one
+row per query, every row with 11 fields. Cells may be left empty only at the end of a row (a ranking shorter than
+10, e.g. when the evaluation set is smaller; the missing positions are misses); an empty cell before a filled one is
+an error. Every problem of the rows is collected and reported at once (the first :data:`MAX_LISTED`):
+duplicate queries, captions not in the ground truth, file names not in the evaluation set, a file repeated in a
+row, and missing queries (an error, or scored 0 with ``allow_missing=True``).
+
+Files must be UTF-8 (a byte-order mark is allowed); a submission that is binary (NUL bytes), not UTF-8 or not
+parsable as CSV is refused. Ground truth falls back to ISO-8859-1 when it is not UTF-8, as the Clotho loader does
+(the released Clotho files are not all UTF-8).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from retrieval.evaluate import DCASE_HEADER, TOP_K, normalise_query
+
+__all__ = [
+    "CLOTHO_HEADER",
+    "DCASE_HEADER",
+    "MAX_LISTED",
+    "MULTI_HEADER",
+    "GroundTruth",
+    "InputError",
+    "LeaderboardError",
+    "Submission",
+    "fingerprint_of",
+    "parse_ground_truth",
+    "parse_submission",
+    "read_csv_records",
+    "read_ground_truth",
+    "read_submission",
+]
+
+CLOTHO_HEADER: tuple[str, ...] = ("file_name", *(f"caption_{i}" for i in range(1, 6)))
+MULTI_HEADER: tuple[str, ...] = ("query", "audio_filenames")
+#: At most this many row problems are listed in one error message (the count of the others is given).
+MAX_LISTED = 20
+
+
+class LeaderboardError(ValueError):
+    """Bad input or a refused board operation; the command line prints ``error: <message>`` and exits 2."""
+
+
+class InputError(LeaderboardError):
+    """A ground-truth or submission file is unreadable or invalid. The message names the file and the row(s)."""
+
+    def __init__(self, file: str | Path, problems: str | Sequence[str], *, row: int | None = None):
+        self.file = str(file)
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.row = row
+        if isinstance(problems, str):
+            msg = f"{self.file}: " + (f"row {row}: " if row is not None else "") + problems
+        else:
+            shown = self.problems[:MAX_LISTED]
+            more = len(self.problems) - len(shown)
+            msg = f"{self.file}: {len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}:\n" + \
+                "\n".join(f"  {p}" for p in shown) + (f"\n  ... and {more} more" if more else "")
+        super().__init__(msg)
+
+
+# ------------------------------------------------------------------------------------------------------- CSV
+def read_csv_records(path: str | Path, *, what: str, latin1_fallback: bool = False,
+                     data: bytes | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header cells (stripped, BOM removed) and ``(row_number, cells)`` of the non-blank data rows.
+
+    Raises :class:`InputError` when the file cannot be read, is binary, is not UTF-8 (unless
+    ``latin1_fallback``), is not parsable CSV (e.g. an unterminated quote) or is empty.
+    """
+    path = Path(path)
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(path, f"cannot read the {what}: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise InputError(path, f"not a CSV file: it holds NUL bytes (a binary file?) at line {line}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if not latin1_fallback:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(path, f"not a UTF-8 text file: byte 0x{data[exc.start]:02x} at line {line} cannot be "
+                                   "decoded (save the CSV as UTF-8)") from None
+        text = data.decode("iso-8859-1")
+    records: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for record in reader:
+            records.append(record)
+    except csv.Error as exc:
+        raise InputError(path, f"not a parsable CSV file ({exc}) in the record starting here",
+                         row=len(records) + 1) from None
+    first = 0  # leading blank lines are skipped
+    while first < len(records) and _is_blank(records[first]):
+        first += 1
+    if first == len(records):
+        raise InputError(path, f"empty {what} (no header)")
+    header = [c.strip().lstrip("\ufeff").strip() for c in records[first]]
+    rows = [(i + 1, rec) for i, rec in enumerate(records) if i > first and not _is_blank(rec)]
+    return header, rows
+
+
+def _is_blank(record: list[str]) -> bool:
+    return not record or all(not c.strip() for c in record)
+
+
+def _check_fields(path: Path, header: Sequence[str], rows: Iterable[tuple[int, list[str]]]) -> None:
+    bad = [f"row {n}: expected {len(header)} fields (as in the header), got {len(r)}" for n, r in rows
+           if len(r) != len(header)]
+    if bad:
+        raise InputError(path, bad)
+
+
+# ------------------------------------------------------------------------------------------------ ground truth
+def fingerprint_of(mapping: dict[str, Sequence[str]]) -> str:
+    """sha256 (hex) of the normalised query -> relevant-set mapping: ``[[query, sorted(files)], ...]`` sorted by
+    query, as compact UTF-8 JSON. The same mapping in either ground-truth format gives the same fingerprint."""
+    canonical = sorted([q, sorted(set(files))] for q, files in mapping.items())
+    blob = json.dumps(canonical, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Normalised queries (first-appearance order), their relevant files, and the evaluation set.
+
+    ``relevant[q]`` holds indices into ``files`` (the evaluation set, first-appearance order); ``rows[q]`` the CSV
+    rows the query comes from.
+    """
+
+    queries: tuple[str, ...]
+    relevant: tuple[tuple[int, ...], ...]
+    files: tuple[str, ...]
+    rows: tuple[tuple[int, ...], ...]
+    source: str = ""
+    format: str = ""  # "clotho" | "multi"
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _file_index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {q: i for i, q in enumerate(self.queries)})
+        object.__setattr__(self, "_file_index", {f: i for i, f in enumerate(self.files)})
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.queries)
+
+    def index(self, query: str) -> int | None:
+        """The index of a (raw or normalised) query, or None."""
+        return self._index.get(normalise_query(query))
+
+    def file_index(self, name: str) -> int | None:
+        return self._file_index.get(name.strip())
+
+    def relevant_files(self, q: int) -> tuple[str, ...]:
+        return tuple(self.files[j] for j in self.relevant[q])
+
+    def mapping(self) -> dict[str, tuple[str, ...]]:
+        return {q: self.relevant_files(i) for i, q in enumerate(self.queries)}
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.mapping())
+
+    def canonical_order(self) -> list[int]:
+        """Query indices sorted by query text: the order boards store per-query scores in."""
+        return sorted(range(self.n_queries), key=lambda i: self.queries[i])
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, Sequence[str]], *, source: str = "", format: str = "mapping"):
+        """A ground truth from ``{query: [file, ...]}`` (queries normalised; merged if they collide)."""
+        merged: dict[str, list[str]] = {}
+        for q, files in mapping.items():
+            bucket = merged.setdefault(normalise_query(q), [])
+            for f in files:
+                if f.strip() not in bucket:
+                    bucket.append(f.strip())
+        return _build(merged, {q: () for q in merged}, source, format)
+
+
+def _build(merged: dict[str, list[str]], rows: dict[str, Sequence[int]], source: str, fmt: str) -> GroundTruth:
+    files: dict[str, int] = {}
+    relevant = []
+    for q, names in merged.items():
+        rel = []
+        for name in names:
+            j = files.setdefault(name, len(files))
+            if j not in rel:
+                rel.append(j)
+        relevant.append(tuple(rel))
+    return GroundTruth(queries=tuple(merged), relevant=tuple(relevant), files=tuple(files),
+                       rows=tuple(tuple(rows[q]) for q in merged), source=source, format=fmt)
+
+
+def read_ground_truth(path: str | Path) -> GroundTruth:
+    """Read a ground-truth CSV in the Clotho captions or the multi-positive format (see the module docstring)."""
+    header, rows = read_csv_records(path, what="ground truth", latin1_fallback=True)
+    return parse_ground_truth(header, rows, source=str(path))
+
+
+def parse_ground_truth(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], *, source: str) -> GroundTruth:
+    path = Path(source)
+    if tuple(header) == CLOTHO_HEADER:
+        return _parse_clotho(path, header, rows)
+    if tuple(header) == MULTI_HEADER:
+        return _parse_multi(path, header, rows)
+    raise InputError(path, f"unknown ground-truth header {','.join(header)!r}: expected the Clotho captions format "
+                           f"{','.join(CLOTHO_HEADER)!r} or the multi-positive format {','.join(MULTI_HEADER)!r}",
+                     row=1)
+
+
+def _parse_clotho(path: Path, header: Sequence[str], rows) -> GroundTruth:
+    _check_fields(path, header, rows)
+    problems: list[str] = []
+    merged: dict[str, list[str]] = {}
+    where: dict[str, list[int]] = {}
+    seen_files: dict[str, int] = {}
+    for n, row in rows:
+        name = row[0].strip()
+        if not name:
+            problems.append(f"row {n}: empty file_name")
+            continue
+        if name in seen_files:
+            problems.append(f"row {n}: file {name!r} already listed at row {seen_files[name]}")
+            continue
+        seen_files[name] = n
+        for col, caption in zip(header[1:], row[1:]):
+            q = normalise_query(caption)
+            if not q:
+                problems.append(f"row {n}: empty {col}")
+                continue
+            files = merged.setdefault(q, [])
+            if name not in files:
+                files.append(name)
+            rws = where.setdefault(q, [])
+            if n not in rws:
+                rws.append(n)
+    if problems:
+        raise InputError(path, problems)
+    if not merged:
+        raise InputError(path, "the ground truth has no queries (no data rows)")
+    return _build(merged, where, str(path), "clotho")
+
+
+def _parse_multi(path: Path, header: Sequence[str], rows) -> GroundTruth:
+    _check_fields(path, header, rows)
+    problems: list[str] = []
+    merged: dict[str, list[str]] = {}
+    where: dict[str, list[int]] = {}
+    for n, (query, cell) in rows:
+        q = normalise_query(query)
+        if not q:
+            problems.append(f"row {n}: empty query")
+            continue
+        if q in where:
+            problems.append(f"row {n}: query {_short(q)!r} already given at row {where[q][0]} (list all its files "
+                            "in one row)")
+            continue
+        try:
+            value = ast.literal_eval(cell.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            problems.append(f"row {n}: audio_filenames {_short(cell)!r} is not a Python list literal such as "
+                            "\"['a.wav', 'b.wav']\"")
+            continue
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            problems.append(f"row {n}: audio_filenames must be a list of file names (strings), got {_short(cell)!r}")
+            continue
+        names = [v.strip() for v in value]
+        if not names or not all(names):
+            problems.append(f"row {n}: audio_filenames " + ("is an empty list" if not names else "has an empty name"))
+            continue
+        dup = sorted({f for f in names if names.count(f) > 1})
+        if dup:
+            problems.append(f"row {n}: file {dup[0]!r} repeated in audio_filenames")
+            continue
+        merged[q] = names
+        where[q] = [n]
+    if problems:
+        raise InputError(path, problems)
+    if not merged:
+        raise InputError(path, "the ground truth has no queries (no data rows)")
+    return _build(merged, where, str(path), "multi")
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# ------------------------------------------------------------------------------------------------- submission
+@dataclass(frozen=True)
+class Submission:
+    """Rankings aligned with a :class:`GroundTruth`: ``rankings[q]`` are file indices (at most 10, best first;
+    empty for a missing query), ``rows[q]`` the submission row (None when missing)."""
+
+    rankings: tuple[tuple[int, ...], ...]
+    rows: tuple[int | None, ...]
+    missing: tuple[int, ...]
+    source: str = ""
+
+
+def read_submission(path: str | Path, gt: GroundTruth, *, allow_missing: bool = False,
+                    data: bytes | None = None) -> Submission:
+    """Read and validate a DCASE submission against ``gt`` (see the module docstring)."""
+    header, rows = read_csv_records(path, what="submission", data=data)
+    return parse_submission(header, rows, gt, allow_missing=allow_missing, source=str(path))
+
+
+def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], gt: GroundTruth, *,
+                     allow_missing: bool = False, source: str = "") -> Submission:
+    path = Path(source)
+    if tuple(header) != DCASE_HEADER:
+        raise InputError(path, f"wrong header {_short(','.join(header), 120)!r}: a DCASE submission starts with "
+                               f"{','.join(DCASE_HEADER)!r}", row=1)
+    _check_fields(path, header, rows)
+    problems: list[str] = []
+    rankings: dict[int, tuple[int, ...]] = {}
+    at_row: dict[int, int] = {}
+    for n, row in rows:
+        caption = normalise_query(row[0])
+        if not caption:
+            problems.append(f"row {n}: empty caption")
+            continue
+        q = gt.index(caption)
+        if q is None:
+            problems.append(f"row {n}: caption {_short(caption)!r} is not a query of the ground truth")
+            continue
+        if q in at_row:
+            problems.append(f"row {n}: duplicate query {_short(caption)!r} (first at row {at_row[q]})")
+            continue
+        at_row[q] = n
+        cells = [c.strip() for c in row[1:]]
+        filled = len(cells)
+        while filled and not cells[filled - 1]:
+            filled -= 1
+        ranking: list[int] = []
+        first_col: dict[str, int] = {}
+        row_ok = True
+        for pos, name in enumerate(cells[:filled], start=1):
+            col = f"file_name_{pos}"
+            if not name:
+                problems.append(f"row {n}: {col} is empty but a later column is not (only trailing cells may be "
+                                "empty)")
+                row_ok = False
+                continue
+            if name in first_col:
+                problems.append(f"row {n}: file {name!r} repeated ({col} and file_name_{first_col[name]})")
+                row_ok = False
+                continue
+            first_col[name] = pos
+            j = gt.file_index(name)
+            if j is None:
+                problems.append(f"row {n}: {col} {_short(name)!r} is not in the evaluation set (the files of the "
+                                "ground truth)")
+                row_ok = False
+                continue
+            ranking.append(j)
+        if row_ok:
+            rankings[q] = tuple(ranking[:TOP_K])
+    missing = tuple(q for q in range(gt.n_queries) if q not in at_row)
+    if missing and not allow_missing:
+        listed = "; ".join(f"{_short(gt.queries[q])!r} (ground truth row {gt.rows[q][0]})" if gt.rows[q]
+                           else repr(_short(gt.queries[q])) for q in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        problems.append(f"{len(missing)} of {gt.n_queries} ground-truth queries have no row: {listed}{more} "
+                        "(use --allow-missing to score them 0)")
+    if problems:
+        raise InputError(path, problems)
+    return Submission(rankings=tuple(rankings.get(q, ()) for q in range(gt.n_queries)),
+                      rows=tuple(at_row.get(q) for q in range(gt.n_queries)), missing=missing, source=str(path))

@@ -1,0 +1,206 @@
+"""Ranking a board's entries, significance against the leader, and the Markdown / LaTeX / CSV / plot outputs.
+
+Standings (:func:`standings`): entries sorted by mAP@10 (then R@1, R@5, R@10, then submission order); the rank is
+the competition rank of mAP@10 (equal mAP@10 share a rank: 1, 2, 2, 4). The first entry is the *leader*. Every
+other entry is compared with the leader on the paired per-query AP@10 by a two-sided sign-flip randomization test
+(:func:`reports.stats.paired_randomization_test`, ``n_resamples`` and ``seed`` given), the ``m - 1`` p-values are
+Holm-corrected (:func:`reports.stats.holm`) and marked with :func:`reports.stats.significance_mark`
+(``*`` < 0.05, ``**`` < 0.01, ``***`` < 0.001, on the Holm-adjusted p). An entry whose adjusted p is >= ``alpha`` is
+"not significantly different from the leader".
+
+The plot (:func:`plot_standings`): one row per entry, its mAP@10 with a percentile bootstrap confidence interval of
+the mean per-query AP@10 (:func:`reports.stats.paired_bootstrap_ci` against zeros, i.e. resampling the queries),
+and -- in the style of a critical-difference diagram -- a thick bar under the axis joining the leader and every
+entry not significantly different from it (those markers filled, the others hollow). PNG and PDF, matplotlib's Agg
+canvas (no display needed, no global backend switch).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from benchmarks.common import markdown_table
+
+from .board import BoardInfo, Entry
+
+__all__ = ["Standing", "csv_table", "latex_table", "markdown_report", "plot_standings", "standings"]
+
+
+@dataclass(frozen=True)
+class Standing:
+    entry: Entry
+    rank: int
+    is_leader: bool
+    delta: float  # mAP@10 - the leader's
+    p: float  # two-sided randomization p vs the leader (NaN for the leader)
+    p_holm: float
+    mark: str
+    same_as_leader: bool  # the leader, or Holm-adjusted p >= alpha
+
+
+def standings(entries: Sequence[Entry], *, n_resamples: int = 10_000, seed: int = 0,
+              alpha: float = 0.05) -> list[Standing]:
+    """Rank ``entries`` and test each against the leader (see the module docstring)."""
+    from reports.stats import holm, paired_randomization_test, significance_mark
+
+    if not entries:
+        return []
+    n = {e.ap.shape[0] for e in entries}
+    if len(n) != 1:
+        raise ValueError(f"entries have per-query scores of different lengths {sorted(n)}: not the same queries")
+    order = sorted(entries, key=lambda e: (-e.map10, -e.r1, -e.r5, -e.r10, e.id))
+    leader = order[0]
+    raw = [float("nan")] + [paired_randomization_test(leader.ap, e.ap, n_resamples=n_resamples, seed=seed)
+                            for e in order[1:]]
+    adjusted = holm(raw)
+    out = []
+    for e, p, ph in zip(order, raw, adjusted):
+        rank = 1 + sum(1 for o in order if round(o.map10, 12) > round(e.map10, 12))
+        is_leader = e is leader
+        out.append(Standing(entry=e, rank=rank, is_leader=is_leader, delta=e.map10 - leader.map10, p=p,
+                            p_holm=float(ph), mark="" if is_leader else significance_mark(float(ph)),
+                            same_as_leader=is_leader or not float(ph) < alpha))
+    return out
+
+
+def _p_text(p: float) -> str:
+    if p is None or math.isnan(p):
+        return "–"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _notes(info: BoardInfo, n_resamples: int, seed: int, alpha: float) -> str:
+    return (f"Ground truth: {info.n_queries} queries, {info.n_files} files, fingerprint `{info.fingerprint[:16]}…`. "
+            f"p: two-sided paired randomization test of per-query AP@10 against the leader ({n_resamples} "
+            f"resamples, seed {seed}), Holm-corrected over the entries; * p<0.05, ** p<0.01, *** p<0.001. "
+            f"Entries with p ≥ {alpha} are not significantly different from the leader.")
+
+
+def markdown_report(info: BoardInfo, rows: Sequence[Standing], *, n_resamples: int, seed: int,
+                    alpha: float = 0.05) -> str:
+    header = ["Rank", "Team", "System", "mAP@10", "R@1", "R@5", "R@10", "Δ mAP@10", "p (Holm)", "Submitted"]
+
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    body = [[s.rank, esc(s.entry.team), esc(s.entry.system), f"{s.entry.map10:.4f}", f"{s.entry.r1:.4f}",
+             f"{s.entry.r5:.4f}", f"{s.entry.r10:.4f}", "–" if s.is_leader else f"{s.delta:+.4f}",
+             "leader" if s.is_leader else f"{_p_text(s.p_holm)} {s.mark}".strip(), s.entry.submitted_at]
+            for s in rows]
+    table = markdown_table(header, body) if rows else "(no entries yet)\n"
+    return f"# Leaderboard: {info.name}\n\n{table}\n{_notes(info, n_resamples, seed, alpha)}\n"
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
+
+
+def latex_table(info: BoardInfo, rows: Sequence[Standing], *, n_resamples: int, seed: int,
+                alpha: float = 0.05) -> str:
+    """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``); the leader in bold."""
+    label = re.sub(r"[^A-Za-z0-9:-]+", "-", info.name).strip("-") or "board"
+    lines = [
+        f"% Leaderboard {info.name} (python -m benchmarks leaderboard show); needs \\usepackage{{booktabs}}",
+        r"\begin{table}[t]",
+        r"  \centering",
+        f"  \\caption{{Leaderboard {latex_escape(info.name)}: {info.n_queries} queries. $p$: paired randomization "
+        f"test of per-query AP@10 against the leader ({n_resamples} resamples), Holm-corrected; "
+        r"$^{*}\,p<0.05$, $^{**}\,p<0.01$, $^{***}\,p<0.001$.}",
+        f"  \\label{{tab:leaderboard-{label}}}",
+        r"  \begin{tabular}{rllrrrrr}",
+        r"    \toprule",
+        r"    Rank & Team & System & mAP@10 & R@1 & R@5 & R@10 & $p$ (Holm) \\",
+        r"    \midrule",
+    ]
+    for s in rows:
+        e = s.entry
+        nums = [f"{e.map10:.4f}", f"{e.r1:.4f}", f"{e.r5:.4f}", f"{e.r10:.4f}"]
+        if s.is_leader:
+            nums = [f"\\textbf{{{v}}}" for v in nums]
+            p = "--"
+        else:
+            p = _p_text(s.p_holm).replace("<", "$<$") + (f"$^{{{s.mark}}}$" if s.mark else "")
+        lines.append(f"    {s.rank} & {latex_escape(e.team)} & {latex_escape(e.system)} & " + " & ".join(nums)
+                     + f" & {p} \\\\")
+    if not rows:
+        lines.append(r"    \multicolumn{8}{c}{(no entries yet)} \\")
+    lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = ("rank", "team", "system", "map10", "r1", "r5", "r10", "delta_map10", "p_value", "p_holm", "mark",
+               "same_as_leader", "n_queries", "n_missing", "entry_id", "submitted_at", "source")
+
+
+def csv_table(info: BoardInfo, rows: Sequence[Standing]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for s in rows:
+        e = s.entry
+        w.writerow([s.rank, e.team, e.system, repr(e.map10), repr(e.r1), repr(e.r5), repr(e.r10), repr(s.delta),
+                    "" if math.isnan(s.p) else repr(s.p), "" if math.isnan(s.p_holm) else repr(s.p_holm), s.mark,
+                    int(s.same_as_leader), e.n_queries, e.n_missing, e.id, e.submitted_at, e.source])
+    return buf.getvalue()
+
+
+def plot_standings(info: BoardInfo, rows: Sequence[Standing], png: str | Path, pdf: str | Path, *,
+                   n_resamples: int = 10_000, seed: int = 0, level: float = 0.95, alpha: float = 0.05) -> None:
+    """The critical-difference style plot (see the module docstring), written atomically to ``png`` and ``pdf``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from reports.stats import paired_bootstrap_ci
+    from retrieval.utils import atomic_write_bytes
+
+    n = len(rows)
+    fig = Figure(figsize=(7.0, 1.6 + 0.42 * max(n, 1)))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    if n == 0:
+        ax.text(0.5, 0.5, "no entries yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        ys = np.arange(n)[::-1] + 1.0  # leader at the top; y = 0 holds the bar
+        for s, y in zip(rows, ys):
+            ap = s.entry.ap
+            low, high = paired_bootstrap_ci(ap, np.zeros_like(ap), n_resamples=n_resamples, level=level, seed=seed)
+            color = "black" if s.same_as_leader else "0.55"
+            ax.plot([low, high], [y, y], color=color, lw=1.5, solid_capstyle="butt")
+            ax.plot([low, low], [y - 0.12, y + 0.12], color=color, lw=1.0)
+            ax.plot([high, high], [y - 0.12, y + 0.12], color=color, lw=1.0)
+            ax.plot([s.entry.map10], [y], "o", color=color, ms=6,
+                    markerfacecolor=color if s.same_as_leader else "white")
+        group = [s.entry.map10 for s in rows if s.same_as_leader]
+        ax.plot([min(group), max(group)], [0.0, 0.0], color="black", lw=5, solid_capstyle="round")
+        for x in group:  # the members' ticks on the bar
+            ax.plot([x, x], [0.0, 0.35], color="black", lw=1.0)
+        note = (f"joined: not significantly different from the leader (Holm, α={alpha})" if len(group) > 1 else
+                f"every other entry differs significantly from the leader (Holm, α={alpha})")
+        ax.text(max(group), -0.4, note, ha="right", va="top", fontsize=7)
+        ax.set_yticks(list(ys))
+        ax.set_yticklabels([f"{s.rank}. {s.entry.team} / {s.entry.system}{' ' + s.mark if s.mark else ''}"
+                            for s in rows], fontsize=8)
+        ax.set_ylim(-1.0, n + 0.7)
+        ax.set_xlabel(f"mAP@10 (mean per-query AP@10, {int(level * 100)}% bootstrap CI)")
+        ax.grid(axis="x", color="0.9", lw=0.6)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    ax.set_title(f"Leaderboard {info.name} ({info.n_queries} queries)", fontsize=10)
+    fig.tight_layout()
+    for path, fmt in ((png, "png"), (pdf, "pdf")):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=150, metadata={"CreationDate": None} if fmt == "pdf" else None)
+        atomic_write_bytes(path, buf.getvalue())
