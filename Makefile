@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   - create .venv, install the project (+ Debian packages when root), run the main job
+#   make demo   - create .venv, install the project (+ Debian packages when root), run the quick study
 #   make test   - the same set-up, then the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -24,7 +24,9 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 demo: install system-deps
-	HF_HUB_OFFLINE=1 $(BIN)/python -m retrieval train --config synthcaps-small --set fusion.kind=late --out runs/demo
+	HF_HUB_OFFLINE=1 $(BIN)/python -m studies run studies/quick.yaml
+	HF_HUB_OFFLINE=1 $(BIN)/python -m studies status studies/quick.yaml
+	@echo "Optuna study 'quick': sqlite:///runs/quick/optuna.db   (optuna studies --storage sqlite:///runs/quick/optuna.db)"
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ import sys
 COMMANDS = {
     "train_speed": "benchmarks.train_speed",
     "fusion_effect": "benchmarks.fusion_effect",
+    "harness_overhead": "benchmarks.harness_overhead",
     "leaderboard": "benchmarks.leaderboard.cli",
 }
 

@@ -1,0 +1,294 @@
+"""Run a study: spec -> Ray Tune (``Tuner`` + :class:`~studies.search.StudySearcher` + scheduler) -> Optuna study.
+
+:func:`run_study` is what ``python -m studies run`` calls. In order:
+
+1. load and validate the spec (nothing has started yet: a bad spec fails here, naming the key);
+2. open the storage and the study; refuse what cannot be right (SQLite/journal with ``--address``; a new study over
+   a run folder holding another study's trials; stale trials without ``--resume``); stop early when the budget is
+   already spent;
+3. start Ray (local: a short temp dir, no dashboard, no usage stats, worker output kept off the terminal; or join
+   ``--address``) and run one Tune experiment in ``runs/<name>/tune/<experiment>``; trials train in
+   ``runs/<name>/trials/<optuna number>``;
+4. stop the Ray processes it started, also on Ctrl-C or SIGTERM (and, through :mod:`studies.reaper`, when it is
+   killed outright), and print the outcome.
+
+Resume is Optuna-first: the study and the run directories are the durable state, a Tune experiment is one
+runner's session. ``--resume`` continues the RUNNING trials of runners that are gone (same Optuna trial and run
+directory; training resumes from ``last.pt``) and then asks new trials until the study holds
+``budget.num_samples``. Ray's ``Tuner.restore`` is not used: Ray 2.60 does not restore scheduler state, its
+searcher snapshot lags the Optuna study (trials asked after the last snapshot stay RUNNING for ever), and
+re-running errored trials would re-run trials the study already records as finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence, TextIO
+
+from .spec import StudySpec, describe, load_spec
+from .storage import StorageURL, check_cluster, open_storage, resolve
+
+
+@dataclass
+class RunSummary:
+    """What a run left in the study (study-wide counts) and whether it was interrupted."""
+
+    study: str
+    storage: str
+    run_root: str
+    counts: dict[str, int]
+    best: dict[str, Any] | None
+    interrupted: bool
+    message: str
+
+
+def ray_environment() -> dict[str, str]:
+    """Environment for Ray processes started by the runner (set before ``import ray``)."""
+    return {
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_AIR_NEW_OUTPUT": "0",  # the legacy engine uses our progress reporter
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no CSV/JSON/TensorBoard result files: Optuna has the results
+        "RAY_CHDIR_TO_TRIAL_DIR": "0",  # relative paths in configs stay relative to where the runner started
+        "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+        # a trial that fails before its first epoch, or is replayed from its status file, reports nothing: its
+        # outcome reaches Optuna through the run directory (the objective is checked when the spec is loaded)
+        "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+        "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning"),
+    }
+
+
+def short_temp_dir() -> str:
+    """A fresh Ray temp dir with a short path: Ray's Unix socket paths must stay under 107 bytes."""
+    base = tempfile.gettempdir()
+    if len(base) > 20:
+        base = "/tmp"
+    return tempfile.mkdtemp(prefix="ray-", dir=base)
+
+
+def trial_name(trial) -> str:
+    """Tune trial names and folders after the Optuna trial number."""
+    return f"trial-{trial.config['trial']['number']}"
+
+
+def run_study(source: str | Path | Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] = (), *,
+              storage: str | None = None, resume: bool = False, address: str | None = None,
+              runs_dir: str | Path = "runs", trainable: Callable[[dict], None] | None = None,
+              out: TextIO | None = None) -> RunSummary:
+    """Run (or resume, or join) the study of ``source``; see the module docstring. Raises ``SpecError`` (bad
+    spec or storage URL) and :class:`~studies.study.RunnerError` before Ray starts."""
+    out = out or sys.stdout
+    spec = load_spec(source, overrides)
+    run_root = (Path(runs_dir) / spec.name).resolve()
+    surl = resolve(storage or spec.storage, run_root)
+    check_cluster(surl, address)
+
+    from retrieval.utils import git_commit
+
+    from .study import RunnerError, RunnerInfo, budget_left, is_stale, open_study
+
+    storage_obj = open_storage(surl)
+    existed = _study_exists(storage_obj, spec.name)
+    study = open_study(spec, storage_obj)
+    trials = study.get_trials(deepcopy=False)
+    me = RunnerInfo.current()
+    trials_dir = run_root / "trials"
+    if not existed and trials_dir.is_dir() and any(trials_dir.iterdir()):
+        raise RunnerError(f"{trials_dir} holds run directories, but the study {spec.name!r} is new in {surl}: "
+                          "they belong to another study; move them away or give the study another name")
+    stale = [t.number for t in trials if is_stale(t, me)]
+    if stale and not resume:
+        raise RunnerError(f"the study {spec.name!r} has {len(stale)} RUNNING trial(s) whose runner is gone "
+                          f"({', '.join(f'#{n}' for n in stale[:10])}); continue them with --resume")
+    left = budget_left(spec, trials) + (len(stale) if resume else 0)
+    out.write(describe(spec) + f"\n  storage: {surl}\n  run folder: {run_root}\n")
+    if left == 0:
+        summary = _summary(spec, surl, run_root, study, interrupted=False,
+                           message=f"nothing to do: the study already holds its {spec.num_samples} trials")
+        out.write(summary.message + "\n")
+        return summary
+    if stale:
+        out.write(f"  resuming {len(stale)} trial(s) left RUNNING: {', '.join(f'#{n}' for n in stale)}\n")
+    _record_spec(study, spec, run_root)
+    out.flush()
+
+    context = {"base": spec.base.to_dict(), "run_root": str(run_root), "cpu": int(spec.resources["cpu"]),
+               "max_epochs": spec.max_epochs, "metric": spec.objective["metric"], "mode": spec.objective["mode"]}
+    deadline = time.time() + spec.budget["time_budget_s"] if spec.budget["time_budget_s"] else None
+    summary = _run_with_ray(spec, surl, run_root, study, context=context, runner=me, resume=resume,
+                            deadline=deadline, git_commit=git_commit(), num_samples=left, address=address,
+                            trainable=trainable, out=out)
+    out.write(summary.message + "\n")
+    out.flush()
+    return summary
+
+
+def _run_with_ray(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, context: dict[str, Any], runner,
+                  resume: bool, deadline: float | None, git_commit: str | None, num_samples: int,
+                  address: str | None, trainable: Callable[[dict], None] | None, out: TextIO) -> RunSummary:
+    for key, value in ray_environment().items():
+        if key in ("RAY_AIR_NEW_OUTPUT", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "RAY_CHDIR_TO_TRIAL_DIR",
+                   "TUNE_DISABLE_STRICT_METRIC_CHECKING"):
+            os.environ[key] = value
+        else:
+            os.environ.setdefault(key, value)
+    import ray
+    from ray import tune
+
+    # Tune's end-of-run analysis looks for result files we do not write (Optuna holds the results), and after an
+    # interruption Tune suggests Tuner.restore: studies resume with --resume instead
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    tune_log = logging.getLogger("ray.tune.tune")
+    if not any(isinstance(f, _NoTunerRestoreHint) for f in tune_log.filters):
+        tune_log.addFilter(_NoTunerRestoreHint())
+
+    from .progress import StudyProgress
+    from .schedulers import build_scheduler
+    from .search import StudySearcher
+    from .trainable import train_trial
+
+    searcher = StudySearcher(spec, surl, context=context, runner=runner, resume=resume, deadline=deadline,
+                             git_commit=git_commit)
+    scheduler = build_scheduler(spec.scheduler, metric=spec.objective["metric"], mode=spec.objective["mode"],
+                                max_epochs=spec.max_epochs, deadline=deadline)
+    reporter = StudyProgress(searcher, name=spec.name, max_epochs=spec.max_epochs, out=out)
+    resources = {"cpu": spec.resources["cpu"], "gpu": spec.resources["gpu"]}
+    experiment = time.strftime("%Y%m%d-%H%M%S") + f"-{runner.id[:6]}"
+
+    started_ray = not ray.is_initialized()
+    temp_dir = None
+    reaper = None
+    previous_term = signal.getsignal(signal.SIGTERM)
+    in_main = _in_main_thread()
+    interrupted = False
+    try:
+        if started_ray:
+            kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING,
+                                      "configure_logging": True}
+            if address:  # the cluster's workers did not inherit this environment: hand them what they read
+                worker_env = {k: v for k, v in ray_environment().items() if k in ("RAY_CHDIR_TO_TRIAL_DIR",
+                                                                                    "PYTHONWARNINGS")}
+                ray.init(address=address, runtime_env={"env_vars": worker_env}, **kwargs)
+            else:
+                temp_dir = short_temp_dir()
+                ray.init(include_dashboard=False, _temp_dir=temp_dir, **kwargs)
+                reaper = _start_reaper(temp_dir)
+        if in_main:  # after ray.init, whose own SIGTERM handler would end the driver on the spot
+            signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+        searcher.start_heartbeat()
+        tuner = tune.Tuner(
+            tune.with_resources(trainable or train_trial, resources),
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=num_samples,
+                                        max_concurrent_trials=spec.resources["max_concurrent"], reuse_actors=True,
+                                        trial_name_creator=trial_name, trial_dirname_creator=trial_name),
+            run_config=tune.RunConfig(name=experiment, storage_path=str(run_root / "tune"),
+                                      failure_config=tune.FailureConfig(max_failures=1),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                                      progress_reporter=reporter, verbose=1, log_to_file=False))
+        tuner.fit()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        searcher.stop_heartbeat()
+        if started_ray:
+            ray.shutdown()
+            if reaper is not None:  # closing its stdin says "done": it stops stragglers, removes the temp dir
+                reaper.stdin.close()
+                reaper.wait(timeout=60)
+            elif temp_dir and not os.environ.get("STUDIES_KEEP_RAY_TMP"):
+                shutil.rmtree(temp_dir, ignore_errors=True)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous_term)
+    left_running = searcher.owned_unfinished()
+    interrupted = interrupted or bool(left_running)
+    if interrupted:
+        message = (f"interrupted: {len(left_running)} trial(s) left RUNNING "
+                   f"({', '.join(f'#{n}' for n in left_running)}); continue with --resume")
+    else:
+        message = f"done ({searcher.finished_reason or 'all trials finished'})"
+    return _summary(spec, surl, run_root, study, interrupted=interrupted, message=message)
+
+
+def _summary(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, interrupted: bool,
+             message: str) -> RunSummary:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    counts = {s.name: sum(t.state == s for t in trials) for s in TrialState}
+    scored = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.value is not None]
+    best = None
+    if scored:
+        b = (max if spec.objective["mode"] == "max" else min)(scored, key=lambda t: t.value)
+        best = {"number": b.number, "value": b.value, "state": b.state.name, "params": b.params,
+                "run_dir": b.user_attrs.get("run_dir")}
+    line = ", ".join(f"{n.lower()} {counts[n]}" for n in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+                     if counts[n])
+    text = f"{message}\nstudy {spec.name}: {len(trials)} trials ({line or 'none'})"
+    if best:
+        from .study import format_params
+
+        text += (f"\nbest {spec.objective['metric']} {best['value']:.4f}: trial #{best['number']} "
+                 f"({format_params(best['params'], limit=20)})\n  run directory: {best['run_dir']}")
+    return RunSummary(spec.name, str(surl), str(run_root), counts, best, interrupted, text)
+
+
+def _study_exists(storage_obj, name: str) -> bool:
+    try:
+        storage_obj.get_study_id_from_name(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _record_spec(study, spec: StudySpec, run_root: Path) -> None:
+    """Write the resolved spec into the run folder; give the study a few attributes that say what it is."""
+    import hashlib
+    import json
+
+    import yaml
+
+    from retrieval.utils import atomic_write_text
+
+    resolved = spec.to_dict()
+    run_root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_root / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    if "objective" not in study.user_attrs:  # the first runner describes the study
+        sha = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        for key, value in {"objective": f"{spec.objective['metric']} ({spec.objective['mode']})",
+                           "sampler": spec.sampler["kind"], "scheduler": spec.scheduler["kind"],
+                           "space": [p.key for p in spec.params], "spec_sha": sha,
+                           "run_folder": str(run_root)}.items():
+            study.set_user_attr(key, value)
+
+
+class _NoTunerRestoreHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tuner.restore(" not in record.getMessage()
+
+
+def _start_reaper(temp_dir: str):
+    """The watcher that stops this Ray cluster's processes if the runner dies without ray.shutdown()
+    (see :mod:`studies.reaper`); None where /proc is missing."""
+    import subprocess
+
+    if not Path("/proc/self/stat").exists():
+        return None
+    return subprocess.Popen([sys.executable, "-m", "studies.reaper", str(os.getpid()), temp_dir],
+                            stdin=subprocess.PIPE, start_new_session=True)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+__all__ = ["RunSummary", "ray_environment", "run_study", "short_temp_dir", "trial_name"]

@@ -1,0 +1,180 @@
+"""Where a study lives: storage URLs -> Optuna storage objects, the rules for sharing them, and a study lock.
+
+Accepted URLs:
+
+- ``sqlite:///PATH`` (relative paths are relative to the working directory, as in SQLAlchemy); the default is
+  ``runs/<name>/optuna.db`` in the study's run folder. One runner at a time.
+- ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB`` (also ``postgresql+psycopg2://``): a server database, for
+  several runners and several machines. (SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; with only
+  psycopg2 installed the runner names the driver itself. Other tools, e.g. the ``optuna`` CLI, need
+  ``postgresql+psycopg2://``.)
+- ``journal:PATH``: Optuna's journal file storage, for several runner processes on one machine.
+
+With ``--address`` (an existing, possibly multi-machine Ray cluster) only a server database is accepted: an
+SQLite or journal file is local to one machine and does not take concurrent writers from other hosts.
+
+:func:`study_lock` serialises the few read-modify-write steps of the runners (count the trials, ask a new one,
+enqueue the seed repeats) across processes: an advisory lock on PostgreSQL, ``flock`` beside a file storage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .spec import SpecError
+
+
+class StorageError(SpecError):
+    """A storage URL is malformed, unsupported or not allowed here. The message starts with ``storage:``."""
+
+
+SERVER_SCHEMES = ("postgresql", "postgresql+psycopg2", "postgres")
+
+
+@dataclass(frozen=True)
+class StorageURL:
+    """A resolved storage location. ``path`` is absolute for the file-based kinds."""
+
+    url: str
+    kind: str  # "sqlite" | "journal" | "postgresql"
+    path: Path | None = None
+
+    @property
+    def is_server(self) -> bool:
+        return self.kind == "postgresql"
+
+    def __str__(self) -> str:
+        return redact(self.url)
+
+
+def default_url(run_root: str | Path) -> str:
+    return f"sqlite:///{Path(run_root).resolve() / 'optuna.db'}"
+
+
+def resolve(url: str | None, run_root: str | Path) -> StorageURL:
+    """Parse and normalise ``url`` (None: the SQLite file in ``run_root``)."""
+    url = url or default_url(run_root)
+    if url.startswith("journal:"):
+        raw = url[len("journal:"):]
+        if raw.startswith("//"):  # journal:///abs/path written URL-style
+            raw = raw[2:]
+        if not raw:
+            raise StorageError("storage: journal:PATH needs a file path")
+        path = Path(raw).expanduser().resolve()
+        return StorageURL(f"journal:{path}", "journal", path)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "sqlite":
+        raw = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not raw or raw == ":memory:":
+            raise StorageError(f"storage: {url!r}: expected sqlite:///PATH to a database file "
+                               "(an in-memory database would not persist the study)")
+        path = Path(raw).expanduser().resolve()
+        return StorageURL(f"sqlite:///{path}", "sqlite", path)
+    if scheme in SERVER_SCHEMES:
+        if scheme == "postgres":
+            url = "postgresql" + url[len("postgres"):]
+        return StorageURL(url, "postgresql")
+    raise StorageError(f"storage: unsupported URL {redact(url)!r}; use sqlite:///PATH, postgresql://… or journal:PATH")
+
+
+def check_cluster(storage: StorageURL, address: str | None) -> None:
+    """Refuse file storages when the trials may run on several machines (``--address``)."""
+    if address and not storage.is_server:
+        raise StorageError(
+            f"storage: {storage} is a {storage.kind} file, but --address {address} joins a Ray cluster whose "
+            "trials may run on other machines; use a server database, e.g. --storage "
+            "postgresql://USER:PASSWORD@HOST:5432/DB (SQLite and journal files are for one machine)")
+
+
+def open_storage(storage: StorageURL):
+    """The Optuna storage object (Ray's OptunaSearch wants an object, not a URL)."""
+    import optuna
+
+    if storage.kind == "journal":
+        from optuna.storages.journal import JournalFileBackend
+
+        storage.path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(storage.path)))
+    if storage.kind == "sqlite":
+        storage.path.parent.mkdir(parents=True, exist_ok=True)
+        # a longer busy timeout: the status command or a second reader may hold the file briefly
+        return optuna.storages.RDBStorage(storage.url, engine_kwargs={"connect_args": {"timeout": 60}})
+    try:
+        with _advisory_lock(_with_driver(storage.url), "schema"):  # runners starting together on an empty
+            # database would both create Optuna's tables (and one would fail)
+            return optuna.storages.RDBStorage(_with_driver(storage.url), engine_kwargs={"pool_pre_ping": True})
+    except ImportError as exc:  # psycopg2 missing
+        raise StorageError(f"storage: {storage}: {exc} (install the project's 'postgres' extra)") from None
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy's OperationalError etc.: say which server failed
+        raise StorageError(f"storage: cannot open {storage}: {type(exc).__name__}: {str(exc).strip()}") from None
+
+
+@contextlib.contextmanager
+def study_lock(storage: StorageURL, storage_obj: Any, study_name: str) -> Iterator[None]:
+    """An exclusive lock on ``study_name`` shared by every runner of the study (processes and machines)."""
+    if storage.is_server:
+        with _pg_lock(storage_obj.engine, f"study/{study_name}"):
+            yield
+        return
+    lock_path = storage.path.with_name(storage.path.name + ".studies-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _pg_lock(engine: Any, name: str) -> Iterator[None]:
+    """A PostgreSQL advisory lock (session level) named ``name``."""
+    from sqlalchemy import text
+
+    key = zlib.crc32(f"audio-retrieval-harness/{name}".encode()) - 2**31  # a signed 32-bit key
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
+@contextlib.contextmanager
+def _advisory_lock(url: str, name: str) -> Iterator[None]:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with _pg_lock(engine, name):
+            yield
+    finally:
+        engine.dispose()
+
+
+def _with_driver(url: str) -> str:
+    """SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; the project installs psycopg2: name it unless psycopg 3
+    is there."""
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+def redact(url: str) -> str:
+    """``url`` with its password hidden, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+__all__ = ["StorageError", "StorageURL", "check_cluster", "default_url", "open_storage", "redact", "resolve",
+           "study_lock"]
