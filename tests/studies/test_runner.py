@@ -145,7 +145,6 @@ def test_ctrl_c_stops_ray_and_leaves_the_trials_resumable(runner, tiny_spec, tmp
     assert any(t.state == TrialState.RUNNING for t in trials)  # not marked finished: --resume continues them
 
 
-@pytest.mark.slow
 def test_kill_and_resume(runner, tiny_spec, tmp_path):
     spec = tiny_spec("resume", sampler={"kind": "random", "seed": 0}, scheduler={"kind": "fifo"},
                      budget={"num_samples": 4, "max_epochs": 3})
