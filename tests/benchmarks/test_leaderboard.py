@@ -372,51 +372,6 @@ def test_equal_map_shares_a_rank():
 
 
 # ------------------------------------------------------------------------------------------------- PostgreSQL
-@pytest.fixture
-def postgres_url():
-    """A throw-away PostgreSQL server on loopback (trust auth); skipped when the server binaries are missing."""
-    import os
-    import shutil
-    import socket
-    import subprocess
-    from pathlib import Path
-
-    bindirs = [p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True) if (p / "initdb").exists()]
-    bindir = bindirs[0] if bindirs else (Path(shutil.which("pg_ctl")).parent if shutil.which("pg_ctl") else None)
-    if bindir is None or not (bindir / "initdb").exists():
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")
-    pytest.importorskip("psycopg2")
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="lb-pg-", dir="/tmp"))  # not under pytest's 0700 folder: the server user
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-        import pwd
-
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(root, ignore_errors=True)
-            pytest.skip("running as root without a 'postgres' user")
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = root / "data"
-    try:
-        subprocess.run(prefix + [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                 "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
-        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-o", f"-k {root} -p {port} -h 127.0.0.1 "
-                                 "-c fsync=off", "-l", str(root / "log"), "-w", "-t", "60", "start"],
-                       check=True, capture_output=True)
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.mark.slow
 def test_boards_on_postgresql(postgres_url):
     gt = GroundTruth.from_mapping({"q1": ["a.wav"], "q2": ["b.wav"]})
