@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   - create .venv, install the project (+ Debian packages when root), run the quick study
+#   make demo   - create .venv, install the project (+ Debian packages when root), run the quick study, build its report
 #   make test   - the same set-up, then the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -27,6 +27,8 @@ demo: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m studies run studies/quick.yaml
 	HF_HUB_OFFLINE=1 $(BIN)/python -m studies status studies/quick.yaml
 	@echo "Optuna study 'quick': sqlite:///runs/quick/optuna.db   (optuna studies --storage sqlite:///runs/quick/optuna.db)"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m reports build studies/quick.yaml --out runs/quick/report
+	@echo "Report: $(CURDIR)/runs/quick/report/index.md"
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,0 +1,129 @@
+"""Command line: ``python -m reports {build,verify,compare} ...``.
+
+Heavy imports (optuna, scipy, matplotlib) happen inside the commands, so ``--help`` is instant. Bad input (a study
+that does not exist, a run directory without ``per_query.csv``, mismatched query sets, a bad spec) prints
+``error: ...`` on one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return v
+
+
+def _non_negative(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return v
+
+
+def _resampling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resamples", type=_positive, default=10_000, metavar="N",
+                   help="bootstrap and randomization resamples (default 10000)")
+    p.add_argument("--seed", type=_non_negative, default=0, metavar="S", help="resampling seed (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m reports",
+                                     description="Reports of studies: tables (Markdown, LaTeX, CSV), significance "
+                                                 "tests, importance and plots that reviewers can regenerate.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="write the report folder of a study",
+                       description="Read a study (from its spec, or --storage URL --study NAME) and its run "
+                                   "directories; write DIR/index.md, DIR/tables/*.{md,tex,csv}, "
+                                   "DIR/figures/*.{png,pdf} and DIR/inputs.json.")
+    b.add_argument("spec", nargs="?", help="the study spec (YAML), e.g. studies/quick.yaml")
+    b.add_argument("--storage", metavar="URL", help="the Optuna storage (default: the spec's, else "
+                   "sqlite:///RUNS_DIR/<name>/optuna.db, as the runner resolves it)")
+    b.add_argument("--study", metavar="NAME", help="the study name (needed without a spec)")
+    b.add_argument("--runs-dir", default="runs", metavar="DIR", help="where study run folders live (default: runs)")
+    b.add_argument("--out", required=True, metavar="DIR", help="the report folder (replaced if it is a report)")
+    b.add_argument("--top-k", type=_positive, default=10, metavar="K", help="rows of the top-configurations table")
+    b.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _resampling(b)
+    b.set_defaults(func=cmd_build)
+
+    v = sub.add_parser("verify", help="recompute a report's tables from its recorded inputs",
+                       description="Re-read the inputs recorded in DIR/inputs.json, recompute every table and list "
+                                   "every cell that differs and every input whose fingerprint changed. Exit 0 when "
+                                   "all is identical, 1 otherwise.")
+    v.add_argument("dir", metavar="DIR", help="a report folder written by build")
+    v.add_argument("--storage", metavar="URL", help="use this storage URL instead of the recorded one (e.g. with "
+                   "the password, which is not recorded)")
+    v.add_argument("--quiet", action="store_true")
+    v.set_defaults(func=cmd_verify)
+
+    c = sub.add_parser("compare", help="pairwise significance tests between runs",
+                       description="For each pair of runs (run directories or per_query.csv files): mean "
+                                   "difference of per-query AP@10, paired bootstrap 95%% CI, two-sided paired "
+                                   "randomization test, Wilcoxon signed-rank test, Holm across the pairs.")
+    c.add_argument("runs", nargs="+", metavar="RUN", help="run directories or per_query.csv files (two or more)")
+    c.add_argument("--names", nargs="+", metavar="NAME", help="display names, one per run")
+    c.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _resampling(c)
+    c.set_defaults(func=cmd_compare)
+    return parser
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_report
+    from .collect import CollectError
+    from .tables import Settings
+
+    if args.spec is None and not (args.storage and args.study):
+        raise CollectError("give a study spec, or both --storage URL and --study NAME")
+    index = build_report(args.spec, out=args.out, storage=args.storage, study=args.study, runs_dir=args.runs_dir,
+                         settings=Settings(resamples=args.resamples, seed=args.seed, top_k=args.top_k),
+                         quiet=args.quiet)
+    print(index)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .build import verify_report
+
+    res = verify_report(args.dir, storage=args.storage, quiet=args.quiet)
+    print("\n".join(res.lines()))
+    return 0 if res.ok else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from .compare import compare_runs, format_comparison
+
+    result = compare_runs(args.runs, names=args.names, n_resamples=args.resamples, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_comparison(result), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .collect import CollectError
+
+    try:
+        return args.func(args)
+    except CollectError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

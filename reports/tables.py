@@ -1,0 +1,537 @@
+"""Report tables: what they hold (summary, top configurations, ablation, factor comparisons, importance) and how
+they are written (Markdown, LaTeX booktabs, CSV) with fixed formatting, so equal inputs give byte-identical files.
+
+A :class:`Table` keeps two views of every row: raw values for the CSV file (``rows``; floats written with 10
+significant digits) and display cells for Markdown / LaTeX (``cells``; metrics in percent with 2 decimals, as in
+the papers' tables). ``python -m reports verify`` compares the CSV cells.
+
+Comparison tables (:func:`comparison_table`) group the included trials (COMPLETE with a per-query file) by the
+values of one or more parameters. For each group:
+
+* mAP@10, R@1/5/10 per run come from the run's ``per_query.csv`` (test split): mAP@10 = mean AP@10,
+  R@k = fraction of queries whose first relevant item has rank <= k;
+* ``mAP@10`` is shown as mean ± sample standard deviation (``ddof=1``) over the group's runs (seeds), R@k as means;
+* the group's per-query AP@10 is the mean over its runs per query (:func:`reports.stats.mean_over_seeds`);
+* against the baseline group: Δ mAP@10 = mean(group AP - baseline AP) over queries, its paired percentile
+  bootstrap 95% CI, the two-sided paired randomization (sign-flip) p-value (:func:`reports.stats.compare_paired`),
+  Holm-adjusted p-values over the table's non-baseline rows (:func:`reports.stats.holm`) and significance marks on
+  the adjusted p (:func:`reports.stats.significance_mark`).
+
+A table without a baseline group has no Δ columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from .collect import VARIANT_PARAM, StudyData, TrialRecord
+from .stats import compare_paired, holm, mean_over_seeds, significance_mark
+
+__all__ = [
+    "Column",
+    "Settings",
+    "Table",
+    "comparison_table",
+    "factor_specs",
+    "FactorSpec",
+    "importance_to_table",
+    "latex_escape",
+    "study_tables",
+    "summary_table",
+    "top_configs_table",
+]
+
+#: A display cell: the same text for Markdown and LaTeX (escaped for LaTeX), or ``(markdown, raw_latex)``.
+Cell = Union[str, tuple]
+
+DASH = "–"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resampling settings of a report: ``resamples`` bootstrap / sign-flip draws, ``seed`` of both, top-k rows."""
+
+    resamples: int = 10_000
+    seed: int = 0
+    top_k: int = 10
+
+    def to_dict(self) -> dict[str, int]:
+        return {"resamples": self.resamples, "seed": self.seed, "top_k": self.top_k}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A display column: Markdown header, raw LaTeX header, alignment (``l`` or ``r``)."""
+
+    label: str
+    latex: str | None = None
+    align: str = "r"
+
+    @property
+    def tex(self) -> str:
+        return self.latex if self.latex is not None else latex_escape(self.label)
+
+
+@dataclass
+class Table:
+    """One report table (see the module docstring). ``label_columns`` name the CSV columns that identify a row."""
+
+    name: str
+    title: str
+    csv_columns: list[str]
+    rows: list[dict[str, Any]]
+    columns: list[Column]
+    cells: list[list[Cell]]
+    notes: list[str] = field(default_factory=list)
+    label_columns: list[str] = field(default_factory=list)
+    #: not written: what figures need (comparison tables: ``group_ap`` {row name: per-query AP@10}, ``deltas``)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ---- renderers
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.csv_columns)
+        for row in self.rows:
+            w.writerow([csv_value(row.get(c)) for c in self.csv_columns])
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        def md(c: Cell) -> str:
+            text = c[0] if isinstance(c, tuple) else c
+            return text.replace("|", "\\|").replace("\n", " ")
+
+        head = "| " + " | ".join(md(c.label) for c in self.columns) + " |"
+        rule = "|" + "|".join("---:" if c.align == "r" else ":---" for c in self.columns) + "|"
+        body = ["| " + " | ".join(md(x) for x in row) + " |" for row in self.cells]
+        out = [f"## {self.title}", "", head, rule, *body]
+        if not self.cells:
+            out.append("| " + " | ".join(["(no rows)"] + [""] * (len(self.columns) - 1)) + " |")
+        if self.notes:
+            out.append("")
+            out += [f"{n}" if n.startswith(("*", "-")) else n for n in _join_notes(self.notes)]
+        return "\n".join(out) + "\n"
+
+    def to_latex(self) -> str:
+        def tex(c: Cell) -> str:
+            return c[1] if isinstance(c, tuple) else latex_escape(c)
+
+        label = re.sub(r"[^A-Za-z0-9:-]+", "-", self.name).strip("-")
+        spec = "".join(c.align for c in self.columns)
+        lines = [f"% {self.name}: generated by python -m reports build; needs \\usepackage{{booktabs}}",
+                 r"\begin{table}[t]", r"  \centering", r"  \small",
+                 f"  \\caption{{{latex_escape(self.title)}}}", f"  \\label{{tab:{label}}}",
+                 f"  \\begin{{tabular}}{{{spec}}}", r"    \toprule",
+                 "    " + " & ".join(c.tex for c in self.columns) + r" \\", r"    \midrule"]
+        for row in self.cells:
+            lines.append("    " + " & ".join(tex(x) for x in row) + r" \\")
+        if not self.cells:
+            lines.append(f"    \\multicolumn{{{len(self.columns)}}}{{c}}{{(no rows)}} \\\\")
+        lines += [r"    \bottomrule", r"  \end{tabular}"]
+        if self.notes:
+            lines.append(r"  \par\smallskip\footnotesize")
+            lines += [f"  {latex_escape(n)}\\par" for n in _join_notes(self.notes) if n]
+        lines.append(r"\end{table}")
+        return "\n".join(lines) + "\n"
+
+    def row_label(self, i: int) -> str:
+        """How verify names row ``i``: its label columns (``key=value, ...``), else its 1-based number."""
+        row = self.rows[i]
+        if self.label_columns:
+            return ", ".join(f"{c}={csv_value(row.get(c))}" for c in self.label_columns)
+        return f"row {i + 1}"
+
+
+def _join_notes(notes: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for n in notes:
+        if out:
+            out.append("")
+        out.append(n)
+    return out
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "±": r"$\pm$", "Δ": r"$\Delta$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
+                  "<": r"$<$", ">": r"$>$", "…": r"\ldots{}", "·": r"$\cdot$"}
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped (and ±, Δ, –, ≥, ≤, ×, <, > as math)."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
+
+
+def csv_value(v: Any) -> str:
+    """Fixed CSV formatting: floats with 10 significant digits, NaN/None empty, bools lower-case."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return ""
+        return format(f, ".10g")
+    if isinstance(v, (list, tuple)):
+        return " ".join(csv_value(x) for x in v)
+    return str(v)
+
+
+# ----------------------------------------------------------------------------------------------- formatting
+def pct(v: float | None) -> str:
+    return DASH if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100.0 * v:.2f}"
+
+
+def pp(v: float | None) -> str:
+    return DASH if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100.0 * v:+.2f}"
+
+
+def p_text(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return DASH
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def p_cell(p: float | None, mark: str = "") -> Cell:
+    text = p_text(p)
+    md = f"{text} {mark}".strip()
+    tex = latex_escape(text) + (f"$^{{{mark}}}$" if mark else "")
+    return (md, tex)
+
+
+def mean_std_cell(mean: float, std: float | None) -> Cell:
+    if std is None or math.isnan(std):
+        return pct(mean)
+    return (f"{pct(mean)} ± {100.0 * std:.2f}", f"{pct(mean)} $\\pm$ {100.0 * std:.2f}")
+
+
+def value_text(v: Any) -> str:
+    """A parameter value for display: floats with 4 significant digits, missing as an en dash."""
+    if v is None:
+        return DASH
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return format(v, ".4g")
+    return str(v)
+
+
+# ----------------------------------------------------------------------------------------------- comparisons
+@dataclass(frozen=True)
+class FactorSpec:
+    """A comparison table to build: group by ``keys``; Δ against the group whose values are ``baseline``
+    (``None``: the first group in level order); ``want_delta=False`` for no Δ columns; ``require_keys``: only
+    trials that have every key (a conditional parameter's own table)."""
+
+    name: str
+    title: str
+    keys: tuple[str, ...]
+    baseline: tuple | None = None
+    baseline_text: str = ""
+    want_delta: bool = True
+    require_keys: bool = False
+
+
+def _level_index(data: StudyData, key: str, value: Any) -> tuple:
+    """Sort key of a parameter value: its position among a categorical's choices, numbers by value, absent last."""
+    if value is None:
+        return (2, 0, "")
+    d = data.distributions.get(key)
+    choices = getattr(d, "choices", None)
+    if choices is not None:
+        for i, c in enumerate(choices):
+            if c == value and type(c) is type(value):
+                return (0, i, "")
+        for i, c in enumerate(choices):
+            if c == value:
+                return (0, i, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, float(value), "")
+    return (1, 0, str(value))
+
+
+def _discrete(data: StudyData, key: str) -> bool:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    d = data.distributions.get(key)
+    if isinstance(d, CategoricalDistribution):
+        return True
+    # an int parameter of a grid study takes a few, fixed values: a factor as well
+    return isinstance(d, IntDistribution) and data.is_grid
+
+
+def _varies(trials: Sequence[TrialRecord], key: str) -> bool:
+    return len({repr(t.params.get(key)) for t in trials if key in t.params}) > 1
+
+
+def factor_specs(data: StudyData) -> list[FactorSpec]:
+    """Which comparison tables a study gets (see docs/reports.md): the ablation over ``variant``, encoders
+    (audio x text), fusion (kind x metadata, Δ against ``none``), data sets (``data.*``), then one table per other
+    varied discrete parameter."""
+    inc = data.included
+    varied = [k for k in data.param_order if _discrete(data, k) and _varies(inc, k)]
+    specs: list[FactorSpec] = []
+    used: list[tuple[str, ...]] = []
+    if VARIANT_PARAM in varied:
+        choices = list(getattr(data.distributions[VARIANT_PARAM], "choices", ()))
+        present = {t.params.get(VARIANT_PARAM) for t in inc}
+        base = "full" if "full" in present else next((c for c in choices if c in present), None)
+        specs.append(FactorSpec("ablation", "Ablation (leave-one-out)", (VARIANT_PARAM,), (base,),
+                                f"variant {base}"))
+        used.append((VARIANT_PARAM,))
+    enc = tuple(k for k in varied if k.startswith(("audio_encoder.", "text_encoder.")))
+    if enc:
+        specs.append(FactorSpec("encoders", "Encoder comparison (audio × text)", enc))
+        used.append(enc)
+    if "fusion.kind" in varied:
+        keys = ("fusion.kind",) + tuple(k for k in varied if k.startswith("fusion.metadata"))
+        kinds = {t.params.get("fusion.kind") for t in inc}
+        if "none" in kinds:
+            # the content-only group; with metadata parameters, the first such group in level order
+            specs.append(FactorSpec("fusion", "Fusion comparison (kind × metadata)", keys, ("none",),
+                                    "fusion.kind none (content only)"))
+        else:
+            specs.append(FactorSpec("fusion", "Fusion comparison (kind × metadata)", keys, want_delta=False))
+        used.append(keys)
+    data_keys = tuple(k for k in varied if k.startswith("data."))
+    if data_keys:
+        specs.append(FactorSpec("data", "Training-data comparison", data_keys))
+        used.append(data_keys)
+    for k in varied:
+        if k == VARIANT_PARAM or (k,) in used:
+            continue
+        conditional = any(k not in t.params for t in inc)
+        specs.append(FactorSpec("factor_" + re.sub(r"[^A-Za-z0-9]+", "_", k).strip("_"), f"Factor {k}", (k,),
+                                require_keys=conditional))
+    return specs
+
+
+def comparison_table(data: StudyData, spec: FactorSpec, settings: Settings) -> Table | None:
+    """Group the included trials by ``spec.keys`` and compare the groups (see the module docstring);
+    ``None`` when fewer than two groups have trials."""
+    trials = [t for t in data.included if not spec.require_keys or all(k in t.params for k in spec.keys)]
+    groups: dict[tuple, list[TrialRecord]] = {}
+    for t in trials:
+        groups.setdefault(tuple(t.params.get(k) for k in spec.keys), []).append(t)
+    if len(groups) < 2:
+        return None
+    order = sorted(groups, key=lambda g: tuple(_level_index(data, k, v) for k, v in zip(spec.keys, g)))
+    base_idx: int | None = None
+    if spec.want_delta:
+        if spec.baseline is None:
+            base_idx = 0
+        else:
+            n = len(spec.baseline)
+            base_idx = next((i for i, g in enumerate(order) if tuple(g[:n]) == tuple(spec.baseline)), None)
+    has_delta = base_idx is not None
+
+    stats_rows = []
+    for g in order:
+        ts = sorted(groups[g], key=lambda t: t.number)
+        maps = np.array([t.metrics["map10"] for t in ts])
+        stats_rows.append({
+            "trials": ts, "ap": mean_over_seeds([t.ap for t in ts]),
+            "map10_mean": float(np.mean(maps)), "map10_std": float(np.std(maps, ddof=1)) if len(ts) > 1 else None,
+            "r1": float(np.mean([t.metrics["r1"] for t in ts])), "r5": float(np.mean([t.metrics["r5"] for t in ts])),
+            "r10": float(np.mean([t.metrics["r10"] for t in ts]))})
+    tests: list[Any] = [None] * len(order)
+    if has_delta:
+        base_ap = stats_rows[base_idx]["ap"]
+        for i, s in enumerate(stats_rows):
+            if i != base_idx:
+                tests[i] = compare_paired(s["ap"], base_ap, n_resamples=settings.resamples, seed=settings.seed)
+        raw = [t.p_randomization if t is not None else float("nan") for t in tests]
+        adjusted = holm(raw)
+    csv_columns = list(spec.keys) + ["n_runs", "trials", "seeds", "map10_mean", "map10_std", "r1", "r5", "r10"]
+    columns = [Column(k, latex=r"\texttt{" + latex_escape(k) + "}", align="l") for k in spec.keys]
+    columns += [Column("Runs"), Column("mAP@10"), Column("R@1"), Column("R@5"), Column("R@10")]
+    if has_delta:
+        csv_columns += ["baseline", "delta_map10", "ci_low", "ci_high", "p_randomization", "p_holm", "mark"]
+        columns += [Column("Δ mAP@10", r"$\Delta$ mAP@10"), Column("95% CI", r"95\% CI"), Column("p", "$p$"),
+                    Column("p (Holm)", "$p$ (Holm)")]
+    rows, cells = [], []
+    for i, (g, s) in enumerate(zip(order, stats_rows)):
+        ts = s["trials"]
+        row: dict[str, Any] = {k: v for k, v in zip(spec.keys, g)}
+        row.update({"n_runs": len(ts), "trials": [t.number for t in ts],
+                    "seeds": [t.seed if t.seed is not None else "" for t in ts],
+                    "map10_mean": s["map10_mean"], "map10_std": s["map10_std"], "r1": s["r1"], "r5": s["r5"],
+                    "r10": s["r10"]})
+        cell: list[Cell] = [value_text(v) for v in g]
+        cell += [str(len(ts)), mean_std_cell(s["map10_mean"], s["map10_std"]), pct(s["r1"]), pct(s["r5"]),
+                 pct(s["r10"])]
+        if has_delta:
+            t = tests[i]
+            if t is None:
+                row.update({"baseline": True, "delta_map10": None, "ci_low": None, "ci_high": None,
+                            "p_randomization": None, "p_holm": None, "mark": ""})
+                cell += ["(baseline)", DASH, DASH, DASH]
+            else:
+                mark = significance_mark(float(adjusted[i]))
+                row.update({"baseline": False, "delta_map10": t.diff, "ci_low": t.ci_low, "ci_high": t.ci_high,
+                            "p_randomization": t.p_randomization, "p_holm": float(adjusted[i]), "mark": mark})
+                cell += [pp(t.diff), f"[{pp(t.ci_low)}, {pp(t.ci_high)}]", p_cell(t.p_randomization),
+                         p_cell(float(adjusted[i]), mark)]
+        rows.append(row)
+        cells.append(cell)
+
+    n_q = len(data.query_keys)
+    notes = [f"Test split, {n_q} queries per run; metrics in percent from each run's per_query.csv. mAP@10: mean "
+             "± sample standard deviation over the row's runs (seeds); R@k: means."]
+    if has_delta:
+        base_label = spec.baseline_text or ", ".join(f"{k} {value_text(v)}" for k, v in zip(spec.keys, order[base_idx]))
+        notes.append(
+            f"Δ mAP@10 (percentage points) against {base_label}, on per-query AP@10 averaged over each row's runs; "
+            f"95% CI: paired percentile bootstrap over queries; p: two-sided paired randomization (sign-flip) test "
+            f"({settings.resamples} resamples, seed {settings.seed}); Holm-adjusted over the {len(order) - 1} "
+            f"comparison(s) of this table; * p<0.05, ** p<0.01, *** p<0.001 (Holm).")
+    elif spec.want_delta:
+        notes.append(f"No Δ columns: the baseline ({spec.baseline_text or spec.baseline}) has no included runs.")
+    others = _marginal_over(data, trials, groups, spec.keys)
+    if others:
+        notes.append("Rows are marginal over the other searched parameters (" + ", ".join(others) + "): each row "
+                     "pools every included trial with its values, whatever the others were, and its per-query AP@10 "
+                     "is averaged over those trials.")
+    if spec.keys == (VARIANT_PARAM,) and data.variants:
+        shown = [(name, over) for name, over in data.variants.items() if (name,) in groups]
+        notes.append("Variants: " + "; ".join(
+            f"{name} = " + (", ".join(f"{k}={value_text(v)}" for k, v in over.items()) or "the base configuration")
+            for name, over in shown) + ".")
+    if spec.require_keys:
+        notes.append(f"Only trials where {', '.join(spec.keys)} exists (a conditional parameter).")
+    names = [", ".join(value_text(v) for v in g) for g in order]
+    extra: dict[str, Any] = {"group_ap": {n: s["ap"] for n, s in zip(names, stats_rows)}}
+    if has_delta:
+        extra["deltas"] = [{"name": n, "delta": t.diff, "ci_low": t.ci_low, "ci_high": t.ci_high,
+                            "p_holm": float(adjusted[i])} for i, (n, t) in enumerate(zip(names, tests)) if t is not None]
+    return Table(name=spec.name, title=spec.title, csv_columns=csv_columns, rows=rows, columns=columns, cells=cells,
+                 notes=notes, label_columns=list(spec.keys), extra=extra)
+
+
+def _marginal_over(data: StudyData, trials, groups, keys) -> list[str]:
+    """Searched parameters (besides ``keys`` and the seed) that take several values within some group."""
+    out = []
+    for k in data.param_order:
+        if k in keys:
+            continue
+        if any(len({repr(t.params.get(k)) for t in ts}) > 1 for ts in groups.values()):
+            out.append(k)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- summary
+def summary_table(data: StudyData) -> Table:
+    """Trials per state, what was left out, compute spent and the best trial, as a two-column table."""
+    counts = data.state_counts()
+    epochs = sum(int(t.user_attrs.get("epochs_trained") or 0) for t in data.trials)
+    wall = sum(float(t.user_attrs.get("wall_time_s") or 0.0) for t in data.trials)
+    cpu_h = wall * data.cpus_per_trial / 3600.0
+    best = data.best_trial()
+    rows: list[tuple[str, Any, str]] = [
+        ("study", data.name, data.name), ("storage", data.storage, data.storage),
+        ("sampler", data.sampler or "", data.sampler or DASH), ("scheduler", data.scheduler or "", data.scheduler or DASH),
+        ("objective", f"{data.metric} ({data.direction})", f"{data.metric} ({data.direction})"),
+        ("trials", len(data.trials), str(len(data.trials)))]
+    rows += [(f"trials {s}", n, str(n)) for s, n in counts.items()]
+    rows += [("included in comparisons", len(data.included), str(len(data.included))),
+             ("left out", data.left_out_summary().removeprefix("left out: "),
+              data.left_out_summary().removeprefix("left out: ")),
+             ("queries per run", len(data.query_keys), str(len(data.query_keys))),
+             ("trial-epochs", epochs, str(epochs)),
+             ("wall time (h, sum over trials)", wall / 3600.0, f"{wall / 3600.0:.2f}"),
+             ("CPU time (h)", cpu_h, f"{cpu_h:.2f} ({data.cpus_per_trial:g} CPU/trial; {data.cpus_source})")]
+    if best is not None:
+        rows += [("best trial", best.number, f"#{best.number}"),
+                 (f"best {data.metric}", best.value, f"{best.value:.4f}"),
+                 ("best test mAP@10", best.metrics.get("map10"), pct(best.metrics.get("map10")) if best.metrics else DASH),
+                 ("best params", _params_text(best.params), _params_text(best.params) or DASH)]
+    return Table(name="summary", title=f"Study {data.name}: summary", csv_columns=["quantity", "value"],
+                 rows=[{"quantity": q, "value": v} for q, v, _ in rows],
+                 columns=[Column("Quantity", align="l"), Column("Value", align="l")],
+                 cells=[[q, text] for q, _, text in rows],
+                 notes=["Trial-epochs: sum of epochs_trained over all trials; CPU time: sum of wall_time_s × "
+                        "resources.cpu. Best trial: the COMPLETE trial with the best objective (validation); "
+                        "its test mAP@10 is from per_query.csv, in percent."],
+                 label_columns=["quantity"])
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={value_text(v)}" for k, v in params.items())
+
+
+def top_configs_table(data: StudyData, settings: Settings) -> Table:
+    """The top-k configurations (params without the seed) of COMPLETE trials by mean objective over their seeds."""
+    done = [t for t in data.trials if t.state == "COMPLETE" and t.value is not None]
+    groups: dict[tuple, list[TrialRecord]] = {}
+    for t in done:
+        groups.setdefault(t.config_key, []).append(t)
+    sign = -1.0 if data.direction == "maximize" else 1.0
+    ranked = sorted(groups.values(), key=lambda ts: (sign * float(np.mean([t.value for t in ts])),
+                                                     min(t.number for t in ts)))[: settings.top_k]
+    params = [k for k in data.param_order if any(k in ts[0].params for ts in ranked)]
+    csv_columns = ["rank", "trials", "n_runs", "objective_mean", "objective_std", "test_map10", "test_r1",
+                   "test_r5", "test_r10"] + params
+    columns = [Column("Rank"), Column("Trials", align="l"), Column("Runs"), Column(data.metric),
+               Column("test mAP@10"), Column("R@1"), Column("R@5"), Column("R@10")]
+    columns += [Column(k, r"\texttt{" + latex_escape(k) + "}", align="l") for k in params]
+    rows, cells = [], []
+    for rank, ts in enumerate(ranked, start=1):
+        ts = sorted(ts, key=lambda t: t.number)
+        vals = np.array([t.value for t in ts], dtype=float)
+        with_pq = [t for t in ts if t.included]
+        m = {k: (float(np.mean([t.metrics[k] for t in with_pq])) if with_pq else None)
+             for k in ("map10", "r1", "r5", "r10")}
+        std = float(np.std(vals, ddof=1)) if len(ts) > 1 else None
+        row = {"rank": rank, "trials": [t.number for t in ts], "n_runs": len(ts), "objective_mean": float(vals.mean()),
+               "objective_std": std, "test_map10": m["map10"], "test_r1": m["r1"], "test_r5": m["r5"],
+               "test_r10": m["r10"]}
+        row.update({k: ts[0].params.get(k) for k in params})
+        rows.append(row)
+        obj = f"{vals.mean():.4f}" if std is None else (f"{vals.mean():.4f} ± {std:.4f}",
+                                                         f"{vals.mean():.4f} $\\pm$ {std:.4f}")
+        cells.append([str(rank), " ".join(f"#{t.number}" for t in ts), str(len(ts)), obj, pct(m["map10"]),
+                      pct(m["r1"]), pct(m["r5"]), pct(m["r10"])] + [value_text(ts[0].params.get(k)) for k in params])
+    return Table(name="top_configs", title=f"Top {settings.top_k} configurations by {data.metric}",
+                 csv_columns=csv_columns, rows=rows, columns=columns, cells=cells,
+                 notes=[f"COMPLETE trials grouped by configuration (parameters without the seed), ranked by the mean "
+                        f"objective {data.metric} (validation; ± sample std over seeds when several). Test metrics in "
+                        f"percent, from per_query.csv ({DASH} when the trial has none). {DASH} in a parameter column: "
+                        "the parameter does not exist for that configuration (conditional)."],
+                 label_columns=["rank"])
+
+
+def importance_to_table(df) -> Table:
+    """The importance DataFrame (``branch, evaluator, param, importance, n_trials``) as a table."""
+    cols = ["branch", "evaluator", "param", "importance", "n_trials"]
+    rows = [{c: (r[c].item() if hasattr(r[c], "item") else r[c]) for c in cols} for _, r in df.iterrows()]
+    cells = [[str(r["branch"]), str(r["evaluator"]), str(r["param"]),
+              f"{float(r['importance']):.3f}" if r["importance"] is not None and not
+              (isinstance(r["importance"], float) and math.isnan(r["importance"])) else DASH, str(r["n_trials"])]
+             for r in rows]
+    return Table(name="importance", title="Hyperparameter importance", csv_columns=cols, rows=rows,
+                 columns=[Column("Branch", align="l"), Column("Evaluator", align="l"),
+                          Column("Parameter", align="l"), Column("Importance"), Column("Trials")],
+                 cells=cells,
+                 notes=["Importance of each searched parameter for the objective, by Optuna's fANOVA and PED-ANOVA "
+                        "evaluators, over all trials and within each branch of the conditional space (so parameters "
+                        "that exist only in one branch are evaluated where they exist). Importances of an evaluator "
+                        "within a branch sum to 1."],
+                 label_columns=["branch", "evaluator", "param"])
+
+
+def study_tables(data: StudyData, settings: Settings) -> list[Table]:
+    """Every table of a study's report except importance: summary, top configurations, comparison tables."""
+    tables = [summary_table(data), top_configs_table(data, settings)]
+    for spec in factor_specs(data):
+        t = comparison_table(data, spec, settings)
+        if t is not None:
+            tables.append(t)
+    return tables

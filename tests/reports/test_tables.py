@@ -1,0 +1,241 @@
+"""Collecting a study and its comparison tables: planted effects, left-out trials, alignment, factor tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+from reports.collect import CollectError, align_runs, collect_study, read_per_query
+from reports.stats import holm, paired_randomization_test
+from reports.tables import Settings, comparison_table, factor_specs, study_tables
+
+SETTINGS = Settings(resamples=2000, seed=0)
+
+
+def _file_keys(run_dir):
+    """(query, target, occurrence) of each row of a per_query.csv, in file order."""
+    seen, out = {}, []
+    with open(run_dir / "per_query.csv", newline="") as fh:
+        for row in list(csv.reader(fh))[1:]:
+            k = (row[0], row[1])
+            out.append((row[0], row[1], seen.get(k, 0)))
+            seen[k] = seen.get(k, 0) + 1
+    return out
+
+
+def _table(tables, name):
+    return next(t for t in tables if t.name == name)
+
+
+def _rows(table):
+    return {r[table.label_columns[0]]: r for r in table.rows}
+
+
+def test_collect_counts_left_out_trials_with_reasons(ablation_study):
+    data = collect_study(storage=ablation_study["url"], study="abl")
+    assert data.state_counts()["COMPLETE"] == 7 and data.state_counts()["PRUNED"] == 1
+    assert data.state_counts()["FAIL"] == 1
+    assert len(data.included) == 6
+    summary = data.left_out_summary()
+    assert "1 pruned (stopped by ASHA)" in summary
+    assert "1 failed (TrainingDiverged: loss is NaN at epoch 2)" in summary
+    assert "1 no per-query file (#8: " in summary and "runs/empty/per_query.csv missing" in summary
+    # seed is not a param; it is the trial's seed
+    t = data.included[0]
+    assert "seed" not in t.params and t.seed in (0, 1)
+    assert len(data.query_keys) == 300
+    # metrics from per_query.csv against a naive reference
+    ap = ablation_study["ap"][("full", 0)]
+    full0 = next(r for r in data.included if r.params["variant"] == "full" and r.seed == 0)
+    assert full0.metrics["map10"] == pytest.approx(ap.mean(), abs=1e-12)
+    ranks = np.array([int(round(1 / a)) for a in ap])
+    assert full0.metrics["r1"] == pytest.approx(np.mean(ranks <= 1))
+    assert full0.metrics["r5"] == pytest.approx(np.mean(ranks <= 5))
+
+
+def test_ablation_detects_planted_drop_and_not_a_null_variant(ablation_study):
+    data = collect_study(storage=ablation_study["url"], study="abl")
+    tables = study_tables(data, SETTINGS)
+    abl = _table(tables, "ablation")
+    rows = _rows(abl)
+    assert list(rows) == ["full", "no_x", "same"]  # spec (choices) order
+    assert rows["full"]["baseline"] is True and rows["full"]["delta_map10"] is None
+    drop = rows["no_x"]
+    assert drop["delta_map10"] == pytest.approx(-0.1, abs=1e-5)
+    assert drop["ci_low"] <= -0.1 <= drop["ci_high"] or drop["ci_high"] - drop["ci_low"] < 1e-5
+    assert drop["p_holm"] < 0.01 and drop["mark"] in ("**", "***")
+    null = rows["same"]
+    assert null["ci_low"] < 0 < null["ci_high"]
+    assert null["p_holm"] > 0.05 and null["mark"] == ""
+    # naive references: mean +- sample std over seeds, Δ on per-query AP averaged over seeds, Holm over the rows
+    ap = ablation_study["ap"]
+    per_seed = [ap[("same", s)].mean() for s in (0, 1)]
+    assert null["map10_mean"] == pytest.approx(np.mean(per_seed), abs=1e-12)
+    assert null["map10_std"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-12)
+    full = (ap[("full", 0)] + ap[("full", 1)]) / 2
+    same = (ap[("same", 0)] + ap[("same", 1)]) / 2
+    assert null["delta_map10"] == pytest.approx(np.mean(same - full), abs=1e-12)
+    # the table pairs queries in sorted (query, target, occurrence) order
+    keys = [tuple(k) for k in data.query_keys]
+    assert keys == sorted(keys)
+    file_keys = _file_keys(ablation_study["runs"][("full", 0)])
+    idx = np.array([file_keys.index(k) for k in keys])
+    p_same = paired_randomization_test(same[idx], full[idx], n_resamples=2000, seed=0)
+    assert null["p_randomization"] == pytest.approx(p_same)
+    assert null["p_holm"] == pytest.approx(holm([drop["p_randomization"], p_same])[1])
+    assert null["n_runs"] == 2 and null["seeds"] == [0, 1]
+    # not marginal: only the seed varies within a row
+    assert not any("marginal" in n for n in abl.notes)
+    md = abl.to_markdown()
+    assert "| no_x | 2 |" in md and "-10.00" in md and "(baseline)" in md
+
+
+def test_deterministic_given_seed_and_seed_matters(ablation_study):
+    data = collect_study(storage=ablation_study["url"], study="abl")
+    a = [t.to_csv() for t in study_tables(data, SETTINGS)]
+    b = [t.to_csv() for t in study_tables(data, SETTINGS)]
+    c = [t.to_csv() for t in study_tables(data, Settings(resamples=2000, seed=1))]
+    assert a == b
+    assert a != c  # the bootstrap CI moves with the seed
+
+
+def test_alignment_by_query_target_any_order_with_duplicates(tmp_path, fab):
+    ap = fab.base_scores(50, seed=3)
+    rows = fab.queries(50)
+    perm = np.random.default_rng(0).permutation(50)
+    a = read_per_query(fab.write_run(tmp_path / "a", ap, rows=rows))
+    b = read_per_query(fab.write_run(tmp_path / "b", ap, rows=rows, order=perm))
+    keys, aps, _ = align_runs([a, b], ["a", "b"])
+    np.testing.assert_array_equal(aps[0], aps[1])
+    assert len(keys) == 50 and keys.count((rows[0][0], rows[0][1], 1)) == 1  # the duplicate, its 2nd occurrence
+
+
+def test_mismatched_query_sets_name_both_runs_and_a_query(tmp_path, fab):
+    ap = fab.base_scores(20)
+    rows = fab.queries(20)
+    a = read_per_query(fab.write_run(tmp_path / "a", ap, rows=rows))
+    other = list(rows)
+    other[7] = ("a dog barks in the rain", other[7][1])
+    b = read_per_query(fab.write_run(tmp_path / "b", ap, rows=other))
+    with pytest.raises(CollectError) as e:
+        align_runs([a, b], ["run A", "run B"])
+    msg = str(e.value)
+    assert "run A" in msg and "run B" in msg and "caption 7 of clip 1" in msg
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("query,target,ap10\nq,t,0.5\n", "missing column(s) rank"),
+    ("query,target,rank,ap10\nq,t,1,1.5\n", "row 2: field ap10"),
+    ("query,target,rank,ap10\nq,t,1,0.5\nq,t,zero,0.5\n", "row 3: field rank"),
+    ("", "empty file"),
+    ("query,target,rank,ap10\n", "no query rows"),
+])
+def test_bad_per_query_files_name_file_row_field(tmp_path, content, needle):
+    f = tmp_path / "per_query.csv"
+    f.write_text(content)
+    with pytest.raises(CollectError) as e:
+        read_per_query(f)
+    assert needle in str(e.value) and str(f) in str(e.value)
+
+
+def _fusion_study(tmp_path, fab, kinds, name="fus"):
+    """A TPE-like study: fusion.kind and a continuous lr vary; late fusion is +0.15 per query."""
+    study, url = fab.new_study(tmp_path, name, sampler="tpe")
+    dists = {"fusion.kind": CategoricalDistribution(["none", "late", "mid"]),
+             "optim.lr": FloatDistribution(1e-4, 1e-2, log=True),
+             "audio_encoder.name": CategoricalDistribution(["cnn-small", "cnn10"])}
+    base = fab.base_scores(200, seed=5) * 0.8
+    rng = np.random.default_rng(2)
+    i = 0
+    for kind in kinds:
+        for _ in range(2):
+            shift = {"none": 0.0, "late": 0.15, "mid": 0.0}[kind]
+            ap = np.clip(base + shift + rng.normal(0, 0.02, base.size), 0, 1)
+            d = fab.write_run(tmp_path / "runs" / f"{name}{i}", ap)
+            fab.add_trial(study, params={"fusion.kind": kind, "optim.lr": float(10 ** rng.uniform(-4, -2)),
+                                         "audio_encoder.name": ["cnn-small", "cnn10"][i % 2]},
+                          distributions=dists, value=float(ap.mean()), run_dir=d)
+            i += 1
+    return collect_study(storage=url, study=name)
+
+
+def test_fusion_table_delta_against_content_only_and_marginal_note(tmp_path, fab):
+    data = _fusion_study(tmp_path, fab, ["late", "none", "mid"])
+    names = [s.name for s in factor_specs(data)]
+    assert names == ["encoders", "fusion"]  # no separate factor_fusion_kind (same as the fusion table)
+    fusion = _table(study_tables(data, SETTINGS), "fusion")
+    rows = _rows(fusion)
+    assert list(rows) == ["none", "late", "mid"]
+    assert rows["none"]["baseline"] is True
+    assert rows["late"]["delta_map10"] == pytest.approx(0.15, abs=0.01) and rows["late"]["mark"] == "***"
+    assert rows["mid"]["p_holm"] > 0.05
+    assert any("marginal over the other searched parameters (optim.lr, audio_encoder.name)" in n
+               for n in fusion.notes)
+    enc = _table(study_tables(data, SETTINGS), "encoders")
+    assert [r["audio_encoder.name"] for r in enc.rows] == ["cnn-small", "cnn10"]
+
+
+def test_absent_baseline_gives_no_delta_columns(tmp_path, fab):
+    data = _fusion_study(tmp_path, fab, ["late", "mid"], name="nobase")
+    fusion = _table(study_tables(data, SETTINGS), "fusion")
+    assert "delta_map10" not in fusion.csv_columns and "Δ mAP@10" not in fusion.to_markdown()
+    assert len(fusion.rows) == 2
+
+
+def test_conditional_parameter_gets_its_own_table_of_trials_that_have_it(tmp_path, fab):
+    from optuna.distributions import IntDistribution
+
+    study, url = fab.new_study(tmp_path, "cond", sampler="grid")
+    dists = {"fusion.kind": CategoricalDistribution(["none", "mid"]), "fusion.mid.layers": IntDistribution(1, 2)}
+    base = fab.base_scores(100)
+    for i, params in enumerate([{"fusion.kind": "none"}, {"fusion.kind": "mid", "fusion.mid.layers": 1},
+                                {"fusion.kind": "mid", "fusion.mid.layers": 2}]):
+        d = fab.write_run(tmp_path / f"r{i}", base)
+        fab.add_trial(study, params=params, distributions={k: dists[k] for k in params}, run_dir=d)
+    data = collect_study(storage=url, study="cond")
+    spec = next(s for s in factor_specs(data) if s.keys == ("fusion.mid.layers",))
+    t = comparison_table(data, spec, SETTINGS)
+    assert [r["fusion.mid.layers"] for r in t.rows] == [1, 2]
+    assert any("conditional" in n for n in t.notes)
+    fusion = comparison_table(data, next(s for s in factor_specs(data) if s.name == "fusion"), SETTINGS)
+    assert [r["fusion.kind"] for r in fusion.rows] == ["none", "mid"]
+    assert fusion.rows[1]["delta_map10"] == 0.0 and fusion.rows[1]["p_randomization"] == 1.0
+
+
+def test_latex_is_booktabs_and_escaped(tmp_path, fab):
+    study, url = fab.new_study(tmp_path, "tex")
+    dists = {"variant": CategoricalDistribution(["full", "no_a&b_%"])}
+    for v in ("full", "no_a&b_%"):
+        fab.add_trial(study, params={"variant": v}, distributions=dists,
+                      run_dir=fab.write_run(tmp_path / v.replace("%", "p"), fab.base_scores(30)))
+    data = collect_study(storage=url, study="tex")
+    tex = _table(study_tables(data, SETTINGS), "ablation").to_latex()
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert r"no\_a\&b\_\%" in tex and "no_a&b" not in tex
+    assert tex.count(r"\\") >= 3
+    csv_rows = list(csv.reader(io.StringIO(_table(study_tables(data, SETTINGS), "ablation").to_csv())))
+    assert csv_rows[2][0] == "no_a&b_%"
+
+
+def test_summary_compute_and_top_configs(ablation_study):
+    data = collect_study(storage=ablation_study["url"], study="abl")
+    tables = study_tables(data, Settings(resamples=200, seed=0, top_k=2))
+    summary = {r["quantity"]: r["value"] for r in _table(tables, "summary").rows}
+    # 7 complete x 3 epochs + pruned 1 + failed 2 ; wall 10 s each x 9 trials x 1 CPU
+    assert summary["trial-epochs"] == 7 * 3 + 1 + 2
+    assert summary["CPU time (h)"] == pytest.approx(9 * 10 / 3600)
+    assert summary["trials FAIL"] == 1
+    top = _table(tables, "top_configs")
+    assert len(top.rows) == 2
+    # configurations pooled over seeds, ranked by mean objective: 'full' has 3 COMPLETE trials (one without
+    # per_query.csv, value 0.3), 'same' and 'full' compete; recompute naively
+    by_cfg = {}
+    for t in data.trials:
+        if t.state == "COMPLETE":
+            by_cfg.setdefault(t.params["variant"], []).append(t.value)
+    best = sorted(by_cfg, key=lambda v: -np.mean(by_cfg[v]))[:2]
+    assert [r["variant"] for r in top.rows] == best
