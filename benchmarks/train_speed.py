@@ -8,6 +8,10 @@ Measured side by side in one process on the same data (SynthCaps, generated on f
 - ``feature cache``: the cost of one epoch's features without the cache (decode WAV + resample + STFT + mel for
   every training clip) against reading them from the on-disk cache, and the epoch time each implies
   (feature time + training time): the second epoch (or trial) of a run pays only the cached cost.
+- ``frozen encoder`` (:func:`frozen_cache_speed`): real ``fit`` runs of the same config, side by side: the audio
+  (and text) encoder trainable, frozen without the output cache, and frozen with it (a cold run that fills the
+  cache, then a warm one, i.e. the next trial of a study). Epoch time = training + validation, averaged over the
+  epochs; input augmentations and patchout are switched off in every variant (a cached encoder refuses them).
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import torch
 
 from .common import machine, markdown_table, write_results
 
+if TYPE_CHECKING:
+    from retrieval.config import TrialConfig
+
 
 def run(config: str = "synthcaps-small", overrides: dict | None = None, batches: int = 8, threads: int | None = None,
-        out_dir: str | Path = "benchmarks/results") -> dict:
+        out_dir: str | Path = "benchmarks/results", frozen_epochs: int = 2) -> dict:
     from retrieval.augment.audio import AudioAugment
     from retrieval.config import TrialConfig
     from retrieval.data.audio import read_audio
@@ -131,10 +139,83 @@ def run(config: str = "synthcaps-small", overrides: dict | None = None, batches:
         ["epoch time with cache (s)", fc["epoch_s_with_cache"]],
         ["epoch speed-up from the cache (second epoch vs first)", fc["epoch_speedup"]],
     ])
+    if frozen_epochs:
+        payload["frozen_encoder"] = frozen_cache_speed(cfg, frozen_epochs)
+        md += "\n## Frozen encoder: trainable vs frozen vs frozen + cached outputs\n\n"
+        md += frozen_markdown(payload["frozen_encoder"])
     jpath, mpath = write_results(out_dir, "train_speed", payload, md)
     print(md)
     print(f"wrote {jpath} and {mpath}")
     return payload
+
+
+def frozen_cache_speed(cfg: "TrialConfig | str", epochs: int = 2, *, overrides: Mapping[str, Any] | None = None,
+                       work_dir: str | Path | None = None, freeze_text: bool = True) -> dict[str, Any]:
+    """Epoch times of ``fit`` with the encoders trainable, frozen (no cache) and frozen + cached, side by side.
+
+    ``cfg``: a TrialConfig or a named config / YAML file; ``overrides``: dotted keys applied on top. Each variant
+    trains ``epochs`` epochs in its own run folder below ``work_dir`` (a temporary folder, removed afterwards,
+    when None); features and encoder outputs are cached in ``work_dir/cache``, so feature extraction is paid once
+    before the variants run. ``freeze_text``: freeze (and cache) the text encoder together with the audio one.
+
+    Returns ``{"variants": {name: {"epoch_s", "epoch_times_s", "train_s", "encode_s", "wall_s", "val_map10",
+    "encoder_cache"}}, "speedup_cached_vs_uncached", "speedup_cached_vs_trainable", "speedup_uncached_vs_trainable",
+    "config", "epochs"}`` with variants ``trainable``, ``frozen``, ``frozen_cached_cold``, ``frozen_cached_warm``.
+    """
+    from retrieval.config import TrialConfig
+    from retrieval.train import fit
+
+    base = cfg if isinstance(cfg, TrialConfig) else TrialConfig.load(cfg)
+    tmp = Path(tempfile.mkdtemp(prefix="frozen-speed-")) if work_dir is None else Path(work_dir)
+    no_aug = {"augment.gain.g_max": 0.0, "augment.spec.n_f": 0, "augment.spec.n_t": 0, "augment.mixstyle.p": 0.0,
+              "audio_encoder.s_patchout_t": 0, "audio_encoder.s_patchout_f": 0}
+    common = {**(overrides or {}), **no_aug, "train.epochs": int(epochs), "train.progress": False,
+              "train.patience": None, "data.cache_dir": str(tmp / "cache")}
+    variants = {
+        "trainable": {"audio_encoder.frozen": False, "text_encoder.frozen": False},
+        "frozen": {"audio_encoder.frozen": True, "audio_encoder.cache": False,
+                   "text_encoder.frozen": freeze_text, "text_encoder.cache": False},
+        "frozen_cached_cold": {"audio_encoder.frozen": True, "audio_encoder.cache": True,
+                               "text_encoder.frozen": freeze_text, "text_encoder.cache": True},
+        "frozen_cached_warm": {"audio_encoder.frozen": True, "audio_encoder.cache": True,
+                               "text_encoder.frozen": freeze_text, "text_encoder.cache": True},
+    }
+    results: dict[str, Any] = {}
+    try:
+        # pay feature extraction (and SynthCaps generation) once, outside the measured runs
+        fit(base.with_overrides({**common, "train.epochs": 1, "data.max_train_items": 2}), tmp / "warmup")
+        for name, sets in variants.items():
+            c = base.with_overrides({**common, **sets})
+            t0 = time.perf_counter()
+            r = fit(c, tmp / name, resume=False)
+            wall = time.perf_counter() - t0
+            times = [h["epoch_time_s"] for h in r.history]
+            enc = r.extra.get("encoder_cache", {})
+            results[name] = {"epoch_s": float(np.mean(times)), "epoch_times_s": times,
+                             "train_s": float(np.mean([h["train_time_s"] for h in r.history])),
+                             "encode_s": float(enc.get("encode_seconds", 0.0)), "wall_s": wall,
+                             "val_map10": r.val["val_map10"], "encoder_cache": enc}
+    finally:
+        if work_dir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    warm, unc, tr = (results[k]["epoch_s"] for k in ("frozen_cached_warm", "frozen", "trainable"))
+    return {"config": base.fingerprint(), "epochs": int(epochs), "freeze_text": freeze_text, "variants": results,
+            "speedup_cached_vs_uncached": unc / max(warm, 1e-9), "speedup_cached_vs_trainable": tr / max(warm, 1e-9),
+            "speedup_uncached_vs_trainable": tr / max(unc, 1e-9)}
+
+
+def frozen_markdown(res: dict[str, Any]) -> str:
+    """The frozen-encoder comparison as a Markdown table."""
+    rows = [[name, v["epoch_s"], v["train_s"], v["encode_s"],
+             f"{v['encoder_cache'].get('audio', {}).get('hits', '-')}/"
+             f"{v['encoder_cache'].get('audio', {}).get('misses', '-')}", v["val_map10"]]
+            for name, v in res["variants"].items()]
+    md = markdown_table(["variant", "epoch s (train + val)", "train s", "one-time encode s",
+                         "audio cache hits/misses", "val mAP@10"], rows)
+    md += (f"\nfrozen + cached vs frozen: {res['speedup_cached_vs_uncached']:.2f}x faster epochs; vs trainable: "
+           f"{res['speedup_cached_vs_trainable']:.2f}x; frozen (uncached) vs trainable: "
+           f"{res['speedup_uncached_vs_trainable']:.2f}x ({res['epochs']} epochs each)\n")
+    return md
 
 
 def _default_cache() -> Path:
@@ -150,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batches", type=int, default=8)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--frozen-epochs", type=int, default=2,
+                   help="epochs per variant of the frozen-encoder comparison (0 skips it)")
     args = p.parse_args(argv)
     from retrieval.config import parse_override
 
-    run(args.config, dict(parse_override(o) for o in args.overrides), args.batches, args.threads, args.out)
+    run(args.config, dict(parse_override(o) for o in args.overrides), args.batches, args.threads, args.out,
+        args.frozen_epochs)
     return 0

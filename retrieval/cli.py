@@ -33,6 +33,8 @@ def cmd_train(args) -> int:
     cfg = _load_config(args)
     if args.quiet:
         cfg = cfg.with_overrides({"train.progress": False})
+    if args.device is not None:
+        cfg = cfg.with_overrides({"train.device": args.device})
     result = fit(cfg, args.out, resume=not args.no_resume)
     t = result.test
     print(f"best epoch {result.best_epoch} of {result.epochs_trained} ({result.stopped}), "
@@ -52,6 +54,12 @@ def cmd_evaluate(args) -> int:
     if args.submission is None and args.ground_truth is None:
         print("error: nothing to write: give --submission OUT.csv and/or --ground-truth GT.csv", file=sys.stderr)
         return 2
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda: no CUDA device is available", file=sys.stderr)
+            return 2
     try:
         result = export_run(args.run, args.split, submission=args.submission, ground_truth=args.ground_truth,
                             data_root=args.data_root, device=args.device, progress=not args.quiet)
@@ -77,16 +85,23 @@ def cmd_synth(args) -> int:
 
 
 def cmd_data_summary(args) -> int:
-    from .data.clotho import summarize_clotho
+    from .data.datasets import DATASETS, LoadOptions, summarize
 
-    if args.dataset not in ("clotho", "synthcaps"):
-        raise SystemExit(f"error: --dataset {args.dataset!r}: known datasets are clotho, synthcaps")
-    summary = summarize_clotho(args.root)
+    if args.dataset not in DATASETS:
+        print(f"error: --dataset {args.dataset!r}: known datasets are {', '.join(DATASETS)}", file=sys.stderr)
+        return 2
+    defaults = LoadOptions()
+    options = LoadOptions(
+        audiocaps_audio_pattern=args.audio_pattern or defaults.audiocaps_audio_pattern,
+        audiocaps_labels_dir=str(args.labels_dir) if args.labels_dir else None,
+        wavcaps_audio_pattern=args.audio_pattern or defaults.wavcaps_audio_pattern,
+        wavcaps_exclude=str(args.exclude) if args.exclude else None)
+    summary = summarize(args.dataset, args.root, options=options)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    cols = ["recordings", "captions", "with_keywords", "missing_audio", "mean_duration_s", "mean_keywords",
-            "distinct_keywords"]
+    cols = ["recordings", "captions", "with_keywords", "missing_audio", "excluded", "mean_duration_s",
+            "mean_keywords", "distinct_keywords"]
     print(f"{'split':<14}" + "".join(f"{c:>18}" for c in cols))
     for split, s in summary.items():
         print(f"{split:<14}" + "".join(f"{s.get(c, ''):>18.2f}" if isinstance(s.get(c), float)
@@ -121,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--out", required=True, type=Path, help="run directory (resumed if it holds an unfinished run)")
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if RUN_DIR has a checkpoint")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="sets train.device (default: the config's, cpu); mixed precision on cuda (train.amp)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -135,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "Clotho captions format (file_name,caption_1,...,caption_5) here")
     p.add_argument("--data-root", type=Path, default=None, metavar="DIR",
                    help="data folder (default: the run's own: data.root, or the SynthCaps folder in the cache)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where to embed and score (cuda: an error if no CUDA device is available)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -150,8 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="inspect data sets")
     dsub = p.add_subparsers(dest="data_command", required=True)
     q = dsub.add_parser("summary", help="recordings, captions, durations and keywords per split")
-    q.add_argument("--dataset", required=True, help="clotho (SynthCaps uses the same layout)")
+    q.add_argument("--dataset", required=True, help="clotho, audiocaps, wavcaps or synthcaps (the ClothoV2 "
+                   "layout)")
     q.add_argument("--root", required=True, type=Path)
+    q.add_argument("--audio-pattern", default=None, metavar="PATTERN", help="audiocaps/wavcaps: audio path "
+                   "relative to the root (defaults: audio/{split}/{youtube_id}_{start_time}.{ext}, "
+                   "audio/{source}/{id}.flac)")
+    q.add_argument("--labels-dir", type=Path, default=None, metavar="DIR", help="audiocaps: folder of "
+                   "class_labels_indices.csv and the AudioSet *_segments.csv files (default: the root)")
+    q.add_argument("--exclude", type=Path, default=None, metavar="CSV", help="wavcaps: FreeSound ids to leave "
+                   "out (column sound_id; default: every *excluded_freesound_ids.csv in the root)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_data_summary)
 
@@ -173,9 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         from .data.errors import DataError
     except ImportError:  # pragma: no cover
         DataError = ConfigError  # type: ignore[misc,assignment]
+    from .augment.wordnet import WordNetMissing
+
     try:
         return args.func(args)
-    except (ConfigError, DataError, FileExistsError) as exc:
+    except (ConfigError, DataError, FileExistsError, WordNetMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -42,37 +42,131 @@ def _check(cond: bool, key: str, msg: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------- sections
+#: Data set names understood by ``data.dataset`` and ``data.train_on`` (see ``retrieval.data.datasets``).
+DATASET_NAMES: tuple[str, ...] = ("synthcaps", "clotho", "audiocaps", "wavcaps")
+DatasetName = Literal["synthcaps", "clotho", "audiocaps", "wavcaps"]
+
+
+@dataclass(frozen=True)
+class ClothoDataConfig:
+    """Where ClothoV2 lives when it is not ``data.dataset`` (``data.root`` serves the primary data set)."""
+
+    root: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioCapsDataConfig:
+    """AudioCaps: ``{train,val,test}.csv`` + audio (``audio_pattern``) + optional AudioSet labels."""
+
+    root: str | None = None  # None: data.root when data.dataset is audiocaps
+    # relative to the root; {split} {youtube_id} {start_time} {audiocap_id}, and {ext}: wav, then flac is tried
+    audio_pattern: str = "audio/{split}/{youtube_id}_{start_time}.{ext}"
+    # class_labels_indices.csv + *_segments.csv; None = the AudioCaps root
+    labels_dir: str | None = None
+
+    def _validate(self, key: str) -> None:
+        _check_pattern(self.audio_pattern, f"{key}.audio_pattern", ("split", "youtube_id", "start_time",
+                                                                    "audiocap_id", "ext"), ("youtube_id",))
+
+
+@dataclass(frozen=True)
+class WavCapsDataConfig:
+    """WavCaps: ``json_files/<source>/*.json`` + audio (``audio_pattern``); pre-training only (one split, train)."""
+
+    root: str | None = None  # None: data.root when data.dataset is wavcaps
+    audio_pattern: str = "audio/{source}/{id}.flac"  # relative to the root; {source} {id}
+    # FreeSound ids to leave out (CSV with a sound_id column); None = every *excluded_freesound_ids.csv in the root
+    exclude: str | None = None
+
+    def _validate(self, key: str) -> None:
+        _check_pattern(self.audio_pattern, f"{key}.audio_pattern", ("source", "id"), ("id",))
+
+
+def _check_pattern(pattern: str, key: str, known: tuple[str, ...], required: tuple[str, ...]) -> None:
+    import string
+
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {pattern!r} is not a valid pattern ({exc})") from None
+    unknown = [n for n in names if n not in known]
+    _check(not unknown, key, f"unknown placeholder {{{unknown[0] if unknown else ''}}} "
+                             f"(known: {', '.join('{' + k + '}' for k in known)})")
+    missing = [r for r in required if r not in names]
+    _check(not missing, key, f"must contain {{{missing[0] if missing else ''}}}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which data set to train and evaluate on.
 
     ``dataset`` names a loader (``clotho`` reads the ClothoV2 layout; ``synthcaps`` generates SynthCaps in the
-    ClothoV2 layout on first use and then reads it with the Clotho loader).
+    ClothoV2 layout on first use and then reads it with the Clotho loader; ``audiocaps`` and ``wavcaps`` read
+    those releases, see ``retrieval.data.datasets``). ``dataset`` is the primary data set: validation is on its
+    validation split and ``per_query.csv`` on its test split. ``train_on`` concatenates the training splits of
+    several data sets (empty: ``dataset`` alone); after training the test split of every listed data set that has
+    one is evaluated too. The split names are the primary data set's; the Clotho names (development, validation,
+    evaluation) also stand for the other data sets' train / val / test splits.
     """
 
-    dataset: Literal["synthcaps", "clotho"] = "synthcaps"
+    dataset: DatasetName = "synthcaps"
     root: str | None = None  # data folder; for synthcaps None means <cache_dir>/synthcaps-<size>-seed<seed>
     synth_size: Literal["tiny", "small", "default"] = "small"
     synth_seed: int = 0
     train_split: str = "development"
     val_split: str = "validation"
     test_split: str = "evaluation"
+    train_on: tuple[DatasetName, ...] = ()  # e.g. [clotho, audiocaps, wavcaps]; () = [dataset]
+    clotho: ClothoDataConfig = field(default_factory=ClothoDataConfig)
+    audiocaps: AudioCapsDataConfig = field(default_factory=AudioCapsDataConfig)
+    wavcaps: WavCapsDataConfig = field(default_factory=WavCapsDataConfig)
     # "clip": an epoch visits every training recording once, with one of its captions drawn at random.
     # "caption": an epoch visits every (recording, caption) pair (5x the work per epoch on Clotho-style data).
     epoch_mode: Literal["clip", "caption"] = "clip"
-    max_train_items: int | None = None  # cap on training recordings (quick experiments); None = all
+    # cap on training recordings (quick experiments), per data set of train_on; None = all
+    max_train_items: int | None = None
     cache_dir: str | None = None  # features + generated data; None = $RETRIEVAL_CACHE or ~/.cache/audio-retrieval-harness
+
+    @property
+    def training_sets(self) -> tuple[str, ...]:
+        """The data sets whose training splits are concatenated (``train_on``, or ``(dataset,)``)."""
+        return tuple(self.train_on) or (self.dataset,)
+
+    def root_of(self, dataset: str) -> str | None:
+        """The folder of ``dataset``: its own ``data.<name>.root``, else ``data.root`` for the primary data set."""
+        own = getattr(getattr(self, dataset, None), "root", None)
+        if own is not None:
+            return own
+        return self.root if dataset == self.dataset else None
 
     def _validate(self, key: str) -> None:
         _check(self.max_train_items is None or self.max_train_items > 0, f"{key}.max_train_items", "must be > 0")
-        _check(self.dataset == "synthcaps" or self.root is not None, f"{key}.root",
+        _check(self.dataset != "wavcaps", f"{key}.dataset",
+               "'wavcaps' has no validation or test split (it is a pre-training set): train on it with "
+               "data.train_on=[clotho, wavcaps] and validate on clotho or audiocaps")
+        _check(self.dataset == "synthcaps" or self.root_of(self.dataset) is not None, f"{key}.root",
                f"is required for dataset {self.dataset!r}")
+        dup = sorted({d for d in self.train_on if self.train_on.count(d) > 1})
+        _check(not dup, f"{key}.train_on", f"lists {dup[0] if dup else ''!r} twice")
+        for name in self.train_on:
+            if name != "synthcaps" and name != self.dataset:
+                _check(self.root_of(name) is not None, f"{key}.{name}.root",
+                       f"is required: {name!r} is in data.train_on (give the folder of its files)")
 
 
 @dataclass(frozen=True)
 class FeaturesConfig:
-    """Log-mel frontend (``torch.stft`` + librosa's Slaney mel filterbank, power in dB)."""
+    """Log-mel frontend. ``kind`` picks the recipe (see ``retrieval.data.features``):
 
+    * ``logmel``: ``torch.stft`` (zero padding) + librosa's Slaney mel filterbank, power in dB; the model then
+      standardises with the training split's mean and standard deviation;
+    * ``panns``: the PANNs frontend (reflect padding, Slaney mel, dB with ``top_db_floor``), fed to the encoder
+      as is (PANNs' ``bn0`` normalises): use with PANNs checkpoints (32 kHz, 64 mels, 50-14000 Hz);
+    * ``passt``: the PaSST frontend (pre-emphasis, 800-sample Hann window, Kaldi mel banks, ``ln(x + 1e-5)``,
+      ``(x + 4.5) / 5``), fed to the encoder as is: use with PaSST checkpoints (32 kHz, 128 mels, hop 320).
+    """
+
+    kind: Literal["logmel", "panns", "passt"] = "logmel"
     sample_rate: int = 16000
     n_fft: int = 1024
     win_length: int = 1024
@@ -107,10 +201,40 @@ class AudioEncoderConfig:
     dropout: float = 0.2
     checkpoint: str | None = None  # local state-dict file (pretrained weights); None = random init
     frozen: bool = False
+    # frozen encoders only: compute the encoder's outputs once per data set and keep them on disk
+    # (<data.cache_dir>/encoded/...); trials then train only the projections and the fusion head
+    cache: bool = True
+    # embed fixed-length segments separately and average them over the segments holding real audio (PaSST: 10 s);
+    # None = the whole crop at once
+    segment_seconds: float | None = None
+    # passt: transformer width / depth / heads, patch size and stride (PaSST-S: 768 / 12 / 12, 16, 10) and the
+    # length of the time positional embedding in patches (99 for the 10-second checkpoints)
+    dim: int = 768
+    depth: int = 12
+    heads: int = 12
+    patch_size: int = 16
+    patch_stride: int = 10
+    max_time_patches: int = 99
+    # passt, training only: structured patchout, the number of time columns / frequency rows of patches dropped
+    s_patchout_t: int = 0
+    s_patchout_f: int = 0
 
     def _validate(self, key: str) -> None:
         _check(1 <= self.width <= 512, f"{key}.width", "must be in [1, 512]")
         _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
+        _check(self.segment_seconds is None or self.segment_seconds > 0, f"{key}.segment_seconds",
+               "must be > 0 or null")
+        _check(self.dim > 0 and self.heads >= 1 and self.dim % self.heads == 0, f"{key}.dim",
+               "must be > 0 and divisible by audio_encoder.heads")
+        _check(1 <= self.depth <= 48, f"{key}.depth", "must be in [1, 48]")
+        _check(1 <= self.patch_stride <= self.patch_size <= 64, f"{key}.patch_stride",
+               "need 1 <= patch_stride <= patch_size <= 64")
+        _check(self.max_time_patches >= 1, f"{key}.max_time_patches", "must be >= 1")
+        for name in ("s_patchout_t", "s_patchout_f"):
+            _check(0 <= getattr(self, name) <= 1000, f"{key}.{name}", "must be in [0, 1000]")
+        _check(not (self.frozen and (self.s_patchout_t or self.s_patchout_f)), f"{key}.s_patchout_t",
+               "patchout (s_patchout_t / s_patchout_f) acts only while the encoder trains; a frozen encoder "
+               "(audio_encoder.frozen=true) always runs in eval mode: set both to 0")
 
 
 @dataclass(frozen=True)
@@ -118,7 +242,9 @@ class TextEncoderConfig:
     """Text encoder: ``tiny-bert`` (trained from scratch) or ``hf`` (any local Hugging Face model folder)."""
 
     name: str = "tiny-bert"
-    path: str | None = None  # hf: local folder with config, weights and tokenizer
+    # hf: a local folder with config, weights and tokenizer, or a model name (roberta-base, org/name) found in the
+    # offline Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub); nothing is downloaded
+    path: str | None = None
     hidden: int = 128  # tiny-bert
     layers: int = 2  # tiny-bert
     heads: int = 4  # tiny-bert
@@ -130,6 +256,7 @@ class TextEncoderConfig:
     # 0.09), so the SynthCaps configs use it.
     pooling: Literal["cls", "mean"] = "cls"
     frozen: bool = False
+    cache: bool = True  # frozen encoders only: embed every caption / keyword text of a data set once, on disk
 
     def _validate(self, key: str) -> None:
         _check(self.hidden > 0 and self.hidden % self.heads == 0, f"{key}.hidden",
@@ -230,11 +357,36 @@ class EDAConfig:
 
 
 @dataclass(frozen=True)
+class BackTranslationConfig:
+    """Back-translation with Apertium (``eng-spa`` then ``spa-eng``), computed once per data set and cached."""
+
+    p_bt: float = 0.0  # probability that a training caption is replaced by its back-translation
+
+    def _validate(self, key: str) -> None:
+        _check(0.0 <= self.p_bt <= 1.0, f"{key}.p_bt", "must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class VariationsConfig:
+    """Caption variation files (JSON: file name -> list of captions, e.g. the GPT-augmented ClothoV2 captions)."""
+
+    file: str | None = None
+    p: float = 0.0  # probability that a training caption is swapped for one of its recording's variations
+    dataset: DatasetName | None = None  # whose training recordings the file names refer to; None = data.dataset
+
+    def _validate(self, key: str) -> None:
+        _check(0.0 <= self.p <= 1.0, f"{key}.p", "must be in [0, 1]")
+        _check(self.p == 0.0 or bool(self.file), f"{key}.file", "is required when augment.variations.p > 0")
+
+
+@dataclass(frozen=True)
 class AugmentConfig:
     gain: GainConfig = field(default_factory=GainConfig)
     spec: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     mixstyle: MixStyleConfig = field(default_factory=MixStyleConfig)
     eda: EDAConfig = field(default_factory=EDAConfig)
+    bt: BackTranslationConfig = field(default_factory=BackTranslationConfig)
+    variations: VariationsConfig = field(default_factory=VariationsConfig)
 
 
 @dataclass(frozen=True)
@@ -266,7 +418,11 @@ class TrainConfig:
     num_threads: int | None = None  # torch threads; None = leave torch's default
     eval_batch_size: int = 128
     device: Literal["cpu", "cuda"] = "cpu"
+    amp: bool = True  # mixed precision (torch.autocast + GradScaler) on CUDA; ignored on the CPU
     progress: bool = True  # a progress bar per epoch
+    # fine-tuning: start from the weights of a finished run (its folder: best.pt, and text_encoder/ for tiny-bert's
+    # vocabulary) or of a state-dict file; the model must have the same architecture. None = from scratch.
+    init_from: str | None = None
 
     def _validate(self, key: str) -> None:
         _check(1 <= self.epochs <= 10_000, f"{key}.epochs", "must be in [1, 10000]")
@@ -305,7 +461,8 @@ class TrialConfig:
         return cls.from_dict(load_raw(name_or_path))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain nested dicts (tuples become lists), as written to ``config.yaml``; ``from_dict`` reads it back."""
+        return _plain(dataclasses.asdict(self))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "TrialConfig":
         """A new config with dotted keys replaced, e.g. ``{"fusion.kind": "late"}``. Values are re-validated."""
@@ -328,6 +485,18 @@ class TrialConfig:
 
     def validate(self) -> None:
         _validate_tree(self, "")
+
+    def _validate(self, key: str) -> None:
+        # A frozen audio encoder whose outputs are cached never sees the training input again, so input
+        # augmentations cannot act: refuse them instead of silently skipping them.
+        if self.audio_encoder.frozen and self.audio_encoder.cache:
+            active = [k for k, on in (("augment.gain.g_max", self.augment.gain.g_max > 0),
+                                      ("augment.spec.n_f", self.augment.spec.n_f > 0),
+                                      ("augment.spec.n_t", self.augment.spec.n_t > 0),
+                                      ("augment.mixstyle.p", self.augment.mixstyle.p > 0)) if on]
+            _check(not active, active[0] if active else "", f"{', '.join(active)} change the input of the audio "
+                   "encoder, but a frozen, cached encoder (audio_encoder.frozen=true, audio_encoder.cache=true) "
+                   "computes its outputs once: set them to 0, or set audio_encoder.cache=false")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -428,10 +597,27 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     return obj
 
 
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
 def _coerce(tp: Any, value: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if _is_dataclass_type(tp):
         return _build(tp, value, key)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) != 2 or args[1] is not Ellipsis:  # pragma: no cover - a bug in this module
+            raise ConfigError(f"{key}: unsupported type {tp}")
+        if isinstance(value, str):  # --set data.train_on=clotho,audiocaps
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:

@@ -67,6 +67,7 @@ class SplitData:
 
     split: Any  # retrieval.data.clotho.Split
     features: list[np.ndarray]
+    encoded: Any = None  # retrieval.encoders.cache.EncodedSplit when the frozen audio encoder's outputs are cached
 
     @property
     def captions(self) -> list[tuple[str, int]]:
@@ -76,15 +77,21 @@ class SplitData:
         return [" ".join(r.keywords) for r in self.split.recordings]
 
 
-def resolve_data_root(cfg: TrialConfig, *, progress: bool = False) -> Path:
-    """The data folder; for SynthCaps it is generated on first use into the cache folder."""
-    if cfg.data.root is not None:
-        root = Path(cfg.data.root).expanduser()
-        if cfg.data.dataset == "synthcaps" and not (root / "synthcaps.json").exists():
+def resolve_data_root(cfg: TrialConfig, *, progress: bool = False, dataset: str | None = None) -> Path:
+    """The folder of ``dataset`` (default: the primary ``data.dataset``): ``data.<dataset>.root``, else ``data.root``
+    for the primary data set; SynthCaps is generated on first use into the cache folder."""
+    dataset = dataset or cfg.data.dataset
+    given = cfg.data.root_of(dataset)
+    if given is not None:
+        root = Path(given).expanduser()
+        if dataset == "synthcaps" and not (root / "synthcaps.json").exists():
             _generate_synthcaps(cfg, root, progress)
         if not root.is_dir():
-            raise ConfigError(f"data.root: {root} is not a folder")
+            key = "data.root" if given == cfg.data.root and dataset == cfg.data.dataset else f"data.{dataset}.root"
+            raise ConfigError(f"{key}: {root} is not a folder")
         return root
+    if dataset != "synthcaps":
+        raise ConfigError(f"data.{dataset}.root: is required: {dataset!r} is used (give the folder of its files)")
     from .data.synthcaps import default_root
 
     cache = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
@@ -112,15 +119,89 @@ def feature_cache(cfg: TrialConfig):
 
 
 def load_split(cfg: TrialConfig, root: Path, name: str, cache, *, progress: bool = False,
-               limit: int | None = None) -> SplitData:
-    from .data.clotho import Split, load_clotho_split
+               limit: int | None = None, dataset: str | None = None) -> SplitData:
+    """Split ``name`` of ``dataset`` (default ``data.dataset``) with its log-mels. ClothoV2/SynthCaps must be
+    complete; AudioCaps/WavCaps clips without audio are left out and counted (see ``retrieval.data.datasets``)."""
+    from dataclasses import replace
 
-    split = load_clotho_split(root, name, strict=True)
+    from .data.datasets import LoadOptions
+    from .data.datasets import load_split as load_dataset_split
+
+    dataset = dataset or cfg.data.dataset
+    split = load_dataset_split(dataset, root, name, options=LoadOptions.from_config(cfg.data))
+    if progress and (split.missing_audio or split.excluded):
+        listed = len(split.recordings) + len(split.missing_audio) + len(split.excluded)
+        print(f"{dataset} {split.name}: {len(split.recordings)} of {listed} listed recordings used "
+              f"({len(split.missing_audio)} without audio, {len(split.excluded)} excluded)", file=sys.stderr)
+    if not split.recordings:
+        from .data.errors import DataError
+
+        raise DataError(root, f"{dataset} split {split.name!r} has no recordings with audio "
+                              f"({len(split.missing_audio)} listed without audio)")
     if limit is not None and limit < len(split.recordings):
-        split = Split(name=split.name, root=split.root, recordings=split.recordings[:limit],
-                      missing_audio=split.missing_audio, has_metadata=split.has_metadata)
+        split = replace(split, recordings=split.recordings[:limit])
     feats = cache.get_many([r.path for r in split.recordings], progress=progress, desc=f"log-mel {name}")
     return SplitData(split, feats)
+
+
+def used_datasets(cfg: TrialConfig) -> tuple[str, ...]:
+    """The primary data set, then the other training data sets, without repeats."""
+    return tuple(dict.fromkeys((cfg.data.dataset,) + cfg.data.training_sets))
+
+
+def load_training_data(cfg: TrialConfig, roots: dict[str, Path], cache, *,
+                       progress: bool = False) -> tuple[SplitData, list[str]]:
+    """The training splits of ``data.train_on`` (or ``data.dataset``), concatenated, and the data set of each
+    recording. ``max_train_items`` caps each data set's split."""
+    from .data.datasets import concat_splits, role_split
+
+    parts: list[SplitData] = []
+    sources: list[str] = []
+    for name in cfg.data.training_sets:
+        split = cfg.data.train_split if name == cfg.data.dataset else role_split(name, "train")
+        part = load_split(cfg, roots[name], split, cache, progress=progress, limit=cfg.data.max_train_items,
+                          dataset=name)
+        parts.append(part)
+        sources.extend([name] * len(part.features))
+    if len(parts) == 1:
+        return parts[0], sources
+    merged = concat_splits([p.split for p in parts], name="+".join(cfg.data.training_sets))
+    return SplitData(merged, [f for p in parts for f in p.features]), sources
+
+
+def load_extra_tests(cfg: TrialConfig, roots: dict[str, Path], cache, *,
+                     progress: bool = False) -> dict[str, SplitData]:
+    """The test split of every training data set other than ``data.dataset`` that has one (WavCaps has none)."""
+    from .data.datasets import role_split
+
+    out: dict[str, SplitData] = {}
+    for name in cfg.data.training_sets:
+        split = role_split(name, "test")
+        if name != cfg.data.dataset and split is not None:
+            out[name] = load_split(cfg, roots[name], split, cache, progress=progress, dataset=name)
+    return out
+
+
+def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str], cache_dir: Path, *,
+                       progress: bool = False):
+    """The training loop's text augmentation (caption variations, back-translation, EDA, in that order) and the
+    variation key of each training recording (None when variations are off)."""
+    from .augment.text import TextAugment
+
+    back_translations = variations = keys = None
+    if cfg.augment.bt.p_bt > 0:
+        from .augment.backtranslate import back_translation_table
+
+        captions = [c for r in train.split.recordings for c in r.captions]
+        back_translations = back_translation_table(captions, Path(cache_dir), progress=progress)
+    if cfg.augment.variations.p > 0:
+        from .augment.variations import load_variations
+
+        variations = load_variations(cfg.augment.variations.file)
+        target = cfg.augment.variations.dataset or cfg.data.dataset
+        names = [r.file_name if src == target else None for r, src in zip(train.split.recordings, sources)]
+        keys = variations.match(names, warn=True)
+    return TextAugment(cfg.augment, back_translations=back_translations, variations=variations), keys
 
 
 def check_requirements(cfg: TrialConfig) -> None:
@@ -128,13 +209,28 @@ def check_requirements(cfg: TrialConfig) -> None:
     from .augment.text import check_text_augment_requirements
 
     check_text_augment_requirements(cfg.augment)
-    if cfg.text_encoder.name == "hf" and not Path(cfg.text_encoder.path or "").expanduser().is_dir():
-        raise ConfigError(f"text_encoder.path: {cfg.text_encoder.path!r} is not a folder; give a local Hugging Face "
-                          "model folder (saved with save_pretrained, e.g. bert-base-uncased); nothing is downloaded")
+    if cfg.text_encoder.name == "hf":
+        from .encoders.text import resolve_hf_path
+
+        if not resolve_hf_path(cfg.text_encoder.path).is_dir():  # a folder, or a name in the offline HF cache
+            raise ConfigError(f"text_encoder.path: {cfg.text_encoder.path!r} is not a folder; give a local Hugging "
+                              "Face model folder (saved with save_pretrained, e.g. bert-base-uncased) or a model "
+                              "name in the offline Hugging Face cache; nothing is downloaded")
     if cfg.audio_encoder.checkpoint and not Path(cfg.audio_encoder.checkpoint).expanduser().is_file():
         raise ConfigError(f"audio_encoder.checkpoint: file not found: {cfg.audio_encoder.checkpoint}")
-    if cfg.data.dataset != "synthcaps" and not Path(cfg.data.root or "").expanduser().is_dir():
-        raise ConfigError(f"data.root: {cfg.data.root!r} is not a folder")
+    for name in used_datasets(cfg):
+        if name == "synthcaps":
+            continue
+        given = cfg.data.root_of(name)
+        if not Path(given or "").expanduser().is_dir():
+            key = "data.root" if name == cfg.data.dataset and cfg.data.root is not None and given == cfg.data.root \
+                else f"data.{name}.root"
+            raise ConfigError(f"{key}: {given!r} is not a folder (the {name} files)")
+    if cfg.train.init_from:
+        src = Path(cfg.train.init_from).expanduser()
+        if not (src / "best.pt").is_file() and not src.is_file():
+            raise ConfigError(f"train.init_from: {src} not found (give a finished run folder holding best.pt, "
+                              "or a state-dict file)")
     if cfg.train.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: 'cuda' asked for but no CUDA device is available")
 
@@ -189,6 +285,11 @@ def embed_items(model, data: SplitData, cfg: TrialConfig, device: torch.device):
     parts = []
     bs = cfg.train.eval_batch_size
     for start in range(0, len(data.features), bs):
+        if data.encoded is not None:  # a frozen audio encoder's cached outputs
+            stop = min(start + bs, len(data.features))
+            emb = model.encode_items(None, None, meta[start:stop], audio=data.encoded.eval_batch(start, stop, device))
+            parts.append(emb.parts)
+            continue
         x, lengths = make_audio_batch(data.features[start:start + bs], frames, float(model.feat_mean), None)
         x = model.normalise(x.to(device))
         emb = model.encode_items(x, lengths.to(device), meta[start:start + bs])
@@ -281,20 +382,33 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
         "fingerprint": fingerprint, "seed": cfg.train.seed, "version": package_version(),
         "git_commit": git_commit(), "config": cfg.to_dict()})
 
-    # ---- data
-    root = resolve_data_root(cfg, progress=show)
+    # ---- data (training splits of every data set in data.train_on; validation and test of data.dataset; the
+    # test split of every other training data set that has one)
+    roots = {name: resolve_data_root(cfg, progress=show, dataset=name) for name in used_datasets(cfg)}
+    root = roots[cfg.data.dataset]
     cache = feature_cache(cfg)
-    train = load_split(cfg, root, cfg.data.train_split, cache, progress=show, limit=cfg.data.max_train_items)
+    train, train_sources = load_training_data(cfg, roots, cache, progress=show)
     val = load_split(cfg, root, cfg.data.val_split, cache, progress=show)
     test = load_split(cfg, root, cfg.data.test_split, cache, progress=show)
+    extra_tests = load_extra_tests(cfg, roots, cache, progress=show)
     all_train = np.concatenate([f.reshape(-1) for f in train.features])
     mean, std = float(all_train.mean()), float(all_train.std())
+    if cfg.features.kind != "logmel":  # PANNs / PaSST frontends give the pretrained encoder's own input scale
+        mean, std = 0.0, 1.0
 
     # ---- model
     torch.manual_seed(cfg.train.seed)
     corpus = [c for r in train.split.recordings for c in r.captions] + train.metadata()
+    init_state = _init_weights(cfg, run_dir) if cfg.train.init_from else None
     model = Retriever(cfg, text_corpus=corpus, artifacts_dir=run_dir / "text_encoder").to(device)
     model.set_normalisation(mean, std)
+    if init_state is not None:  # fine-tuning: the pre-trained weights, and its input normalisation
+        _load_init_state(model, init_state, cfg.train.init_from)
+    from .encoders.cache import prepare_frozen_caches
+
+    frozen_caches = prepare_frozen_caches(model, cfg, [train, val, test, *extra_tests.values()],
+                                          cache_dir=cache.cache_dir,
+                                          frontend_key=cache.frontend.key(), device=device, progress=show)
     optimizer = build_optimizer(model, cfg)
     batch = cfg.train.batch_size
     n_pairs = len(train.features) * (1 if cfg.data.epoch_mode == "clip" else
@@ -302,7 +416,10 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     steps_per_epoch = max(1, n_pairs // batch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, steps_per_epoch, cfg))
     audio_aug = AudioAugment(cfg.augment)
-    text_aug = TextAugment(cfg.augment.eda)
+    text_aug, variation_keys = build_text_augment(cfg, train, train_sources, cache.cache_dir, progress=show)
+    # mixed precision on CUDA only (train.amp); on the CPU everything stays float32 and bit-reproducible
+    use_amp = bool(cfg.train.amp and device.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     train_frames = _frames(cfg, cfg.features.train_seconds)
     train_meta = train.metadata()
 
@@ -314,6 +431,8 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if use_amp and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         history, best, start_epoch = list(state["history"]), dict(state["best"]), int(state["epoch"])
         if show:
             print(f"Resuming {run_dir} after epoch {start_epoch}", file=sys.stderr)
@@ -338,13 +457,21 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
         for b in bar:
             chunk = pairs[b * batch:(b + 1) * batch]
             idx = [i for i, _ in chunk]
-            captions = text_aug([c for _, c in chunk], rng) if text_aug.enabled else [c for _, c in chunk]
-            x, lengths = make_audio_batch([train.features[i] for i in idx], train_frames, mean, rng)
-            x = audio_aug.gain(x, gen)
-            x = model.normalise(x)
-            pad = torch.arange(x.shape[-1]).unsqueeze(0) >= lengths.unsqueeze(1)
-            x = x.masked_fill(pad.unsqueeze(1), 0.0)
-            x = audio_aug.spectral(x, lengths, gen)
+            captions = [c for _, c in chunk]
+            if text_aug.enabled:
+                captions = text_aug(captions, rng, keys=[variation_keys[i] for i in idx] if variation_keys else None)
+            if train.encoded is not None:  # frozen, cached audio encoder: its outputs for a window-aligned crop
+                x = lengths = None
+                audio = train.encoded.train_batch(idx, rng, device)
+            else:
+                audio = None
+                x, lengths = make_audio_batch([train.features[i] for i in idx], train_frames, mean, rng)
+                x = audio_aug.gain(x, gen)
+                x = model.normalise(x)
+                pad = torch.arange(x.shape[-1]).unsqueeze(0) >= lengths.unsqueeze(1)
+                x = x.masked_fill(pad.unsqueeze(1), 0.0)
+                x = audio_aug.spectral(x, lengths, gen)
+                x, lengths = x.to(device), lengths.to(device)
             metadata = None
             if model.uses_metadata:
                 metadata = [train_meta[i] for i in idx]
@@ -353,14 +480,17 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
                     metadata = ["" if d else m for m, d in zip(metadata, drop)]
             ids = torch.tensor(idx)
             positives = ids.unsqueeze(1) == ids.unsqueeze(0)
-            loss = model.loss(x.to(device), lengths.to(device), captions, metadata, positives.to(device))
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                loss = model.loss(x, lengths, captions, metadata, positives.to(device), audio=audio)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()  # disabled scaler (CPU, amp off): plain backward and step
             if cfg.optim.grad_clip:
+                scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
@@ -379,7 +509,8 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
         bad_epochs = 0 if improved else bad_epochs + 1
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "history": history,
-                           "best": best, "fingerprint": fingerprint}, last_path)
+                           "best": best, "fingerprint": fingerprint,
+                           **({"scaler": scaler.state_dict()} if use_amp else {})}, last_path)
         atomic_write_json(run_dir / "metrics.json", {"fingerprint": fingerprint, "history": history,
                                                      "best_epoch": best["epoch"], "complete": False})
         if show:
@@ -402,15 +533,76 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     val_qm = evaluate_split(model, val, cfg, device)
     test_qm = evaluate_split(model, test, cfg, device)
     write_per_query(run_dir / "per_query.csv", test, test_qm)
+    test_metrics = _prefixed(test_qm.summary(), "test")
+    if cfg.data.train_on:  # per benchmark: test_<dataset>_map10 ...; per_query_<dataset>.csv for the others
+        test_metrics.update(_prefixed(test_qm.summary(), f"test_{cfg.data.dataset}"))
+        for name, data in extra_tests.items():
+            qm = evaluate_split(model, data, cfg, device)
+            test_metrics.update(_prefixed(qm.summary(), f"test_{name}"))
+            write_per_query(run_dir / f"per_query_{name}.csv", data, qm)
     result = RunResult(
         run_dir=str(run_dir), fingerprint=fingerprint, best_epoch=best["epoch"],
-        val=_prefixed(val_qm.summary(), "val"), test=_prefixed(test_qm.summary(), "test"), history=history,
+        val=_prefixed(val_qm.summary(), "val"), test=test_metrics, history=history,
         epochs_trained=len(history), stopped=stopped, wall_time_s=time.time() - t_start,
         extra={"feature_cache": {"hits": cache.hits, "misses": cache.misses},
+               "encoder_cache": frozen_caches.as_dict(),
                "data_root": str(root), "n_train": len(train.features), "n_val": len(val.features),
-               "n_test": len(test.features), "n_test_queries": len(test.captions)})
+               "n_test": len(test.features), "n_test_queries": len(test.captions),
+               "data_roots": {k: str(v) for k, v in roots.items()},
+               "n_train_per_dataset": {n: train_sources.count(n) for n in cfg.data.training_sets},
+               "n_test_per_dataset": {cfg.data.dataset: len(test.features),
+                                      **{n: len(d.features) for n, d in extra_tests.items()}},
+               "text_augment": text_aug.stats()})
     atomic_write_json(run_dir / "metrics.json", {**asdict(result), "complete": True})
     return result
+
+
+def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
+    """The state dict ``train.init_from`` names (a run folder's ``best.pt`` or a ``.pt`` file). A run folder's
+    text-encoder artifacts (tiny-bert's WordPiece vocabulary) are copied into this run first, so that the token ids
+    the pre-trained embeddings were learnt with stay the same."""
+    import shutil
+
+    src = Path(cfg.train.init_from).expanduser()
+    weights = src / "best.pt" if src.is_dir() else src
+    if not weights.is_file():
+        raise ConfigError(f"train.init_from: {weights} not found (give a finished run folder holding best.pt, "
+                          "or a state-dict file)")
+    artifacts = src / "text_encoder" if src.is_dir() else None
+    if artifacts is not None and artifacts.is_dir() and not (run_dir / "text_encoder").exists():
+        tmp = run_dir / ".text_encoder.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(artifacts, tmp)
+        tmp.rename(run_dir / "text_encoder")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unreadable file of any kind
+        raise ConfigError(f"train.init_from: cannot read {weights}: {type(exc).__name__}: {exc}") from None
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # a last.pt resume state
+    if not isinstance(state, dict):
+        raise ConfigError(f"train.init_from: {weights} does not hold a state dict")
+    return state
+
+
+def _load_init_state(model, state: dict[str, torch.Tensor], source: str) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s) (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s) (e.g. {', '.join(unexpected[:3])})")
+        if shapes:
+            k = shapes[0]
+            parts.append(f"{len(shapes)} shape mismatch(es) (e.g. {k}: {tuple(state[k].shape)} in the file, "
+                         f"{tuple(own[k].shape)} here)")
+        raise ConfigError(f"train.init_from: {source} does not fit this model's architecture: " + "; ".join(parts)
+                          + " (fine-tuning needs the same encoders, sizes and fusion)")
+    model.load_state_dict(state)
 
 
 def _epochs_since_best(history: list[dict[str, float]], best: dict[str, Any]) -> int:

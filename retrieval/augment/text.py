@@ -15,7 +15,12 @@ single spaces. Punctuation is kept simple: leading/trailing punctuation is ignor
 kept around a replaced word (the text encoder strips punctuation later). When nothing changes (no operation
 active, an empty caption, or no word drawn) the original string is returned unchanged.
 
-Back translation (the paper's other text augmentation) needs a translation service and is not implemented.
+The training loop's :class:`TextAugment` applies, per caption and in this order: a caption variation from a file
+(``augment.variations``, :mod:`retrieval.augment.variations`) with probability ``p``; the back-translation
+(``augment.bt``, :mod:`retrieval.augment.backtranslate`, Apertium) with probability ``p_bt``; then EDA -- back
+translation before EDA as in the DCASE 2022 paper. Each step that is switched on draws from the epoch generator for
+every caption (one uniform number, plus the choice of a variation when one is swapped in); a step that is off draws
+nothing, so configurations without it reproduce earlier runs exactly.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 import string
 
 import numpy as np
+
+from typing import Mapping, Sequence
 
 from retrieval.config import AugmentConfig, EDAConfig
 from retrieval.augment.wordnet import WordNet, WordNetMissing, find_wordnet_dir, load_wordnet, wordnet_missing
@@ -129,17 +136,30 @@ def _needs_wordnet(cfg: EDAConfig) -> bool:
 
 
 class TextAugment:
-    """EDA on a batch of captions, configured by :class:`retrieval.config.EDAConfig`.
+    """Text augmentation of a batch of captions: caption variations, back-translation, EDA (see the module
+    docstring), configured by :class:`retrieval.config.AugmentConfig` (an :class:`EDAConfig` alone: EDA only).
+
+    ``back_translations`` (``{caption: translation}``, :func:`retrieval.augment.backtranslate.back_translation_table`)
+    and ``variations`` (:func:`retrieval.augment.variations.load_variations`) are prepared once per run; without
+    them the corresponding step is off whatever its probability.
 
     WordNet is loaded (lazily; see :func:`retrieval.augment.wordnet.load_wordnet`) only when EDA is switched on
     (``p_eda > 0``) and synonyms are needed (``p_syn > 0`` or ``p_ins > 0``); if it is missing the constructor
     raises :class:`WordNetMissing` naming the install command.
     """
 
-    def __init__(self, cfg: EDAConfig):
-        if isinstance(cfg, AugmentConfig):  # convenience: accept the whole augment section
+    def __init__(self, cfg: EDAConfig | AugmentConfig, *, back_translations: Mapping[str, str] | None = None,
+                 variations=None):
+        p_bt = p_var = 0.0
+        if isinstance(cfg, AugmentConfig):  # the whole augment section
+            p_bt, p_var = cfg.bt.p_bt, cfg.variations.p
             cfg = cfg.eda
         self.cfg = cfg
+        self.back_translations = dict(back_translations) if back_translations and p_bt > 0 else None
+        self.p_bt = p_bt if self.back_translations else 0.0
+        self.variations = variations if variations is not None and p_var > 0 else None
+        self.p_var = p_var if self.variations is not None else 0.0
+        self.counts = {"captions": 0, "variation": 0, "back_translation": 0, "eda": 0}
         self.wordnet: WordNet | None = None
         if _needs_wordnet(cfg):
             try:
@@ -149,22 +169,51 @@ class TextAugment:
                     from exc
 
     @property
-    def enabled(self) -> bool:
+    def eda_enabled(self) -> bool:
         c = self.cfg
         return c.p_eda > 0 and (c.p_syn > 0 or c.p_swp > 0 or c.p_ins > 0 or c.p_del > 0)
 
-    def __call__(self, captions: list[str], rng: np.random.Generator) -> list[str]:
-        """Each caption is augmented with probability ``p_eda`` (one draw per caption when enabled)."""
+    @property
+    def enabled(self) -> bool:
+        return self.eda_enabled or self.p_bt > 0 or self.p_var > 0
+
+    def __call__(self, captions: list[str], rng: np.random.Generator,
+                 keys: Sequence[str | None] | None = None) -> list[str]:
+        """Augment each caption; ``keys`` are the recordings' variation keys (``CaptionVariations.match``).
+
+        Per caption, for each step that is on: variations draw ``rng.random() < p`` (and the variation with
+        ``rng.integers``), back-translation ``rng.random() < p_bt``, EDA ``rng.random() < p_eda`` as before.
+        """
         if not self.enabled:
             return list(captions)
+        if self.p_var > 0 and keys is not None and len(keys) != len(captions):
+            raise ValueError(f"{len(keys)} variation keys for {len(captions)} captions")
         c = self.cfg
+        eda_on = self.eda_enabled
         out = []
-        for caption in captions:
-            if rng.random() < c.p_eda:
+        for j, caption in enumerate(captions):
+            self.counts["captions"] += 1
+            if self.p_var > 0:
+                swap = rng.random() < self.p_var
+                choices = self.variations.choices(keys[j] if keys is not None else None, caption)
+                if swap and choices:
+                    caption = choices[int(rng.integers(len(choices)))]
+                    self.counts["variation"] += 1
+            if self.p_bt > 0:
+                if rng.random() < self.p_bt and caption in self.back_translations:
+                    translated = self.back_translations[caption]
+                    self.counts["back_translation"] += translated != caption
+                    caption = translated
+            if eda_on and rng.random() < c.p_eda:
                 caption = eda(caption, p_syn=c.p_syn, p_swp=c.p_swp, p_ins=c.p_ins, p_del=c.p_del, rng=rng,
                               wordnet=self.wordnet)
+                self.counts["eda"] += 1
             out.append(caption)
         return out
+
+    def stats(self) -> dict[str, int]:
+        """How many captions went through the augmentation and how many each step changed (this process)."""
+        return dict(self.counts)
 
     def __repr__(self) -> str:
         c = self.cfg
@@ -181,3 +230,17 @@ def check_text_augment_requirements(cfg: AugmentConfig) -> None:
     eda_cfg = cfg.eda if isinstance(cfg, AugmentConfig) else cfg
     if _needs_wordnet(eda_cfg) and find_wordnet_dir(eda_cfg.wordnet_dir) is None:
         raise wordnet_missing(eda_cfg.wordnet_dir, "EDA with synonyms (augment.eda.p_syn / p_ins > 0)")
+    if not isinstance(cfg, AugmentConfig):
+        return
+    if cfg.bt.p_bt > 0:
+        from retrieval.augment.backtranslate import check_apertium
+
+        check_apertium()  # ApertiumMissing (a ConfigError) names the apt command
+    if cfg.variations.p > 0:
+        from pathlib import Path
+
+        from retrieval.config import ConfigError
+
+        if not Path(cfg.variations.file or "").expanduser().is_file():
+            raise ConfigError(f"augment.variations.file: {cfg.variations.file!r} is not a file (a JSON file mapping "
+                              "file names to lists of captions)")

@@ -11,6 +11,16 @@ CSV files are decoded as UTF-8 (a byte-order mark is allowed) and fall back to I
 Clotho files are not all UTF-8. Row numbers in error messages are 1-based with the header as row 1 (they equal line
 numbers unless a quoted field spans several lines). Blank lines are skipped.
 
+Quirks of the ClothoV2.1 release that are handled:
+
+* HTML entities (``&#39;``, ``&amp;`` ...) in captions and keywords are unescaped (:func:`html.unescape`).
+* File names may hold spaces, accents and HTML entities. The audio file is looked up under the literal name
+  first, then the unescaped one, each also in Unicode NFC and NFD form (archives made on macOS store NFD names);
+  :attr:`Recording.file_name` is the name of the file found on disk. Metadata rows are joined on the same
+  variants, so a metadata file that spells a name differently from the captions file still matches.
+* ``sound_id`` ``"Not found"`` (or empty, ``NA``) becomes ``Recording.source_id = None``; ``sound_link`` ``"NA"``,
+  empty or bracketed ``start_end_samples`` and the other metadata columns are not needed and never fail a load.
+
 Example::
 
     >>> split = load_clotho_split("/data/clotho", "development")          # doctest: +SKIP
@@ -20,7 +30,9 @@ Example::
 from __future__ import annotations
 
 import csv
+import html
 import io
+import unicodedata
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -51,6 +63,9 @@ class Recording:
     path: Path
     captions: tuple[str, ...]
     keywords: tuple[str, ...]  # stripped, lowercased, empty entries dropped; () when no metadata
+    # the id in the source collection (Clotho: the FreeSound sound_id; AudioCaps: the YouTube id; WavCaps: the
+    # JSON id), None when unknown ("Not found")
+    source_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,8 @@ class Split:
     recordings: tuple[Recording, ...]  # only those whose audio exists (strict=False) / all (strict=True)
     missing_audio: tuple[str, ...]  # listed in the captions CSV, audio file absent
     has_metadata: bool
+    # listed but left out on purpose (WavCaps: zero duration or on the exclusion list); not in missing_audio
+    excluded: tuple[str, ...] = ()
 
     @property
     def n_captions(self) -> int:
@@ -132,15 +149,52 @@ def _iter_rows(path: Path, header: list[str], rows: list[list[str]]):
 
 
 def parse_keywords(text: str) -> tuple[str, ...]:
-    """``"a; B;;c "`` -> ``("a", "b", "c")``: split on ``;``, stripped, lowercased, empties dropped."""
-    return tuple(k for k in (part.strip().lower() for part in text.split(";")) if k)
+    """``"a; B;;c "`` -> ``("a", "b", "c")``: split on ``;``, stripped, lowercased, empties dropped; HTML
+    entities are unescaped (``"rock &amp; roll"`` -> ``"rock & roll"``)."""
+    return tuple(k for k in (part.strip().lower() for part in html.unescape(text).split(";")) if k)
 
 
-def _read_metadata(path: Path, wanted: set[str]) -> dict[str, tuple[str, ...]]:
+def clean_caption(text: str) -> str:
+    """A caption as used for training and queries: HTML entities unescaped, surrounding whitespace stripped."""
+    return html.unescape(text).strip()
+
+
+def name_variants(name: str) -> list[str]:
+    """The spellings under which a listed file name is looked up, in order and without repeats: the literal name,
+    the HTML-unescaped one, and the NFC and NFD forms of both."""
+    out: list[str] = []
+    for base in (name, html.unescape(name)):
+        for cand in (base, unicodedata.normalize("NFC", base), unicodedata.normalize("NFD", base)):
+            if cand not in out:
+                out.append(cand)
+    return out
+
+
+def find_audio(folder: Path, name: str) -> Path | None:
+    """The audio file for a listed ``name`` in ``folder`` (see :func:`name_variants`), or None."""
+    for cand in name_variants(name):
+        path = folder / cand
+        if path.is_file():
+            return path
+    return None
+
+
+_NO_ID = {"", "not found", "na", "n/a", "nan", "none", "null"}
+
+
+def parse_sound_id(text: str) -> str | None:
+    """``"12345"`` -> ``"12345"``; ``"Not found"``, ``"NA"`` and empty -> None."""
+    text = text.strip()
+    return None if text.lower() in _NO_ID else text
+
+
+def _read_metadata(path: Path, wanted: set[str]) -> dict[str, tuple[tuple[str, ...], str | None]]:
+    """``{name variant: (keywords, sound_id)}`` for the metadata rows whose name (in any spelling) is wanted."""
     header, rows = read_csv_rows(path)
     cols = _column_index(path, header, METADATA_COLUMNS)
+    id_col = header.index("sound_id") if "sound_id" in header else None
     seen: dict[str, int] = {}
-    out: dict[str, tuple[str, ...]] = {}
+    out: dict[str, tuple[tuple[str, ...], str | None]] = {}
     for number, row in _iter_rows(path, header, rows):
         name = row[cols["file_name"]].strip()
         if not name:
@@ -149,9 +203,20 @@ def _read_metadata(path: Path, wanted: set[str]) -> dict[str, tuple[str, ...]]:
             raise DataError(path, f"duplicated file_name {name!r} (first at row {seen[name]})",
                             row=number, field="file_name")
         seen[name] = number
-        if name in wanted:  # metadata for files not in the captions CSV is ignored
-            out[name] = parse_keywords(row[cols["keywords"]])
+        variants = name_variants(name)
+        if wanted.isdisjoint(variants):  # metadata for files not in the captions CSV is ignored
+            continue
+        value = (parse_keywords(row[cols["keywords"]]), parse_sound_id(row[id_col]) if id_col is not None else None)
+        for cand in variants:
+            out.setdefault(cand, value)
     return out
+
+
+def _lookup_metadata(meta: dict[str, tuple[tuple[str, ...], str | None]], name: str):
+    for cand in name_variants(name):
+        if cand in meta:
+            return meta[cand]
+    return (), None
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -191,7 +256,7 @@ def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> S
         seen[name] = number
         captions = []
         for column in CAPTION_COLUMNS:
-            caption = row[cols[column]].strip()
+            caption = clean_caption(row[cols[column]])
             if not caption:
                 raise DataError(cap_path, f"empty caption for {name!r}", row=number, field=column)
             captions.append(caption)
@@ -199,21 +264,26 @@ def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> S
 
     meta_path = metadata_csv(root, split)
     has_metadata = meta_path.is_file()
-    keywords = _read_metadata(meta_path, set(seen)) if has_metadata else {}
+    wanted = {cand for name in seen for cand in name_variants(name)}
+    metadata = _read_metadata(meta_path, wanted) if has_metadata else {}
 
     audio_dir = root / split
     recordings: list[Recording] = []
     missing: list[str] = []
     for number, name, captions in entries:
-        path = audio_dir / name
-        if not path.is_file():
+        path = find_audio(audio_dir, name)
+        if path is None:
             if strict:
-                raise DataError(cap_path, f"audio file for {name!r} not found: expected {path} "
+                unescaped = html.unescape(name)
+                also = f" (or {audio_dir / unescaped})" if unescaped != name else ""
+                raise DataError(cap_path, f"audio file for {name!r} not found: expected {audio_dir / name}{also} "
                                           f"(use strict=False to skip recordings without audio)",
                                 row=number, field="file_name")
             missing.append(name)
             continue
-        recordings.append(Recording(file_name=name, path=path, captions=captions, keywords=keywords.get(name, ())))
+        keywords, sound_id = _lookup_metadata(metadata, name)
+        recordings.append(Recording(file_name=path.name, path=path, captions=captions, keywords=keywords,
+                                    source_id=sound_id))
     return Split(name=split, root=root, recordings=tuple(recordings), missing_audio=tuple(missing),
                  has_metadata=has_metadata)
 

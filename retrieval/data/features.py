@@ -1,6 +1,19 @@
-"""Log-mel frontend (``torch.stft`` + librosa's Slaney mel filterbank) and an on-disk feature cache.
+"""Log-mel frontends (``torch.stft`` + a mel filterbank) and an on-disk feature cache.
 
-The frontend reproduces::
+Three recipes (``features.kind``), all with the same cache:
+
+* ``logmel`` (the default; below): librosa's Slaney mel filterbank, power in dB, zero padding;
+* ``panns``: the PANNs frontend (torchlibrosa ``Spectrogram`` + ``LogmelFilterBank``): the same as ``logmel``
+  except reflect padding at the edges (``pad_mode="reflect"``), as PANNs was trained;
+* ``passt``: the PaSST frontend (``AugmentMelSTFT`` of the PaSST repository, in evaluation mode): pre-emphasis
+  ``y[n] = x[n+1] - 0.97 x[n]``, a symmetric (``periodic=False``) Hann window of ``win_length`` samples centred in
+  ``n_fft``, reflect padding, power spectrum, Kaldi mel banks (``mel = 1127 ln(1 + f / 700)``, triangles in mel
+  between ``f_min`` and ``f_max``, no filter on the Nyquist bin), then ``(ln(mel + 1e-5) + 4.5) / 5``. PaSST's
+  random shifts of ``f_min``/``f_max`` in training are not done (features are computed once and cached).
+
+Reflect padding needs more than ``n_fft // 2`` samples; shorter clips are zero-padded instead.
+
+The ``logmel`` frontend reproduces::
 
     librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
                         win_length=win_length, n_mels=n_mels, fmin=f_min, fmax=f_max, power=2.0, center=True,
@@ -45,6 +58,11 @@ from .audio import read_audio_bytes
 from .errors import DataError
 
 FRONTEND_VERSION = "logmel-v1"  # bump when the computation changes: it is part of every cache key
+FRONTEND_KINDS = ("logmel", "panns", "passt")
+# kinds whose output is the pretrained encoder's own input scale: the model must not re-standardise it
+FIXED_NORMALISATION_KINDS = frozenset({"panns", "passt"})
+PASST_LOG_OFFSET = 1e-5
+PASST_PREEMPHASIS = 0.97
 
 
 @dataclass(frozen=True)
@@ -59,12 +77,18 @@ class Frontend:
     f_min: float
     f_max: float
     floor: float
+    kind: str = "logmel"
 
     def __post_init__(self) -> None:
         if not (self.sample_rate > 0 and self.n_fft > 0 and 0 < self.win_length <= self.n_fft
                 and self.hop_length > 0 and self.n_mels > 0 and self.floor > 0
-                and 0 <= self.f_min < self.f_max <= self.sample_rate / 2):
+                and 0 <= self.f_min < self.f_max <= self.sample_rate / 2 and self.kind in FRONTEND_KINDS):
             raise ValueError(f"invalid frontend parameters: {self}")
+
+    @property
+    def fixed_normalisation(self) -> bool:
+        """True when the output already has the scale a pretrained encoder expects (``panns``, ``passt``)."""
+        return self.kind in FIXED_NORMALISATION_KINDS
 
     @classmethod
     def from_config(cls, cfg: FeaturesConfig) -> "Frontend":
@@ -77,18 +101,48 @@ class Frontend:
             f_min=float(cfg.f_min),
             f_max=float(cfg.f_max if cfg.f_max is not None else cfg.sample_rate / 2),
             floor=float(cfg.top_db_floor),
+            kind=str(cfg.kind),
         )
 
     def key(self) -> str:
-        """A short stable hash (12 hex digits) of every field and the frontend version."""
-        blob = json.dumps({"version": FRONTEND_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        """A short stable hash (12 hex digits) of every field and the frontend version.
+
+        ``kind`` enters the hash only when it is not ``logmel``, so caches written before frontends had a kind
+        stay valid."""
+        fields = dataclasses.asdict(self)
+        if fields["kind"] == "logmel":
+            del fields["kind"]
+        blob = json.dumps({"version": FRONTEND_VERSION, **fields}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def n_frames(self, n_samples: int) -> int:
-        """Frames produced for ``n_samples`` samples (``center=True``)."""
+        """Frames produced for ``n_samples`` samples (``center=True``; PaSST's pre-emphasis drops one sample)."""
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        if self.kind == "passt":
+            return 1 + max(n_samples - 1, 0) // self.hop_length
         return 1 + n_samples // self.hop_length
+
+
+def kaldi_mel_banks(n_mels: int, n_fft: int, sample_rate: int, f_min: float, f_max: float) -> np.ndarray:
+    """Kaldi's triangular mel filterbank (``torchaudio.compliance.kaldi.get_mel_banks`` without VTLN warping),
+    ``[n_mels, n_fft // 2 + 1]`` with a zero column for the Nyquist bin, as PaSST pads it.
+
+    ``mel(f) = 1127 ln(1 + f / 700)``; filter ``b`` rises from ``mel_lo + b d`` to its peak at ``mel_lo + (b+1) d``
+    and falls to zero at ``mel_lo + (b+2) d``, ``d = (mel(f_max) - mel(f_min)) / (n_mels + 1)``, evaluated at the
+    mel value of each FFT bin's frequency ``k * sample_rate / n_fft``, ``k < n_fft // 2``.
+    """
+    def mel(f):
+        return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
+
+    n_bins = n_fft // 2
+    lo, hi = mel(f_min), mel(f_max)
+    delta = (hi - lo) / (n_mels + 1)
+    left = lo + delta * np.arange(n_mels)[:, None]
+    centre, right = left + delta, left + 2 * delta
+    m = mel(np.arange(n_bins) * (sample_rate / n_fft))[None, :]
+    banks = np.maximum(0.0, np.minimum((m - left) / (centre - left), (right - m) / (right - centre)))
+    return np.concatenate([banks, np.zeros((n_mels, 1))], axis=1)
 
 
 class LogMel(torch.nn.Module):
@@ -100,16 +154,21 @@ class LogMel(torch.nn.Module):
 
     def __init__(self, frontend: Frontend, compute_dtype: torch.dtype = torch.float64):
         super().__init__()
-        import librosa  # deferred: importing librosa costs about a second
-
         self.frontend = frontend
         self.compute_dtype = compute_dtype
-        mel = librosa.filters.mel(sr=frontend.sample_rate, n_fft=frontend.n_fft, n_mels=frontend.n_mels,
-                                  fmin=frontend.f_min, fmax=frontend.f_max, htk=False, norm="slaney")
+        if frontend.kind == "passt":
+            mel = kaldi_mel_banks(frontend.n_mels, frontend.n_fft, frontend.sample_rate, frontend.f_min,
+                                  frontend.f_max)
+        else:
+            import librosa  # deferred: importing librosa costs about a second
+
+            mel = librosa.filters.mel(sr=frontend.sample_rate, n_fft=frontend.n_fft, n_mels=frontend.n_mels,
+                                      fmin=frontend.f_min, fmax=frontend.f_max, htk=False, norm="slaney")
         # non-persistent: derived from the frontend, so they do not belong in a model's state dict
         self.register_buffer("mel_basis", torch.from_numpy(mel).to(compute_dtype), persistent=False)
-        self.register_buffer("window", torch.hann_window(frontend.win_length, periodic=True, dtype=compute_dtype),
-                             persistent=False)
+        periodic = frontend.kind != "passt"  # PaSST uses torch.hann_window(periodic=False)
+        self.register_buffer("window", torch.hann_window(frontend.win_length, periodic=periodic,
+                                                         dtype=compute_dtype), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         if wave.dim() not in (1, 2):
@@ -119,11 +178,19 @@ class LogMel(torch.nn.Module):
         fe = self.frontend
         out_dtype = wave.dtype if wave.is_floating_point() else torch.float32
         x = wave.to(self.compute_dtype)
+        if fe.kind == "passt":
+            if x.shape[-1] < 2:
+                raise ValueError("the PaSST frontend needs at least 2 samples (pre-emphasis)")
+            x = x[..., 1:] - PASST_PREEMPHASIS * x[..., :-1]
+        # reflect padding (PANNs, PaSST) needs more samples than the padding; shorter clips are zero-padded
+        pad_mode = "reflect" if fe.kind != "logmel" and x.shape[-1] > fe.n_fft // 2 else "constant"
         spec = torch.stft(x, n_fft=fe.n_fft, hop_length=fe.hop_length, win_length=fe.win_length,
-                          window=self.window.to(self.compute_dtype), center=True, pad_mode="constant",
+                          window=self.window.to(self.compute_dtype), center=True, pad_mode=pad_mode,
                           return_complex=True)
         power = spec.real.square() + spec.imag.square()  # [..., n_fft // 2 + 1, T]
         mel = torch.matmul(self.mel_basis.to(self.compute_dtype), power)  # [..., n_mels, T]
+        if fe.kind == "passt":
+            return ((torch.log(mel + PASST_LOG_OFFSET) + 4.5) / 5.0).to(out_dtype)
         return (10.0 * torch.log10(mel.clamp(min=fe.floor))).to(out_dtype)
 
     def extra_repr(self) -> str:

@@ -18,8 +18,14 @@ Registered encoders (``list_text_encoders()``):
   ``save_artifacts(dir)`` writes ``dir/tokenizer/tokenizer.json``; building with ``artifacts_dir=dir`` loads it
   instead of learning a new vocabulary.
 * ``hf``: any local Hugging Face encoder folder saved with ``save_pretrained`` (``cfg.path``), loaded with
-  ``local_files_only=True`` and ``HF_HUB_OFFLINE=1`` (never downloads). ``save_artifacts(dir)`` writes the tokenizer,
-  the model config and the source path to ``dir/hf/``.
+  ``local_files_only=True`` and ``HF_HUB_OFFLINE=1`` (never downloads). ``cfg.path`` may also be a model name
+  (``bert-base-uncased``, ``roberta-large``, ``FacebookAI/roberta-base``) that is not a folder: it is then looked up
+  in the offline Hugging Face cache (:func:`resolve_hf_path`: ``$HF_HUB_CACHE``, ``$HF_HOME/hub``,
+  ``~/.cache/huggingface/hub``; ``models--{org}--{name}/snapshots/{revision}/``, the revision named by
+  ``refs/main``); when it is absent the build fails at once naming the folders looked at. BERT and RoBERTa both
+  work: the tokenizer's own special tokens are used (``[CLS] … [SEP]`` or ``<s> … </s>``), and only
+  ``input_ids`` and ``attention_mask`` are passed (RoBERTa has no token types). ``save_artifacts(dir)`` writes
+  the tokenizer, the model config and the source path to ``dir/hf/``.
 
 Frozen encoders (``cfg.frozen``) have no trainable parameters and stay in eval mode (no dropout).
 
@@ -60,7 +66,9 @@ __all__ = [
     "build_text_encoder",
     "learn_wordpiece_vocab",
     "list_text_encoders",
+    "hf_cache_dirs",
     "preprocess_caption",
+    "resolve_hf_path",
     "train_wordpiece_tokenizer",
 ]
 
@@ -327,10 +335,64 @@ class HFTextEncoder(TextEncoder):
         (out / "source.json").write_text(json.dumps({"path": self.source}, indent=2) + "\n")
 
 
-def _check_hf_folder(path: str | None) -> Path:
+def hf_cache_dirs() -> list[Path]:
+    """The offline Hugging Face hub caches looked at, in order: ``$HF_HUB_CACHE``, ``$HF_HOME/hub``,
+    ``~/.cache/huggingface/hub`` (duplicates removed)."""
+    dirs = []
+    if os.environ.get("HF_HUB_CACHE"):
+        dirs.append(Path(os.environ["HF_HUB_CACHE"]).expanduser())
+    if os.environ.get("HF_HOME"):
+        dirs.append(Path(os.environ["HF_HOME"]).expanduser() / "hub")
+    dirs.append(Path("~/.cache/huggingface/hub").expanduser())
+    return list(dict.fromkeys(dirs))
+
+
+def _looks_like_model_name(path: str) -> bool:
+    return bool(re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", path)) and not path.startswith((".", "~"))
+
+
+def _snapshot(repo_dir: Path) -> Path | None:
+    """The snapshot folder of a cached repository: the revision in ``refs/main``, else the only (or newest)
+    snapshot."""
+    ref = repo_dir / "refs" / "main"
+    if ref.is_file():
+        snap = repo_dir / "snapshots" / ref.read_text().strip()
+        if snap.is_dir():
+            return snap
+    snaps = sorted((d for d in (repo_dir / "snapshots").glob("*") if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    return snaps[-1] if snaps else None
+
+
+def resolve_hf_path(path: str | None) -> Path:
+    """The local folder of ``text_encoder.path``: the folder itself when it exists, else the snapshot of a model
+    name in the offline Hugging Face cache (``models--org--name``; a bare ``name`` also matches a single
+    ``models--{org}--name``). Never touches the network; raises ConfigError naming what was expected."""
     if not path:
         raise ConfigError("text_encoder.path: is required for the 'hf' text encoder: " + _HF_EXPECTED)
     folder = Path(path).expanduser()
+    if folder.is_dir() or not _looks_like_model_name(path):
+        return folder
+    repo = "models--" + path.replace("/", "--")
+    looked = []
+    for cache in hf_cache_dirs():
+        candidates = [cache / repo]
+        if "/" not in path and not (cache / repo).is_dir():
+            candidates += sorted(cache.glob(f"models--*--{path}"))
+        for cand in candidates:
+            looked.append(str(cand))
+            if cand.is_dir():
+                snap = _snapshot(cand)
+                if snap is not None:
+                    return snap
+    raise ConfigError(
+        f"text_encoder.path: {path!r} is neither a folder nor a model in the offline Hugging Face cache (looked for "
+        f"a snapshot in: {', '.join(looked[:4])}); nothing is downloaded here: on a connected machine run "
+        f"`huggingface-cli download {path}` and copy the cache folder (or set HF_HUB_CACHE to it), or give "
+        f"{_HF_EXPECTED}")
+
+
+def _check_hf_folder(path: str | None) -> Path:
+    folder = resolve_hf_path(path)
     if not folder.is_dir():
         raise ConfigError(f"text_encoder.path: {folder} is not an existing directory; expected {_HF_EXPECTED}")
     lacking = []

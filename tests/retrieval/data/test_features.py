@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from pathlib import Path
 
@@ -255,3 +256,99 @@ def test_cache_resamples_to_frontend_rate(tmp_path, frontend):
     sf.write(path, noise(44100, 9), 44100)
     feats = FeatureCache(tmp_path / "cache", frontend).get(path)
     assert feats.shape == (frontend.n_mels, frontend.n_frames(16000))
+
+
+# --------------------------------------------------------------------------------------------- PANNs / PaSST kinds
+def _kaldi_banks_naive(n_mels, n_fft, sr, f_min, f_max):
+    """Kaldi's mel banks written out filter by filter and bin by bin (mel-computations.cc, no VTLN)."""
+    mel = lambda f: 1127.0 * math.log(1.0 + f / 700.0)  # noqa: E731
+    delta = (mel(f_max) - mel(f_min)) / (n_mels + 1)
+    out = np.zeros((n_mels, n_fft // 2 + 1))
+    for b in range(n_mels):
+        left, centre, right = mel(f_min) + b * delta, mel(f_min) + (b + 1) * delta, mel(f_min) + (b + 2) * delta
+        for k in range(n_fft // 2):
+            m = mel(k * sr / n_fft)
+            if left < m < right:
+                out[b, k] = (m - left) / (centre - left) if m <= centre else (right - m) / (right - centre)
+    return out
+
+
+def test_kaldi_mel_banks_match_a_naive_loop():
+    from retrieval.data.features import kaldi_mel_banks
+
+    got = kaldi_mel_banks(128, 1024, 32000, 0.0, 15000.0)
+    assert got.shape == (128, 513) and not got[:, -1].any()
+    np.testing.assert_allclose(got, _kaldi_banks_naive(128, 1024, 32000, 0.0, 15000.0), atol=1e-12)
+
+
+def _passt_frontend_naive(wave: np.ndarray, fe) -> np.ndarray:
+    """PaSST's AugmentMelSTFT (eval mode) in numpy: pre-emphasis, reflect padding, symmetric Hann window centred
+    in n_fft, |rfft|^2, Kaldi banks, (ln(x + 1e-5) + 4.5) / 5."""
+    x = wave[1:] - 0.97 * wave[:-1]
+    x = np.pad(x.astype(np.float64), fe.n_fft // 2, mode="reflect")
+    n = np.arange(fe.win_length)
+    win = 0.5 - 0.5 * np.cos(2 * np.pi * n / (fe.win_length - 1))
+    left = (fe.n_fft - fe.win_length) // 2
+    window = np.zeros(fe.n_fft)
+    window[left:left + fe.win_length] = win
+    n_frames = 1 + (len(x) - fe.n_fft) // fe.hop_length
+    frames = np.stack([x[i * fe.hop_length:i * fe.hop_length + fe.n_fft] * window for i in range(n_frames)])
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    mel = _kaldi_banks_naive(fe.n_mels, fe.n_fft, fe.sample_rate, fe.f_min, fe.f_max) @ power.T
+    return ((np.log(mel + 1e-5) + 4.5) / 5.0).astype(np.float32)
+
+
+def _kind_frontend(kind: str, **kw) -> Frontend:
+    base = dict(kind=kind, sample_rate=32000, n_fft=1024, win_length=800, hop_length=320, n_mels=128,
+                f_min=0.0, f_max=15000.0, top_db_floor=1e-10)
+    return Frontend.from_config(FeaturesConfig(**(base | kw)))
+
+
+def test_passt_frontend_matches_a_naive_reference():
+    fe = _kind_frontend("passt")
+    rng = np.random.default_rng(0)
+    wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(32000) / 32000) + 0.05 * rng.normal(size=32000)
+            ).astype(np.float32)
+    ours = compute_logmel(wave, fe)
+    ref = _passt_frontend_naive(wave, fe)
+    assert ours.shape == ref.shape == (128, fe.n_frames(32000)) == (128, 100)
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+    assert fe.n_frames(320000) == 1000  # 10 s at 32 kHz: 1000 frames, 99 PaSST time patches
+
+
+def test_panns_frontend_matches_librosa_with_reflect_padding():
+    import librosa
+
+    fe = _kind_frontend("panns", win_length=1024, n_mels=64, f_min=50.0, f_max=14000.0)
+    wave = np.random.default_rng(1).normal(scale=0.1, size=16000).astype(np.float32)
+    ref = librosa.power_to_db(librosa.feature.melspectrogram(
+        y=wave, sr=32000, n_fft=1024, hop_length=320, win_length=1024, n_mels=64, fmin=50.0, fmax=14000.0,
+        power=2.0, center=True, pad_mode="reflect"), ref=1.0, amin=1e-10, top_db=None)
+    ours = compute_logmel(wave, fe)
+    np.testing.assert_allclose(ours, ref, atol=2e-3)
+    zero_padded = compute_logmel(wave, _kind_frontend("logmel", win_length=1024, n_mels=64, f_min=50.0,
+                                                      f_max=14000.0))
+    assert not np.allclose(ours[:, 0], zero_padded[:, 0], atol=1e-2)  # the edges differ, so the kind matters
+
+
+def test_frontend_kinds_have_their_own_cache_keys_and_logmel_keeps_its_old_key():
+    import dataclasses
+    import hashlib
+    import json
+
+    from retrieval.data.features import FRONTEND_VERSION
+
+    logmel = Frontend.from_config(FeaturesConfig())
+    fields = {k: v for k, v in dataclasses.asdict(logmel).items() if k != "kind"}
+    old_key = hashlib.sha1(json.dumps({"version": FRONTEND_VERSION, **fields}, sort_keys=True).encode()
+                           ).hexdigest()[:12]
+    assert logmel.key() == old_key  # caches written before frontends had a kind stay valid
+    keys = {Frontend.from_config(FeaturesConfig(kind=k)).key() for k in ("logmel", "panns", "passt")}
+    assert len(keys) == 3
+    assert not logmel.fixed_normalisation and _kind_frontend("passt").fixed_normalisation
+
+
+def test_reflect_kinds_fall_back_to_zero_padding_for_very_short_clips():
+    fe = _kind_frontend("passt")
+    out = compute_logmel(np.ones(300, dtype=np.float32), fe)
+    assert out.shape == (128, fe.n_frames(300)) and np.isfinite(out).all()

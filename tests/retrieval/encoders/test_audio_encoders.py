@@ -2,8 +2,8 @@
 
 The contract tests are parametrized over ``list_audio_encoders()``: a new registry entry is tested automatically
 (built with ``AudioEncoderConfig(name=...)`` defaults and 40 mel bins, on 2-3 clips of max(64, 2 * time_stride)
-frames).
-The CNN14 checkpoint round trip (a 320 MB state dict) is marked ``slow``.
+frames; the output length comes from ``enc.output_frames``).
+The CNN14 and PaSST-S checkpoint round trips (320-340 MB state dicts) are marked ``slow``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from retrieval.encoders import AUDIO_ENCODERS, AudioEncoderOutput, Registry, bui
 
 N_MELS = 40
 AUDIO = list_audio_encoders()
-SLOW = {"cnn14"}  # entries whose checkpoint round trip takes seconds
+SLOW = {"cnn14", "passt"}  # entries whose checkpoint round trip takes seconds
 
 
 _CACHE: dict[tuple[str, int], nn.Module] = {}
@@ -52,7 +52,7 @@ def _first_conv(enc: nn.Module) -> nn.Conv2d:
 
 # --------------------------------------------------------------------------------------------- contract
 def test_registry_has_the_documented_entries():
-    assert {"cnn-small", "cnn10", "cnn14"} <= set(AUDIO)
+    assert {"cnn-small", "cnn10", "cnn14", "passt"} <= set(AUDIO)
 
 
 @pytest.mark.parametrize("name", AUDIO)
@@ -61,7 +61,7 @@ def test_forward_backward_shapes_and_gradients(name):
     x, lengths = _inputs(enc)
     out = enc(x, lengths)
     assert isinstance(out, AudioEncoderOutput)
-    t_out = x.shape[2] // enc.time_stride
+    t_out = enc.output_frames(x.shape[2])
     assert out.sequence.shape == (2, t_out, enc.seq_dim)
     assert out.mask.shape == (2, t_out) and out.mask.dtype == torch.bool
     assert out.pooled.shape == (2, enc.out_dim)
@@ -79,7 +79,7 @@ def test_mask_follows_lengths(name):
     x, lengths = _inputs(enc)
     with torch.no_grad():
         out = enc(x, lengths)
-    t_out = x.shape[2] // enc.time_stride
+    t_out = enc.output_frames(x.shape[2])
     valid = out.mask.sum(1)
     expected = torch.clamp(-(-lengths // enc.time_stride), max=t_out)  # ceil(lengths / stride)
     assert valid.tolist() == expected.tolist()

@@ -231,3 +231,88 @@ def test_unknown_text_encoder():
     with pytest.raises(ConfigError) as err:
         build_text_encoder(TextEncoderConfig(name="gpt-17"))
     assert err.value.args[0].startswith("text_encoder.name:") and all(n in str(err.value) for n in TEXT)
+
+
+# --------------------------------------------------------------------------------------------- RoBERTa, HF cache
+@pytest.fixture(scope="module")
+def roberta_folder(tmp_path_factory) -> Path:
+    """A small random RoBERTa with a byte-level BPE tokenizer (vocab.json + merges.txt), saved with
+    save_pretrained (no network)."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaModel, RobertaTokenizerFast
+
+    folder = tmp_path_factory.mktemp("hf-roberta")
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator([preprocess_caption(c) for c in CORPUS], vocab_size=300, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    raw = tmp_path_factory.mktemp("bpe")
+    bpe.save_model(str(raw))
+    tokenizer = RobertaTokenizerFast(vocab_file=str(raw / "vocab.json"), merges_file=str(raw / "merges.txt"))
+    torch.manual_seed(0)
+    model = RobertaModel(RobertaConfig(vocab_size=len(tokenizer), hidden_size=24, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=48, max_position_embeddings=80,
+                                       pad_token_id=tokenizer.pad_token_id, type_vocab_size=1),
+                         add_pooling_layer=False)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_hf_roberta_uses_s_as_cls_and_no_token_types(roberta_folder):
+    enc = build_text_encoder(TextEncoderConfig(name="hf", path=str(roberta_folder), max_tokens=16)).eval()
+    batch = enc.tokenize(["A dog barks.", "Rain falls on a metal roof while birds sing"])
+    assert set(batch) == {"input_ids", "attention_mask"}  # RoBERTa has no token_type_ids
+    assert (batch["input_ids"][:, 0] == enc.tokenizer.convert_tokens_to_ids("<s>")).all()
+    assert batch["input_ids"][0, batch["attention_mask"][0].sum() - 1] == enc.tokenizer.convert_tokens_to_ids("</s>")
+    with torch.no_grad():
+        emb = enc(batch)
+        # the class-token embedding, checked against the model called directly on the first caption alone
+        alone = enc.tokenize(["A dog barks."])
+        direct = enc.model(**alone).last_hidden_state[:, 0]
+    assert emb.shape == (2, 24)
+    torch.testing.assert_close(emb[:1], direct, rtol=1e-5, atol=1e-5)
+
+
+def _fake_hub_cache(root: Path, repo: str, source: Path, revision: str = "0123abcd" * 5) -> Path:
+    """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<rev>/...}."""
+    repo_dir = root / ("models--" + repo.replace("/", "--"))
+    snap = repo_dir / "snapshots" / revision
+    snap.mkdir(parents=True)
+    for f in source.iterdir():
+        (snap / f.name).write_bytes(f.read_bytes())
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(revision)
+    return snap
+
+
+def test_hf_model_name_resolves_from_the_offline_cache(roberta_folder, tmp_path, monkeypatch):
+    from retrieval.encoders.text import resolve_hf_path
+
+    cache = tmp_path / "hub"
+    snap = _fake_hub_cache(cache, "FacebookAI/roberta-base", roberta_folder)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.chdir(tmp_path)  # no folder named like the model here
+    assert resolve_hf_path("FacebookAI/roberta-base") == snap
+    assert resolve_hf_path("roberta-base") == snap  # a bare name matches a single models--*--roberta-base
+    enc = build_text_encoder(TextEncoderConfig(name="hf", path="roberta-base", max_tokens=16))
+    assert enc.source == str(snap) and enc.encode(["a dog"]).shape == (1, 24)
+
+
+def test_hf_model_name_absent_from_the_cache_fails_at_once(tmp_path, monkeypatch):
+    from transformers.utils import hub
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.chdir(tmp_path)
+
+    def no_network(*a, **k):  # pragma: no cover - reached only if the loader tried to download
+        raise AssertionError("tried to reach the network")
+
+    monkeypatch.setattr(hub, "cached_file", no_network, raising=False)
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError) as err:
+        build_text_encoder(TextEncoderConfig(name="hf", path="roberta-large"))
+    msg = str(err.value)
+    assert msg.startswith("text_encoder.path:") and "models--roberta-large" in msg and "empty-hub" in msg
+    assert "huggingface-cli download roberta-large" in msg
+    assert time.perf_counter() - t0 < 5.0
