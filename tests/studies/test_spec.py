@@ -51,16 +51,19 @@ def test_shipped_spec_sizes():
     assert load_spec(ROOT / "studies/quick.yaml").max_epochs == 10
     dcase = load_spec(ROOT / "studies/dcase2022_augmentations.yaml")
     assert (dcase.num_samples, dcase.sampler["n_startup_trials"], dcase.base.train.patience) == (110, 10, 10)
-    assert "augment.eda.p_bt" not in {p.key for p in dcase.params}
+    assert "augment.bt.p_bt" in {p.key for p in dcase.params}  # back-translation is searched, as in the paper
     assert load_spec(ROOT / "studies/encoders.yaml").num_samples == 12  # (3 cnn-small widths + cnn10) x 3
     assert load_spec(ROOT / "studies/fusion.yaml").num_samples == 9  # 3 kinds x 3 seeds
     ablation = load_spec(ROOT / "studies/ablation.yaml")
-    assert ablation.num_samples == 21  # 7 variants x 3 seeds
+    assert ablation.num_samples == 24  # 8 variants x 3 seeds
     full = ablation.trial_config({"variant": "full"}, 0).augment
     no_audio = ablation.trial_config({"variant": "no_audio_aug"}, 1)
     assert full.gain.g_max > 0 and full.spec.n_t > 0 and full.mixstyle.p > 0 and full.eda.p_eda > 0
     assert no_audio.augment.gain.g_max == 0 and no_audio.augment.spec.n_t == 0 and no_audio.augment.mixstyle.p == 0
     assert no_audio.augment.eda.p_eda == full.eda.p_eda and no_audio.train.seed == 1
+    assert full.bt.p_bt > 0 and ablation.trial_config({"variant": "no_bt"}, 0).augment.bt.p_bt == 0
+    no_text = ablation.trial_config({"variant": "no_text_aug"}, 0).augment
+    assert no_text.bt.p_bt == 0 and no_text.eda.p_eda == 0 and no_text.gain.g_max == full.gain.g_max
 
 
 # --------------------------------------------------------------------------------------------- resolution
