@@ -6,6 +6,7 @@ COMMANDS = {
     "train_speed": "benchmarks.train_speed",
     "fusion_effect": "benchmarks.fusion_effect",
     "harness_overhead": "benchmarks.harness_overhead",
+    "perf": "benchmarks.perf",
     "leaderboard": "benchmarks.leaderboard.cli",
 }
 
