@@ -90,7 +90,52 @@ def usable_trials(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
 
 
 def importance_table(trials: list[FrozenTrial], *, direction: str = "maximize", seed: int = 0,
-                     min_trials: int = MIN_TRIALS) -> pd.DataFrame:
+                     min_trials: int = MIN_TRIALS, fidelity: bool = True) -> pd.DataFrame:
+    """Hyperparameter importance per branch of the search space and per evaluator (see the module docstring).
+
+    With ``fidelity`` (the default) and a study whose scheduler stopped trials early (PRUNED trials with
+    intermediate values), importance is computed a second time on the objective *at the first rung*: epoch ``E``, the
+    last epoch that every COMPLETE and PRUNED trial reached (``E = min over those trials of their last reported
+    epoch``). There every trial of an ASHA/HyperBand study is comparable, so pruned trials count too. Those rows have
+    the branch label suffixed with ``" @ epoch E"``. Final-value rows use COMPLETE trials only.
+    """
+    frame = _final_importance(trials, direction=direction, seed=seed, min_trials=min_trials)
+    if not fidelity:
+        return frame
+    low = _first_rung_trials(trials)
+    if low is None:
+        return frame
+    epoch, surrogate = low
+    extra = _final_importance(surrogate, direction=direction, seed=seed, min_trials=min_trials)
+    suffix = f" @ epoch {epoch}"
+    rows = [(f"{r.branch}{suffix}", r.evaluator, r.param, float(r.importance), int(r.n_trials))
+            for r in extra.itertuples(index=False)]
+    rows += [(r.branch, r.evaluator, r.param, float(r.importance), int(r.n_trials))
+             for r in frame.itertuples(index=False)]
+    skipped = list(frame.attrs.get("skipped", [])) + [(f"{b}{suffix}", e, why)
+                                                      for b, e, why in extra.attrs.get("skipped", [])]
+    return _frame(rows, skipped)
+
+
+def _first_rung_trials(trials: Sequence[FrozenTrial]) -> tuple[int, list[FrozenTrial]] | None:
+    """``(E, trials)``: COMPLETE and PRUNED trials re-made as COMPLETE trials whose value is their intermediate value
+    at epoch ``E`` (the last epoch all of them reached); None when no trial was pruned with intermediate values."""
+    pool = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values]
+    if not any(t.state == TrialState.PRUNED for t in pool):
+        return None
+    epoch = min(max(t.intermediate_values) for t in pool)
+    out = []
+    for t in pool:
+        v = t.intermediate_values.get(epoch)
+        if v is None or not math.isfinite(float(v)):
+            continue
+        out.append(optuna.trial.create_trial(params=dict(t.params), distributions=dict(t.distributions),
+                                             value=float(v)))
+    return int(epoch), out
+
+
+def _final_importance(trials: list[FrozenTrial], *, direction: str = "maximize", seed: int = 0,
+                      min_trials: int = MIN_TRIALS) -> pd.DataFrame:
     """Hyperparameter importance per branch of the search space and per evaluator (see the module docstring).
 
     Args:

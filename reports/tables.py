@@ -523,7 +523,10 @@ def importance_to_table(df) -> Table:
                  notes=["Importance of each searched parameter for the objective, by Optuna's fANOVA and PED-ANOVA "
                         "evaluators, over all trials and within each branch of the conditional space (so parameters "
                         "that exist only in one branch are evaluated where they exist). Importances of an evaluator "
-                        "within a branch sum to 1."],
+                        "within a branch sum to 1. Branches marked \"@ epoch E\" (studies whose scheduler stopped trials "
+                        "early) rank parameters by the objective at epoch E, the last epoch every completed and "
+                        "pruned trial reached, so pruned trials count there; the other rows use completed trials' "
+                        "final objective."],
                  label_columns=["branch", "evaluator", "param"])
 
 

@@ -256,3 +256,42 @@ def test_missing_scikit_learn_skips_fanova_only(monkeypatch):
     frame = importance_table(planted_flat(n=20))
     assert set(frame.evaluator) == {"ped_anova"}
     assert frame.attrs["skipped"] == [(ALL_BRANCH, "fanova", "not available: Tried to import 'sklearn' but failed")]
+
+
+# ------------------------------------------------------------------------------------------ first-rung importance
+def asha_like(n: int = 30, seed: int = 0) -> list:
+    """A multi-fidelity study: every trial reports epochs 1-2; `a` drives the curve, `b` is noise. Trials with a low
+    epoch-2 value are PRUNED there (as ASHA would), the others COMPLETE after 6 epochs, and only 4 complete."""
+    rng = np.random.default_rng(seed)
+    drafts = []
+    for _ in range(n):
+        a, b = float(rng.uniform()), float(rng.uniform())
+        curve = {e: a * (1 - 0.5 ** e) + 0.01 * float(rng.normal()) for e in range(1, 7)}
+        drafts.append((a, b, curve))
+    keep = set(np.argsort([-c[2] for _, _, c in drafts])[:4].tolist())
+    out = []
+    for i, (a, b, curve) in enumerate(drafts):
+        params, dists = {"a": a, "b": b}, {"a": U, "b": U}
+        if i in keep:
+            out.append(create_trial(params=params, distributions=dists, value=max(curve.values()),
+                                    intermediate_values=curve))
+        else:
+            out.append(create_trial(params=params, distributions=dists, state=TrialState.PRUNED,
+                                    value=max(curve[1], curve[2]), intermediate_values={1: curve[1], 2: curve[2]}))
+    return out
+
+
+def test_first_rung_importance_uses_pruned_trials_when_few_completed():
+    trials = asha_like()
+    frame = importance_table(trials)
+    # 4 COMPLETE trials are too few for the final-value rows ...
+    assert not (frame.branch == ALL_BRANCH).any()
+    assert any(b == ALL_BRANCH and "only 4 COMPLETE" in why for b, _, why in frame.attrs["skipped"])
+    # ... but at epoch 2 every trial (completed or pruned) is comparable, and the planted parameter wins there
+    for ev in EVALUATORS:
+        r = rows(frame, f"{ALL_BRANCH} @ epoch 2", ev)
+        assert r["a"] > r["b"], (ev, r)
+    assert set(frame[frame.branch == f"{ALL_BRANCH} @ epoch 2"].n_trials) == {30}
+    # switched off, or with no pruned trial, there are no first-rung rows
+    assert not importance_table(trials, fidelity=False).branch.str.contains("@").any()
+    assert not importance_table(planted_flat()).branch.str.contains("@").any()
