@@ -464,7 +464,25 @@ def collect_study(spec: str | Path | None = None, *, storage: str | None = None,
                      scheduler=scheduler, trials=records, frozen=frozen, param_order=order,
                      distributions=distributions, cpus_per_trial=cpus, cpus_source=cpus_source, query_keys=keys,
                      study_attrs=attrs, spec_path=str(spec) if spec is not None else None,
-                     variants=dict(loaded.variants) if loaded is not None else {})
+                     variants=_variants(st, loaded))
+
+
+def _variants(st, spec) -> dict[str, dict[str, Any]]:
+    """The variants' overrides as the runner recorded them (the run folder's spec.resolved.yaml: what the trials
+    were actually run with, even if the spec file changed since), else the spec's, else none."""
+    folder = st.user_attrs.get("run_folder")
+    if folder:
+        f = Path(folder) / "spec.resolved.yaml"
+        if f.is_file():
+            import yaml
+
+            try:
+                recorded = (yaml.safe_load(f.read_text()) or {}).get("variants")
+            except (OSError, yaml.YAMLError, AttributeError):
+                recorded = None
+            if isinstance(recorded, dict) and recorded:
+                return {str(k): dict(v or {}) for k, v in recorded.items()}
+    return dict(spec.variants) if spec is not None else {}
 
 
 def _trial_name(r: TrialRecord) -> str:

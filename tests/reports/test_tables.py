@@ -239,3 +239,21 @@ def test_summary_compute_and_top_configs(ablation_study):
             by_cfg.setdefault(t.params["variant"], []).append(t.value)
     best = sorted(by_cfg, key=lambda v: -np.mean(by_cfg[v]))[:2]
     assert [r["variant"] for r in top.rows] == best
+
+
+def test_variant_overrides_come_from_the_spec_the_study_was_run_with(ablation_study):
+    # the runner records the resolved spec in the run folder; the ablation note shows those overrides, also when
+    # the report is built from the storage alone (no spec file) or after the spec file changed
+    import optuna
+    import yaml
+
+    folder = ablation_study["tmp"] / "runfolder"
+    folder.mkdir()
+    (folder / "spec.resolved.yaml").write_text(yaml.safe_dump(
+        {"variants": {"full": {}, "no_x": {"augment.gain.g_max": 0.0}, "same": {}}}))
+    study = optuna.load_study(study_name="abl", storage=ablation_study["url"])
+    study.set_user_attr("run_folder", str(folder))
+    data = collect_study(storage=ablation_study["url"], study="abl")
+    assert data.variants["no_x"] == {"augment.gain.g_max": 0.0}
+    table = next(t for t in study_tables(data, Settings(resamples=200)) if t.name == "ablation")
+    assert "no_x = augment.gain.g_max=0" in table.to_markdown()
