@@ -33,7 +33,7 @@ import io
 import string
 from pathlib import Path
 
-from .clotho import Recording, Split, _column_index, _iter_rows, clean_caption, read_csv_rows
+from .clotho import Recording, Split, _column_index, _iter_rows, clean_caption, read_csv_rows, read_text
 from .errors import DataError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -84,14 +84,7 @@ def read_segment_labels(path: Path, wanted: set[str], known: dict[str, str]) -> 
     Lines starting with ``#`` are comments; data lines are ``YTID, start_seconds, end_seconds, "mid1,mid2"``.
     Row numbers in errors are line numbers.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(path, f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("iso-8859-1")
+    text = read_text(path)
     out: dict[str, list[str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()

@@ -90,6 +90,19 @@ class Split:
 
 
 # --------------------------------------------------------------------------------------------- CSV
+def read_text(path: Path) -> str:
+    """The text of a file: UTF-8 (a byte-order mark allowed), else ISO-8859-1, as the released Clotho and AudioSet
+    files need. An unreadable file is a :class:`DataError` naming it."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(path, f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("iso-8859-1")
+
+
 def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """The header and the data rows of a CSV file.
 
@@ -98,14 +111,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     Raises DataError naming the file if it is missing, empty or not CSV-parsable.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(path, f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("iso-8859-1")
+    text = read_text(path)
     if "\x00" in text:
         raise DataError(path, "not a CSV file: it holds NUL bytes (a binary file?)")
     records: list[list[str]] = []
