@@ -6,10 +6,22 @@ import json
 import os
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import yaml
+
+
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+#: the mode an ordinary ``open(path, "w")`` would give (mkstemp's temporary files are 0600: results, reports and
+#: caches that others share must stay readable)
+FILE_MODE = _file_mode()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -18,6 +30,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -26,6 +39,28 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_cache_entry(path: Path, write: Callable[[BinaryIO], None], what: str) -> bool:
+    """Best-effort atomic write of a cache entry: ``write(fh)`` fills a temporary file in the same folder, which is
+    then renamed to ``path``. A read-only or full cache must not stop the work: an ``OSError`` becomes a warning
+    (``"<what>: cannot write <path>: ..."``) and the result is False."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+        tmp = None
+        return True
+    except OSError as exc:
+        warnings.warn(f"{what}: cannot write {path}: {exc}", stacklevel=3)
+        return False
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -42,10 +42,7 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 import sys
-import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -54,6 +51,7 @@ import numpy as np
 import torch
 
 from ..config import FeaturesConfig
+from ..utils import write_cache_entry
 from .audio import read_audio_bytes
 from .errors import DataError
 
@@ -270,20 +268,5 @@ class FeatureCache:
         return arr
 
     def _store(self, entry: Path, feats: np.ndarray) -> None:
-        tmp_name = None
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.stem}.", suffix=".tmp", dir=self.dir)
-            os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; a cache may be shared
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, feats, allow_pickle=False)
-            os.replace(tmp_name, entry)
-            tmp_name = None
-        except OSError as exc:  # a read-only or full cache must not stop training: warn and go on uncached
-            warnings.warn(f"feature cache: cannot write {entry}: {exc}", stacklevel=3)
-        finally:
-            if tmp_name is not None:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
+        # a read-only or full cache must not stop training: warn and go on uncached
+        write_cache_entry(entry, lambda fh: np.save(fh, feats, allow_pickle=False), "feature cache")

@@ -41,10 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -52,6 +49,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from retrieval.utils import write_cache_entry
 from retrieval.encoders.audio import AudioEncoder, AudioEncoderOutput, SegmentedAudioEncoder
 
 __all__ = ["CacheStats", "EncodedAudioStore", "EncodedSplit", "TextEmbeddingCache", "prepare_frozen_caches",
@@ -76,23 +74,7 @@ def _short_hash(obj: Any) -> str:
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:  # a read-only or full cache must not stop training
-        warnings.warn(f"encoder cache: cannot write {path}: {exc}", stacklevel=3)
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_cache_entry(path, lambda fh: np.savez(fh, **arrays), "encoder cache")  # a failure only warns
 
 
 def _load_npz(path: Path, required: Iterable[str]) -> dict[str, np.ndarray] | None:
