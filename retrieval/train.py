@@ -586,20 +586,10 @@ def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_init_state(model, state: dict[str, torch.Tensor], source: str) -> None:
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} key(s) (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} key(s) (e.g. {', '.join(unexpected[:3])})")
-        if shapes:
-            k = shapes[0]
-            parts.append(f"{len(shapes)} shape mismatch(es) (e.g. {k}: {tuple(state[k].shape)} in the file, "
-                         f"{tuple(own[k].shape)} here)")
+    from .encoders.audio import state_dict_mismatch
+
+    parts = state_dict_mismatch(model.state_dict(), state)
+    if parts:
         raise ConfigError(f"train.init_from: {source} does not fit this model's architecture: " + "; ".join(parts)
                           + " (fine-tuning needs the same encoders, sizes and fusion)")
     model.load_state_dict(state)

@@ -63,6 +63,7 @@ __all__ = [
     "list_audio_encoders",
     "load_audio_checkpoint",
     "masked_mean_max",
+    "state_dict_mismatch",
 ]
 
 PANNS_IGNORED_PREFIXES = ("spectrogram_extractor.", "logmel_extractor.", "fc_audioset.")
@@ -381,6 +382,24 @@ def _first(items: Sequence[str], n: int = 5) -> str:
     return shown + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
 
 
+def state_dict_mismatch(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> list[str]:
+    """What keeps ``state`` from loading into a module whose state dict is ``expected``: ``"N missing key(s): ..."``,
+    ``"N unexpected key(s): ..."``, ``"N shape mismatch(es): key: checkpoint [..] vs model [..]"`` (the first few of
+    each); empty when it fits."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
+                  for k in expected if k in state and state[k].shape != expected[k].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s): {_first(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s): {_first(unexpected)}")
+    if mismatched:
+        parts.append(f"{len(mismatched)} shape mismatch(es): {_first(mismatched)}")
+    return parts
+
+
 def _unwrap_state_dict(obj: object, path: Path) -> Mapping[str, torch.Tensor]:
     """A state dict, or the ``model`` / ``state_dict`` entry of a training checkpoint (PANNs stores ``model``)."""
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -418,22 +437,12 @@ def load_audio_checkpoint(encoder: AudioEncoder, path: str | Path) -> None:
     state = {k: v for k, v in state.items() if not (prefixes and k.startswith(prefixes))}
 
     expected = encoder.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
-                  for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or mismatched:
+    parts = state_dict_mismatch(expected, state)
+    if parts:
         name = getattr(encoder, "name", type(encoder).__name__)
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s): {_first(missing)}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s): {_first(unexpected)}")
-        if mismatched:
-            parts.append(f"{len(mismatched)} shape mismatch(es): {_first(mismatched)}")
         msg = (f"audio_encoder.checkpoint: {path} does not fit audio encoder {name!r} "
                f"(n_mels={encoder.n_mels}): " + "; ".join(parts))
-        if any(m.startswith("bn0.") for m in mismatched):
+        if any(k.startswith("bn0.") and k in state and state[k].shape != v.shape for k, v in expected.items()):
             msg += (f". bn0 has one channel per mel bin: this checkpoint was trained with "
                     f"{state['bn0.weight'].shape[0] if 'bn0.weight' in state else '?'} mel bins "
                     f"(PANNs checkpoints need features.n_mels=64)")
