@@ -564,10 +564,7 @@ def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
     import shutil
 
     src = Path(cfg.train.init_from).expanduser()
-    weights = src / "best.pt" if src.is_dir() else src
-    if not weights.is_file():
-        raise ConfigError(f"train.init_from: {weights} not found (give a finished run folder holding best.pt, "
-                          "or a state-dict file)")
+    weights = src / "best.pt" if src.is_dir() else src  # its existence was checked by check_requirements
     artifacts = src / "text_encoder" if src.is_dir() else None
     if artifacts is not None and artifacts.is_dir() and not (run_dir / "text_encoder").exists():
         tmp = run_dir / ".text_encoder.tmp"
