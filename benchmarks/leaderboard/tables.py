@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from benchmarks.common import markdown_table
+from reports.tables import latex_escape
 
 from .board import BoardInfo, Entry
 
@@ -97,14 +98,6 @@ def markdown_report(info: BoardInfo, rows: Sequence[Standing], *, n_resamples: i
             for s in rows]
     table = markdown_table(header, body) if rows else "(no entries yet)\n"
     return f"# Leaderboard: {info.name}\n\n{table}\n{_notes(info, n_resamples, seed, alpha)}\n"
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
 
 
 def latex_table(info: BoardInfo, rows: Sequence[Standing], *, n_resamples: int, seed: int,
