@@ -39,6 +39,9 @@ from .study import (HEARTBEAT_EVERY_S, RunnerInfo, build_sampler, derive_seed, i
                     open_study)
 from .trainable import read_status
 
+UNKNOWN_RUNNER = "unknown (its runner stopped before tagging the trial)"
+
+
 @dataclass
 class _Record:
     storage_id: int
@@ -219,7 +222,8 @@ class StudySearcher(OptunaSearch):
         seed = int(frozen.user_attrs.get("seed", params.get(SEED, self._spec.seeds[0])))
         rec = _Record(storage_id, frozen.number, str(self._run_dir(frozen.number)), seed, params,
                       reported=set(frozen.intermediate_values))
-        previous = (frozen.user_attrs.get("runner") or {}).get("id")
+        # the runner that left it RUNNING; a runner killed between asking for the trial and tagging it left none
+        previous = (frozen.user_attrs.get("runner") or {}).get("id") or UNKNOWN_RUNNER
         try:
             self._spec.trial_config(params, seed)
         except Exception as exc:  # noqa: BLE001 - the spec changed under the study: record why, move on

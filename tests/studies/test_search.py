@@ -15,7 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from studies.runner import run_study
-from studies.search import StudySearcher
+from studies.search import UNKNOWN_RUNNER, StudySearcher
 from studies.spec import load_spec
 from studies.storage import resolve
 from studies.study import RunnerError, RunnerInfo
@@ -186,6 +186,17 @@ def test_resume_continues_trials_of_a_dead_runner(tmp_path):
     assert t0.state == TrialState.COMPLETE and t0.intermediate_values == {1: 0.25, 2: 0.28, 3: 0.3}
     assert t0.user_attrs["adopted_from"] == "deadbeef0000" and t0.user_attrs["runner"]["id"] == again._runner.id
     assert len(load(tmp_path).trials) == 3
+
+
+def test_resume_adopts_a_trial_whose_runner_died_before_tagging_it(tmp_path):
+    raw = raw_spec(budget={"num_samples": 1, "max_epochs": 2}, sampler={"kind": "random", "seed": 0})
+    searcher(tmp_path, raw).study()  # creates the study
+    load(tmp_path).ask({"fusion.kind": optuna.distributions.CategoricalDistribution(["none", "late", "mid"])})
+    again = searcher(tmp_path, raw, resume=True)
+    x = again.suggest("x")
+    assert x["trial"]["number"] == 0 and again.suggest("y") == FINISHED
+    t0 = load(tmp_path).trials[0]
+    assert t0.user_attrs["adopted_from"] == UNKNOWN_RUNNER and t0.user_attrs["runner"]["id"] == again._runner.id
 
 
 def test_a_trial_finished_by_someone_else_is_left_as_it_is(tmp_path):
