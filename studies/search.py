@@ -218,19 +218,29 @@ class StudySearcher(OptunaSearch):
         frozen = self._storage.get_trial(storage_id)
         if not is_stale(frozen, self._runner):
             return None  # finished or taken over meanwhile (by another runner resuming the study)
-        params = dict(frozen.params)
-        seed = int(frozen.user_attrs.get("seed", params.get(SEED, self._spec.seeds[0])))
-        rec = _Record(storage_id, frozen.number, str(self._run_dir(frozen.number)), seed, params,
-                      reported=set(frozen.intermediate_values))
-        # the runner that left it RUNNING; a runner killed between asking for the trial and tagging it left none
-        previous = (frozen.user_attrs.get("runner") or {}).get("id") or UNKNOWN_RUNNER
+        study = self.study()
         try:
+            # the recorded params; a runner killed while it sampled them left some out: those are sampled now
+            study.get_trials(deepcopy=False)  # the study's cached storage learns of the trial (Trial needs it)
+            params = self._suggest_from_define_by_run_func(self._space, optuna.trial.Trial(study, storage_id))
+            seed = int(frozen.user_attrs.get("seed", params.get(SEED, self._spec.seeds[0])))
             self._spec.trial_config(params, seed)
         except Exception as exc:  # noqa: BLE001 - the spec changed under the study: record why, move on
             self._storage.set_trial_user_attr(storage_id, "fail_reason",
                                               f"cannot resume under the current spec: {type(exc).__name__}: {exc}")
-            self.study().tell(frozen.number, state=TrialState.FAIL)
+            study.tell(frozen.number, state=TrialState.FAIL)
             return None
+        if "seed" not in frozen.user_attrs and not self._spec.is_grid:
+            # killed before it was tagged, perhaps before its seed repeats were enqueued: enqueue the missing ones
+            trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+            have = {t.user_attrs.get("seed") for t in trials if t.user_attrs.get("repeat_of") == frozen.number}
+            for s in self._spec.seeds[1:]:
+                if s not in have:
+                    study.enqueue_trial(params, user_attrs={"seed": s, "repeat_of": frozen.number})
+        rec = _Record(storage_id, frozen.number, str(self._run_dir(frozen.number)), seed, params,
+                      reported=set(frozen.intermediate_values))
+        # the runner that left it RUNNING; a runner killed between asking for the trial and tagging it left none
+        previous = (frozen.user_attrs.get("runner") or {}).get("id") or UNKNOWN_RUNNER
         self._tag(rec, trial_id, {"adopted_from": previous, "seed": seed})
         with self._mutex:
             self._records[trial_id] = rec

@@ -189,14 +189,24 @@ def test_resume_continues_trials_of_a_dead_runner(tmp_path):
 
 
 def test_resume_adopts_a_trial_whose_runner_died_before_tagging_it(tmp_path):
-    raw = raw_spec(budget={"num_samples": 1, "max_epochs": 2}, sampler={"kind": "random", "seed": 0})
+    raw = raw_spec(seeds=[0, 7], budget={"num_samples": 2, "max_epochs": 2}, sampler={"kind": "random", "seed": 0})
     searcher(tmp_path, raw).study()  # creates the study
-    load(tmp_path).ask({"fusion.kind": optuna.distributions.CategoricalDistribution(["none", "late", "mid"])})
+    # the runner asked for the trial, sampled one parameter of three and was killed before tagging it
+    asked = load(tmp_path).ask()
+    kind = asked.suggest_categorical("fusion.kind", ["none", "late", "mid"])
     again = searcher(tmp_path, raw, resume=True)
     x = again.suggest("x")
-    assert x["trial"]["number"] == 0 and again.suggest("y") == FINISHED
-    t0 = load(tmp_path).trials[0]
-    assert t0.user_attrs["adopted_from"] == UNKNOWN_RUNNER and t0.user_attrs["runner"]["id"] == again._runner.id
+    assert x != FINISHED, load(tmp_path).trials[0]
+    assert x["trial"]["number"] == 0 and x["trial"]["seed"] == 0
+    params = x["trial"]["params"]
+    assert params["fusion.kind"] == kind and "optim.lr_audio" in params
+    assert ("fusion.mid.layers" in params) == (kind == "mid")
+    repeat = again.suggest("y")  # the seed repeat the dead runner never enqueued
+    assert repeat["trial"]["number"] == 1 and repeat["trial"]["seed"] == 7 and repeat["trial"]["params"] == params
+    assert again.suggest("z") == FINISHED
+    t0, t1 = load(tmp_path).trials
+    assert t0.params == params and t0.user_attrs["adopted_from"] == UNKNOWN_RUNNER
+    assert t0.user_attrs["runner"]["id"] == again._runner.id and t1.user_attrs["repeat_of"] == 0
 
 
 def test_a_trial_finished_by_someone_else_is_left_as_it_is(tmp_path):
