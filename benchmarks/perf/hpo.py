@@ -554,9 +554,68 @@ def plot_curves(runs: Mapping[str, Sequence[ReplayResult]], target_by_seed: Mapp
     return paths
 
 
+SENSITIVITY_GRACE = (1, 2, 3, 5)
+SENSITIVITY_RF = (2, 3, 4)
+
+
+def sensitivity(table: Table, repetitions: int, *, grace: Sequence[int] = SENSITIVITY_GRACE,
+                reduction_factors: Sequence[int] = SENSITIVITY_RF, asha_impl: str = "ray",
+                log: Callable[[str], None] = print) -> dict[str, Any]:
+    """How the ASHA protocols' compute ratio depends on ASHA's ``grace_period`` and ``reduction_factor``: every
+    (grace, rf) pair for TPE + ASHA and random + ASHA, against the same 2022 reference and targets as :func:`compare`
+    (same seeds). Grace periods at or past the table's last epoch are skipped (ASHA would stop nothing).
+
+    Per cell: repetitions that reached the target, the median ratio over those (``ratio_epochs``), and the median
+    over all repetitions with an unreached one counted as ratio 0 (``ratio_epochs_all``, the conservative figure)."""
+    base = default_protocols(asha_impl=asha_impl)
+    ref, tpe = base[0], base[1].sampler
+    grid = [(g, rf) for g in grace for rf in reduction_factors if g < table.max_epochs]
+    samplers = (("TPE", tpe), ("random", {"kind": "random", "seed": 0}))
+    protocols = [ref] + [Protocol(f"{name} + ASHA (grace {g}, rf {rf})", smp, "asha", grace_period=g,
+                                  reduction_factor=rf, max_trials=None, asha_impl=asha_impl)
+                         for g, rf in grid for name, smp in samplers]
+    log(f"  ASHA sensitivity: {len(grid)} (grace, rf) pairs x 2 samplers, {repetitions} repetitions")
+    summary, _ = compare(table, protocols, repetitions, log=lambda m: None)
+    cells = []
+    for (g, rf) in grid:
+        for name, _smp in samplers:
+            key = f"{name} + ASHA (grace {g}, rf {rf})"
+            s = summary["protocols"][key]
+            ratios = [rep["protocols"][key]["ratio_epochs"] or 0.0 for rep in summary["per_repetition"]]
+            cells.append({"sampler": name, "grace_period": g, "reduction_factor": rf, "reached": s["reached"],
+                          "ratio_epochs": s["ratio_epochs"], "ratio_epochs_all": _spread(ratios),
+                          "final_best": s["final_best"]})
+    best = max(cells, key=lambda c: c["ratio_epochs_all"]["median"])
+    return {"repetitions": repetitions, "grace_periods": sorted({g for g, _ in grid}),
+            "reduction_factors": list(reduction_factors), "cells": cells,
+            "best": {k: best[k] for k in ("sampler", "grace_period", "reduction_factor")} | {
+                "ratio_epochs_all_median": best["ratio_epochs_all"]["median"]}}
+
+
+def sensitivity_markdown(sens: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the sensitivity table: one row per grace period, one column per reduction factor; a cell
+    holds TPE's and random's median ratio over all repetitions (unreached = 0) and how many reached the target."""
+    n = sens["repetitions"]
+    by = {(c["sampler"], c["grace_period"], c["reduction_factor"]): c for c in sens["cells"]}
+    header = ["grace period"] + [f"rf {rf}: TPE / random" for rf in sens["reduction_factors"]]
+    rows = []
+    for g in sens["grace_periods"]:
+        row: list[Any] = [g]
+        for rf in sens["reduction_factors"]:
+            parts = []
+            for name in ("TPE", "random"):
+                c = by.get((name, g, rf))
+                parts.append("n/a" if c is None else f"{c['ratio_epochs_all']['median']:.2f}x ({c['reached']}/{n})")
+            row.append(" / ".join(parts))
+        rows.append(row)
+    return header, rows
+
+
 def run(table_path: str | Path = DEFAULT_TABLE, *, repetitions: int = 5, asha_impl: str = "ray",
-        plot_stem: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """The HPO-efficiency benchmark on a stored table: replay, compare, plot."""
+        plot_stem: str | Path | None = None, sensitivity_repetitions: int | None = None,
+        log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The HPO-efficiency benchmark on a stored table: replay, compare, plot; then the ASHA sensitivity grid with
+    ``sensitivity_repetitions`` repetitions (default ``repetitions``; 0 skips it)."""
     table = load_table(table_path)
     protocols = default_protocols(asha_impl=asha_impl)
     log(f"  HPO replay on {table_path} ({len(table.curves)} configurations x {table.max_epochs} epochs, "
@@ -574,6 +633,9 @@ def run(table_path: str | Path = DEFAULT_TABLE, *, repetitions: int = 5, asha_im
                                                       f"({len(table.curves)} configs x {table.max_epochs} epochs, "
                                                       f"{repetitions} repetitions)")
         summary["plots"] = [str(p) for p in paths]
+    n_sens = repetitions if sensitivity_repetitions is None else sensitivity_repetitions
+    if n_sens > 0:
+        summary["sensitivity"] = sensitivity(table, n_sens, asha_impl=asha_impl, log=log)
     return summary
 
 

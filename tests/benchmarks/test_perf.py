@@ -219,6 +219,29 @@ def test_asha_reaches_the_target_with_less_compute_than_fifo_when_early_epochs_p
     assert len(runs["2022"]) == 5 and len(runs["random + ASHA"]) == 5
 
 
+def test_asha_sensitivity_grid_matches_the_main_comparison_and_skips_useless_grace_periods():
+    t = synthetic_table(n_epochs=4)
+    sens = hpo.sensitivity(t, 2, grace=(1, 4), reduction_factors=(2, 3), log=lambda m: None)
+    assert sens["grace_periods"] == [1]  # grace 4 = the last epoch: ASHA could stop nothing
+    assert len(sens["cells"]) == 1 * 2 * 2 and sens["repetitions"] == 2
+    # a cell is exactly what compare() gives that protocol (same reference, targets and seeds)
+    protocols = [hpo.default_protocols()[0]] + [
+        Protocol(str(i), TPE_2022 if c["sampler"] == "TPE" else RANDOM, "asha", grace_period=c["grace_period"],
+                 reduction_factor=c["reduction_factor"], max_trials=None) for i, c in enumerate(sens["cells"])]
+    summary, _ = hpo.compare(t, protocols, 2, log=lambda m: None)
+    for i, cell in enumerate(sens["cells"]):
+        ratios = [rep["protocols"][str(i)]["ratio_epochs"] or 0.0 for rep in summary["per_repetition"]]
+        assert cell["reached"] == summary["protocols"][str(i)]["reached"]
+        assert cell["ratio_epochs_all"]["median"] == pytest.approx(float(np.median(ratios)))
+        if cell["reached"] < 2:  # an unreached target counts as 0 in the conservative figure
+            assert cell["ratio_epochs_all"]["min"] == 0.0
+    best = sens["best"]
+    assert best["ratio_epochs_all_median"] == max(c["ratio_epochs_all"]["median"] for c in sens["cells"])
+    header, rows = hpo.sensitivity_markdown(sens)
+    assert header == ["grace period", "rf 2: TPE / random", "rf 3: TPE / random"] and [r[0] for r in rows] == [1]
+    assert all(cell.count("/2)") == 2 for r in rows for cell in r[1:])
+
+
 def test_cost_to_reach():
     r = hpo.ReplayResult("p", 0, np.array([1.0, 2, 3, 4]), np.array([10.0, 20, 30, 40]),
                          np.array([0.1, 0.3, 0.3, 0.5]), [])
@@ -305,7 +328,7 @@ def test_perf_hpo_part_writes_json_markdown_and_plots(tmp_path, capsys):
     table.write_text(json.dumps(synthetic_table().to_dict()))
     out = tmp_path / "results"
     rc = main(["--quick", "--json", "--parts", "hpo", "--table", str(table), "--repetitions", "2",
-               "--out", str(out)])
+               "--sensitivity-repetitions", "1", "--out", str(out)])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads((out / "perf_quick.json").read_text())
@@ -317,6 +340,7 @@ def test_perf_hpo_part_writes_json_markdown_and_plots(tmp_path, capsys):
     assert "charged again" in md and saved["hpo"]["table"]["fingerprint"] in md
     for ext in ("png", "pdf"):
         assert (out / f"perf_quick_hpo_curves.{ext}").stat().st_size > 1000
+    assert saved["hpo"]["sensitivity"]["repetitions"] == 1 and "ASHA sensitivity" in md
 
 
 def test_perf_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
