@@ -233,18 +233,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from .hpo import DEFAULT_TABLE, TableError
 
-    if args.repetitions is not None and args.repetitions < 1:
-        print("error: --repetitions: expected an integer >= 1", file=sys.stderr)
-        return 2
-    if args.sensitivity_repetitions is not None and args.sensitivity_repetitions < 0:
-        print("error: --sensitivity-repetitions: expected an integer >= 0", file=sys.stderr)
-        return 2
-    if args.frozen_epochs is not None and args.frozen_epochs < 0:
-        print("error: --frozen-epochs: expected an integer >= 0", file=sys.stderr)
-        return 2
-    if args.trial_epochs is not None and args.trial_epochs < 1:
-        print("error: --trial-epochs: expected an integer >= 1", file=sys.stderr)
-        return 2
+    for flag, value, lo in (("--repetitions", args.repetitions, 1),
+                            ("--sensitivity-repetitions", args.sensitivity_repetitions, 0),
+                            ("--frozen-epochs", args.frozen_epochs, 0), ("--trial-epochs", args.trial_epochs, 1)):
+        if value is not None and value < lo:
+            print(f"error: {flag}: expected an integer >= {lo}", file=sys.stderr)
+            return 2
     try:
         if args.build_table or args.extract_table:
             build_table(args.spec, args.runs_dir, args.table or DEFAULT_TABLE, allow_partial=args.allow_partial,

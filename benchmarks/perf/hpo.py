@@ -571,20 +571,18 @@ def sensitivity(table: Table, repetitions: int, *, grace: Sequence[int] = SENSIT
     ref, tpe = base[0], base[1].sampler
     grid = [(g, rf) for g in grace for rf in reduction_factors if g < table.max_epochs]
     samplers = (("TPE", tpe), ("random", {"kind": "random", "seed": 0}))
-    protocols = [ref] + [Protocol(f"{name} + ASHA (grace {g}, rf {rf})", smp, "asha", grace_period=g,
-                                  reduction_factor=rf, max_trials=None, asha_impl=asha_impl)
-                         for g, rf in grid for name, smp in samplers]
+    cells = [{"sampler": name, "grace_period": g, "reduction_factor": rf,
+              "protocol": Protocol(f"{name} + ASHA (grace {g}, rf {rf})", smp, "asha", grace_period=g,
+                                   reduction_factor=rf, max_trials=None, asha_impl=asha_impl)}
+             for g, rf in grid for name, smp in samplers]
     log(f"  ASHA sensitivity: {len(grid)} (grace, rf) pairs x 2 samplers, {repetitions} repetitions")
-    summary, _ = compare(table, protocols, repetitions, log=lambda m: None)
-    cells = []
-    for (g, rf) in grid:
-        for name, _smp in samplers:
-            key = f"{name} + ASHA (grace {g}, rf {rf})"
-            s = summary["protocols"][key]
-            ratios = [rep["protocols"][key]["ratio_epochs"] or 0.0 for rep in summary["per_repetition"]]
-            cells.append({"sampler": name, "grace_period": g, "reduction_factor": rf, "reached": s["reached"],
-                          "ratio_epochs": s["ratio_epochs"], "ratio_epochs_all": _spread(ratios),
-                          "final_best": s["final_best"]})
+    summary, _ = compare(table, [ref] + [c["protocol"] for c in cells], repetitions, log=lambda m: None)
+    for c in cells:
+        key = c.pop("protocol").name
+        s = summary["protocols"][key]
+        ratios = [rep["protocols"][key]["ratio_epochs"] or 0.0 for rep in summary["per_repetition"]]
+        c.update(reached=s["reached"], ratio_epochs=s["ratio_epochs"], ratio_epochs_all=_spread(ratios),
+                 final_best=s["final_best"])
     best = max(cells, key=lambda c: c["ratio_epochs_all"]["median"])
     return {"repetitions": repetitions, "grace_periods": sorted({g for g, _ in grid}),
             "reduction_factors": list(reduction_factors), "cells": cells,

@@ -350,6 +350,9 @@ def test_perf_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "none.json" in err[0]
     assert main(["--repetitions", "0"]) == 2
+    assert main(["--sensitivity-repetitions", "-1"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: --repetitions: expected an integer >= 1",
+                                                     "error: --sensitivity-repetitions: expected an integer >= 0"]
     assert main(["--extract-table", "--spec", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml" in capsys.readouterr().err
 
