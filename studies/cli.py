@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="continue trials left RUNNING by a runner that is gone (killed, crashed, Ctrl-C)")
     run.add_argument("--address", metavar="ADDR", help="join an existing Ray cluster (e.g. auto or HOST:6379); "
                      "needs a PostgreSQL storage")
+    run.add_argument("--trainable", metavar="MODULE:FUNCTION", help=argparse.SUPPRESS)  # tests and benchmarks:
+    # another Ray Tune function trainable (e.g. studies.testing:gated_train_trial); must be importable by workers
     run.set_defaults(func=cmd_run)
     status = sub.add_parser("status", help="print the trials of a study and its best trial")
     _common(status)
@@ -43,8 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_study
 
+    trainable = None
+    if args.trainable:
+        import importlib
+
+        from .spec import SpecError
+
+        module, _, name = args.trainable.partition(":")
+        try:
+            trainable = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise SpecError(f"--trainable {args.trainable!r}: {exc}") from None
     summary = run_study(args.spec, args.overrides, storage=args.storage, resume=args.resume, address=args.address,
-                        runs_dir=args.runs_dir)
+                        runs_dir=args.runs_dir, trainable=trainable)
     return 130 if summary.interrupted else 0
 
 

@@ -3,14 +3,19 @@
 :func:`run_study` is what ``python -m studies run`` calls. In order:
 
 1. load and validate the spec (nothing has started yet: a bad spec fails here, naming the key);
-2. open the storage and the study; refuse what cannot be right (SQLite/journal with ``--address``; a new study over
-   a run folder holding another study's trials; stale trials without ``--resume``); stop early when the budget is
-   already spent;
+2. open the storage and the study; refuse what cannot be right (SQLite/journal with ``--address``; stale trials
+   without ``--resume``); stop early when the budget is already spent;
 3. start Ray (local: a short temp dir, no dashboard, no usage stats, worker output kept off the terminal; or join
-   ``--address``) and run one Tune experiment in ``runs/<name>/tune/<experiment>``; trials train in
-   ``runs/<name>/trials/<optuna number>``;
+   ``--address``) and run one Tune experiment in ``STUDY_FOLDER/tune/<experiment>``; trials train in
+   ``STUDY_FOLDER/trials/<optuna number>``;
 4. stop the Ray processes it started, also on Ctrl-C or SIGTERM (and, through :mod:`studies.reaper`, when it is
    killed outright), and print the outcome.
+
+The study folder is ``RUNS_DIR/<name>/<run key>``: the run key (``study-`` and 8 hex digits) is drawn when the
+study is created and kept as its ``run_key`` user attribute, so two studies of one name (another storage, or the
+same storage after the study was deleted) never share trial folders, and ``--resume`` finds the same folder again.
+Studies begun before run keys existed keep their folder ``RUNS_DIR/<name>`` (``run_key`` ""). The folder holds
+``spec.resolved.yaml``, ``study.json`` (study name, storage, run key), ``trials/`` and ``tune/``.
 
 Resume is Optuna-first: the study and the run directories are the durable state, a Tune experiment is one
 runner's session. ``--resume`` continues the RUNNING trials of runners that are gone (same Optuna trial and run
@@ -34,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from .spec import StudySpec, describe, load_spec
-from .storage import StorageURL, check_cluster, open_storage, resolve
+from .storage import StorageURL, check_cluster, open_storage, resolve, study_lock
 
 
 @dataclass
@@ -93,37 +98,34 @@ def run_study(source: str | Path | Mapping[str, Any], overrides: Sequence[str] |
 
     from retrieval.utils import git_commit
 
-    from .study import RunnerError, RunnerInfo, budget_left, is_stale, open_study
+    from .study import RunnerError, RunnerInfo, budget_left, is_stale, open_study, study_folder
 
     storage_obj = open_storage(surl)
-    existed = _study_exists(storage_obj, spec.name)
     study = open_study(spec, storage_obj)
+    with study_lock(surl, storage_obj, spec.name):  # runners starting together agree on one folder
+        study_root = study_folder(study, run_root)
     trials = study.get_trials(deepcopy=False)
     me = RunnerInfo.current()
-    trials_dir = run_root / "trials"
-    if not existed and trials_dir.is_dir() and any(trials_dir.iterdir()):
-        raise RunnerError(f"{trials_dir} holds run directories, but the study {spec.name!r} is new in {surl}: "
-                          "they belong to another study; move them away or give the study another name")
     stale = [t.number for t in trials if is_stale(t, me)]
     if stale and not resume:
         raise RunnerError(f"the study {spec.name!r} has {len(stale)} RUNNING trial(s) whose runner is gone "
                           f"({', '.join(f'#{n}' for n in stale[:10])}); continue them with --resume")
     left = budget_left(spec, trials) + (len(stale) if resume else 0)
-    out.write(describe(spec) + f"\n  storage: {surl}\n  run folder: {run_root}\n")
+    out.write(describe(spec) + f"\n  storage: {surl}\n  run folder: {study_root}\n")
     if left == 0:
-        summary = _summary(spec, surl, run_root, study, interrupted=False,
+        summary = _summary(spec, surl, study_root, study, interrupted=False,
                            message=f"nothing to do: the study already holds its {spec.num_samples} trials")
         out.write(summary.message + "\n")
         return summary
     if stale:
         out.write(f"  resuming {len(stale)} trial(s) left RUNNING: {', '.join(f'#{n}' for n in stale)}\n")
-    _record_spec(study, spec, run_root)
+    _record_spec(study, spec, study_root, surl)
     out.flush()
 
-    context = {"base": spec.base.to_dict(), "run_root": str(run_root), "cpu": int(spec.resources["cpu"]),
+    context = {"base": spec.base.to_dict(), "run_root": str(study_root), "cpu": int(spec.resources["cpu"]),
                "max_epochs": spec.max_epochs, "metric": spec.objective["metric"], "mode": spec.objective["mode"]}
     deadline = time.time() + spec.budget["time_budget_s"] if spec.budget["time_budget_s"] else None
-    summary = _run_with_ray(spec, surl, run_root, study, context=context, runner=me, resume=resume,
+    summary = _run_with_ray(spec, surl, study_root, study, context=context, runner=me, resume=resume,
                             deadline=deadline, git_commit=git_commit(), num_samples=left, address=address,
                             trainable=trainable, out=out)
     out.write(summary.message + "\n")
@@ -240,32 +242,27 @@ def _summary(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, interr
     return RunSummary(spec.name, str(surl), str(run_root), counts, best, interrupted, text)
 
 
-def _study_exists(storage_obj, name: str) -> bool:
-    try:
-        storage_obj.get_study_id_from_name(name)
-        return True
-    except KeyError:
-        return False
-
-
-def _record_spec(study, spec: StudySpec, run_root: Path) -> None:
-    """Write the resolved spec into the run folder; give the study a few attributes that say what it is."""
+def _record_spec(study, spec: StudySpec, study_root: Path, surl: StorageURL) -> None:
+    """Write the resolved spec and ``study.json`` (which study of which storage the folder belongs to) into the
+    study's run folder; give the study a few attributes that say what it is."""
     import hashlib
     import json
 
     import yaml
 
-    from retrieval.utils import atomic_write_text
+    from retrieval.utils import atomic_write_json, atomic_write_text
 
     resolved = spec.to_dict()
-    run_root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_root / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    study_root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(study_root / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    atomic_write_json(study_root / "study.json", {"study": spec.name, "storage": surl.display(),
+                                                  "run_key": study.user_attrs.get("run_key", "")})
     if "objective" not in study.user_attrs:  # the first runner describes the study
         sha = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:16]
         for key, value in {"objective": f"{spec.objective['metric']} ({spec.objective['mode']})",
                            "sampler": spec.sampler["kind"], "scheduler": spec.scheduler["kind"],
                            "space": [p.key for p in spec.params], "spec_sha": sha,
-                           "run_folder": str(run_root)}.items():
+                           "run_folder": str(study_root)}.items():
             study.set_user_attr(key, value)
 
 

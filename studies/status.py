@@ -9,7 +9,8 @@ Reads only the Optuna storage (no Ray, no torch)::
      2  FAIL              -       -     2s  ConfigError: text_encoder.path: '/x' is not a… fusion.kind=mid, fusion.mid.layers=2
      3  RUNNING           -       3      -  stale: its runner is gone (run with --resume)  fusion.kind=late, audio_encoder.width=8
     best: #0 val_map10 0.2134 (fusion.kind=late, audio_encoder.width=16)
-      run directory: runs/quick/trials/0
+      run directory: runs/quick/study-3f0c9a2e/trials/0
+    run folder: runs/quick/study-3f0c9a2e
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def study_status(source: str | Path | Mapping[str, Any], overrides: Sequence[str
         study = optuna.load_study(study_name=spec.name, storage=storage_obj)
     except KeyError:
         raise RunnerError(f"no study {spec.name!r} in {surl}") from None
-    return format_status(study.get_trials(deepcopy=False), name=spec.name, where=str(surl),
+    text = format_status(study.get_trials(deepcopy=False), name=spec.name, where=str(surl),
                          metric=spec.objective["metric"], mode=spec.objective["mode"], budget=spec.num_samples,
                          me=RunnerInfo.current())
+    folder = study.user_attrs.get("run_folder")
+    return text + (f"run folder: {folder}\n" if folder else "")
 
 
 def format_status(trials: Sequence, *, name: str, where: str, metric: str, mode: str, budget: int,

@@ -52,6 +52,18 @@ class StorageURL:
     def __str__(self) -> str:
         return redact(self.url)
 
+    def display(self, cwd: str | Path | None = None) -> str:
+        """The URL as a user would type it: a file storage under ``cwd`` (default: the working directory) with a
+        relative path, a server URL with its password hidden. For what is written into results and reports, which
+        must not carry one machine's absolute paths."""
+        if self.path is None:
+            return redact(self.url)
+        try:
+            rel = self.path.relative_to(Path(cwd or Path.cwd()).resolve())
+        except ValueError:
+            return redact(self.url)
+        return f"sqlite:///{rel.as_posix()}" if self.kind == "sqlite" else f"journal:{rel.as_posix()}"
+
 
 def default_url(run_root: str | Path) -> str:
     return f"sqlite:///{Path(run_root).resolve() / 'optuna.db'}"

@@ -171,6 +171,23 @@ def open_study(spec: StudySpec, storage_obj, *, create: bool = True) -> optuna.S
     return study
 
 
+RUN_KEY_ATTR = "run_key"
+
+
+def study_folder(study: optuna.Study, run_root: Path) -> Path:
+    """The folder of this study's trials under ``run_root`` (``RUNS_DIR/<name>``): ``run_root/<run key>``.
+
+    The key is drawn once, when a runner first meets the study, and stored as the study's ``run_key`` attribute
+    (call this under :func:`studies.storage.study_lock`, so concurrent runners agree). A study that already has
+    trials but no key was begun before keys existed: its trials live in ``run_root/trials``, and it keeps that
+    layout (key "")."""
+    key = study.user_attrs.get(RUN_KEY_ATTR)
+    if key is None:
+        key = "" if study.get_trials(deepcopy=False) else f"study-{uuid.uuid4().hex[:8]}"
+        study.set_user_attr(RUN_KEY_ATTR, key)
+    return run_root / key if key else run_root
+
+
 def budget_left(spec: StudySpec, trials: Sequence[FrozenTrial]) -> int:
     """Trials still to start: enqueued ones plus what the budget allows beyond the study's trials."""
     waiting = sum(t.state == TrialState.WAITING for t in trials)
@@ -196,5 +213,5 @@ def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-__all__ = ["HEARTBEAT_EVERY_S", "RunnerError", "RunnerInfo", "STALE_AFTER_S", "budget_left", "build_sampler",
-           "derive_seed", "format_params", "is_stale", "missing_grid_points", "open_study", "runner_alive"]
+__all__ = ["HEARTBEAT_EVERY_S", "RUN_KEY_ATTR", "RunnerError", "RunnerInfo", "STALE_AFTER_S", "budget_left", "build_sampler",
+           "derive_seed", "format_params", "is_stale", "missing_grid_points", "open_study", "runner_alive", "study_folder"]

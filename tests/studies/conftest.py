@@ -99,14 +99,15 @@ class Runner:
         self._fh.flush()
         return self.log.read_text(errors="replace")
 
-    def leftovers(self, grace_s: float = 15.0) -> list[int]:
-        """Processes this runner started that are still alive after ``grace_s``."""
-        deadline = time.time() + grace_s
+    def leftovers(self, grace_s: float = 180.0) -> list[int]:
+        """Processes this runner started that are still alive: returns as soon as none is; ``grace_s`` only
+        guards against a hang (a process that never goes away)."""
+        deadline = time.monotonic() + grace_s
         while True:
             left = sorted(p for p in self.seen if alive(p))
-            if not left or time.time() > deadline:
+            if not left or time.monotonic() > deadline:
                 return left
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     def kill_leftovers(self) -> list[str]:
         left = [p for p in self.seen if alive(p)]

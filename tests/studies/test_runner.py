@@ -1,10 +1,14 @@
 """Real studies: Ray Tune trials training SynthCaps tiny, recorded in a real Optuna study, through the real CLI.
 
 Every runner is a subprocess whose processes are tracked by PID: no Ray process (raylet, gcs_server, workers)
-may outlive it. In the default suite: the end-to-end study, failing trials, and two runners (each with two
-concurrent trials) on one PostgreSQL study (about 1 minute each here). Slow-marked: kill-and-resume (about 2
-minutes), two runners on one journal-file study, and joining an existing Ray cluster (``ray start --head``) with
-``--address``.
+may outlive it. In the default suite: the end-to-end study, failing trials, Ctrl-C, kill-and-resume, and two
+runners (each with two concurrent trials) on one PostgreSQL study. Slow-marked: two runners on one journal-file
+study, and joining an existing Ray cluster (``ray start --head``) with ``--address``.
+
+Whenever a test needs the study in a given state (a trial finished, another one mid-way, two trials at once), the
+trials run the gated trainable of :mod:`studies.testing`: each trial waits after every epoch until the test
+releases it, so the test decides when things happen and never races the machine's speed. Timeouts here only
+guard against hangs.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from optuna.trial import TrialState
 
 from studies.search import UNKNOWN_RUNNER
 from studies.storage import open_storage, resolve
+from studies.testing import Gate
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 OPTUNA_CLI = str(Path(sys.executable).parent / "optuna")
+GATED = ["--trainable", "studies.testing:gated_train_trial"]
 USER_ATTRS = ("run_dir", "fingerprint", "seed", "epochs_trained", "best_epoch", "wall_time_s", "test_metrics",
               "git_commit", "stopped", "runner")
 
@@ -83,7 +89,11 @@ def test_end_to_end_study(runner, tiny_spec, tmp_path):
         check_finished_trial(t, max_epochs=2)
         assert t.user_attrs["seed"] == 0
     assert study.user_attrs["objective"] == "val_map10 (max)"
-    assert (runs / "e2e" / "spec.resolved.yaml").exists()
+    folder = Path(study.user_attrs["run_folder"])  # runs/e2e/<run key>: the study's own folder
+    assert folder.parent == runs.resolve() / "e2e" and folder.name == study.user_attrs["run_key"]
+    assert (folder / "spec.resolved.yaml").exists()
+    assert json.loads((folder / "study.json").read_text())["study"] == "e2e"
+    assert all(Path(t.user_attrs["run_dir"]).parent.parent == folder for t in trials)
 
     # the study is complete: a second run has nothing to do (and starts no Ray)
     again = runner(["run", spec, "--runs-dir", runs])
@@ -118,9 +128,11 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(runner, tiny_spec, tm
     assert "failed 1" in r.output()
 
 
-def _wait_for(url: str, name: str, ready, timeout: float, r) -> list:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def _wait_for(url: str, name: str, ready, r, timeout: float = 1200) -> list:
+    """Poll the study until ``ready(trials)``; the runner must stay alive meanwhile (its trials are gated, so it
+    cannot finish before the test lets it). The timeout only guards against a hang."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         assert r.proc.poll() is None, f"the runner ended early:\n{r.output()[-4000:]}"
         try:
             trials = load(url, name).trials
@@ -128,22 +140,44 @@ def _wait_for(url: str, name: str, ready, timeout: float, r) -> list:
             trials = []
         if ready(trials):
             return trials
-        time.sleep(1.0)
+        time.sleep(0.2)
     raise AssertionError(f"timed out waiting for the study:\n{r.output()[-4000:]}")
+
+
+def _wait_for_gate(gate: Gate, ready, runners, timeout: float = 1200) -> dict[int, int]:
+    """Wait until ``ready(gate.blocked())``: trials that reported an epoch and wait for the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for r in runners:
+            assert r.proc.poll() is None, f"a runner ended early:\n{r.output()[-4000:]}"
+        blocked = gate.blocked()
+        if ready(blocked):
+            return blocked
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting at the gate ({gate.waiting()}):\n{runners[0].output()[-4000:]}")
+
+
+def _reported(trials, numbers) -> bool:
+    """Every trial in ``numbers`` is RUNNING with its intermediate values in the study."""
+    by_number = {t.number: t for t in trials}
+    return all(n in by_number and by_number[n].state == TrialState.RUNNING and by_number[n].intermediate_values
+               for n in numbers)
 
 
 def test_ctrl_c_stops_ray_and_leaves_the_trials_resumable(runner, tiny_spec, tmp_path):
     spec = tiny_spec("ctrlc", scheduler={"kind": "fifo"}, budget={"num_samples": 4, "max_epochs": 2})
     runs = tmp_path / "runs"
     url = f"sqlite:///{runs / 'ctrlc' / 'optuna.db'}"
-    r = runner(["run", spec, "--runs-dir", runs])
-    _wait_for(url, "ctrlc", lambda ts: any(t.intermediate_values for t in ts), timeout=900, r=r)
+    gate = Gate(tmp_path / "gate")
+    r = runner(["run", spec, "--runs-dir", runs, *GATED], env=gate.env())
+    blocked = _wait_for_gate(gate, lambda b: len(b) >= 1, [r])  # a trial waits after its first epoch
+    _wait_for(url, "ctrlc", lambda ts: _reported(ts, blocked), r=r)
     os.killpg(r.proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground process group
     assert r.wait(timeout=300) == 130, r.output()[-4000:]
     r.assert_no_leftovers()
     assert "continue with --resume" in r.output()
     trials = load(url, "ctrlc").trials
-    assert any(t.state == TrialState.RUNNING for t in trials)  # not marked finished: --resume continues them
+    assert {n for n in blocked} <= {t.number for t in trials if t.state == TrialState.RUNNING}  # --resume continues them
 
 
 def test_kill_and_resume(runner, tiny_spec, tmp_path):
@@ -151,29 +185,33 @@ def test_kill_and_resume(runner, tiny_spec, tmp_path):
                      budget={"num_samples": 4, "max_epochs": 3})
     runs = tmp_path / "runs"
     url = f"sqlite:///{runs / 'resume' / 'optuna.db'}"
-    first = runner(["run", spec, "--runs-dir", runs])
+    gate = Gate(tmp_path / "gate")
+    first = runner(["run", spec, "--runs-dir", runs, *GATED], env=gate.env())
 
-    def mid_study(trials):
-        done = [t for t in trials if t.state.is_finished()]
-        busy = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
-        return len(done) >= 1 and busy
-
-    _wait_for(url, "resume", mid_study, timeout=900, r=first)
+    # two trials at a time; both wait after epoch 1. Let the first of them finish; the other stays mid-way, and a
+    # third one starts and waits after its epoch 1 too. Then the driver is killed.
+    pair = _wait_for_gate(gate, lambda b: len(b) == 2, [first])
+    done, mid = sorted(pair)
+    gate.release(done)
+    blocked = _wait_for_gate(gate, lambda b: len(b) == 2 and done not in b, [first])
+    assert mid in blocked
+    _wait_for(url, "resume", lambda ts: any(t.number == done and t.state.is_finished() for t in ts)
+              and _reported(ts, blocked), r=first)
     first.kill()  # SIGKILL the driver mid-study
     first.assert_no_leftovers()  # the runner's reaper stops what Ray leaves behind (dashboard/runtime-env agents)
     left = load(url, "resume").trials
     running = [t.number for t in left if t.state == TrialState.RUNNING]
-    assert running
-    # a trial asked for just before the kill may not carry its runner yet: it is adopted all the same
+    assert sorted(running) == sorted(blocked)
     left_by = {t.number: (t.user_attrs.get("runner") or {}).get("id") or UNKNOWN_RUNNER for t in left}
 
     refused = runner(["run", spec, "--runs-dir", runs])
     assert refused.wait(timeout=300) == 2 and "--resume" in refused.output()
 
-    resumed = runner(["run", spec, "--runs-dir", runs, "--resume"])
+    gate.open()
+    resumed = runner(["run", spec, "--runs-dir", runs, "--resume", *GATED], env=gate.env())
     assert resumed.wait(timeout=1200) == 0, resumed.output()[-5000:]
     resumed.assert_no_leftovers()
-    assert "resuming" in resumed.output()
+    assert "resuming 2 trial(s)" in resumed.output()
     trials = load(url, "resume").trials
     assert len(trials) == 4
     assert all(t.state == TrialState.COMPLETE for t in trials), [(t.number, t.state) for t in trials]
@@ -182,8 +220,34 @@ def test_kill_and_resume(runner, tiny_spec, tmp_path):
     configs = [json.dumps([t.params, t.user_attrs["seed"]], sort_keys=True) for t in trials]
     assert len(set(configs)) == 4  # no configuration ran twice
     assert len({t.user_attrs["fingerprint"] for t in trials}) == 4
-    for n in running:  # the interrupted trials were continued as the same Optuna trials
+    for n in running:  # the interrupted trials were continued as the same Optuna trials, from their last.pt
         assert trials[n].user_attrs.get("adopted_from") == left_by[n]
+        assert trials[n].intermediate_values[1] == pytest.approx(left[n].intermediate_values[1])
+
+
+def test_two_studies_in_one_runs_folder_never_share_trial_folders(runner, tiny_spec, tmp_path):
+    """The same spec against two storages, then once more after its study was deleted from the first one."""
+    spec = tiny_spec("twice", sampler={"kind": "random", "seed": 0}, scheduler={"kind": "fifo"},
+                     budget={"num_samples": 1, "max_epochs": 1}, resources={"cpu": 1, "max_concurrent": 1})
+    runs = tmp_path / "runs"
+    (runs / "twice" / "trials" / "0").mkdir(parents=True)  # a trial folder of the old layout: left alone
+    urls = [f"sqlite:///{runs / 'twice' / 'optuna.db'}", f"sqlite:///{tmp_path / 'elsewhere.db'}"]
+    for url in urls:
+        r = runner(["run", spec, "--runs-dir", runs, "--storage", url])
+        assert r.wait(timeout=1200) == 0, r.output()[-5000:]
+    dirs = [load(url, "twice").trials[0].user_attrs["run_dir"] for url in urls]
+    folders = [load(url, "twice").user_attrs["run_folder"] for url in urls]
+    assert dirs[0] != dirs[1] and folders[0] != folders[1]
+    assert all(Path(d).is_relative_to(f) for d, f in zip(dirs, folders))
+    assert Path(dirs[0]).joinpath("per_query.csv").is_file() and Path(dirs[1]).joinpath("per_query.csv").is_file()
+
+    optuna.delete_study(study_name="twice", storage=open_storage(resolve(urls[0], ".")))
+    again = runner(["run", spec, "--runs-dir", runs, "--storage", urls[0]])
+    assert again.wait(timeout=1200) == 0, again.output()[-5000:]
+    study = load(urls[0], "twice")
+    assert len(study.trials) == 1 and study.trials[0].state == TrialState.COMPLETE
+    assert study.user_attrs["run_folder"] not in folders  # a fresh folder: nothing of the deleted study is reused
+    assert Path(dirs[0]).joinpath("per_query.csv").is_file()  # and nothing of it was removed
 
 
 def test_two_runners_with_two_concurrent_trials_each_share_a_postgresql_study(runner, tiny_spec, tmp_path,
@@ -191,7 +255,12 @@ def test_two_runners_with_two_concurrent_trials_each_share_a_postgresql_study(ru
     spec = tiny_spec("pg", sampler={"kind": "random", "seed": 0}, scheduler={"kind": "fifo"},
                      budget={"num_samples": 4, "max_epochs": 1}, resources={"cpu": 1, "max_concurrent": 2})
     runs = tmp_path / "runs"
-    pair = [runner(["run", spec, "--runs-dir", runs, "--storage", postgres_url]) for _ in range(2)]
+    gate = Gate(tmp_path / "gate")
+    pair = [runner(["run", spec, "--runs-dir", runs, "--storage", postgres_url, *GATED], env=gate.env())
+            for _ in range(2)]
+    # the whole budget waits at the gate at once: each runner holds two trials at the same time
+    _wait_for_gate(gate, lambda b: len(b) == 4, pair)
+    gate.open()
     for r in pair:
         assert r.wait(timeout=1200) == 0, r.output()[-5000:]
     for r in pair:
@@ -222,7 +291,10 @@ def test_two_runners_share_one_journal_study(runner, tiny_spec, tmp_path):
                      budget={"num_samples": 4, "max_epochs": 1}, resources={"cpu": 1, "max_concurrent": 1})
     url = f"journal:{tmp_path / 'two.journal'}"
     runs = tmp_path / "runs"
-    pair = [runner(["run", spec, "--runs-dir", runs, "--storage", url]) for _ in range(2)]
+    gate = Gate(tmp_path / "gate")
+    pair = [runner(["run", spec, "--runs-dir", runs, "--storage", url, *GATED], env=gate.env()) for _ in range(2)]
+    _wait_for_gate(gate, lambda b: len(b) == 2, pair)  # one trial of each runner waits: both take part
+    gate.open()
     for r in pair:
         assert r.wait(timeout=1200) == 0, r.output()[-5000:]
     for r in pair:

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from studies.runner import run_study
 from studies.search import UNKNOWN_RUNNER, StudySearcher
 from studies.spec import load_spec
-from studies.storage import resolve
+from studies.storage import open_storage, resolve
 from studies.study import RunnerError, RunnerInfo
 from studies.trainable import STATUS_FILE
 
@@ -243,10 +243,29 @@ def test_runner_has_nothing_to_do_when_the_budget_is_spent(tmp_path, capsys):
     assert "nothing to do: the study already holds its 2 trials" in capsys.readouterr().out
 
 
-def test_runner_refuses_a_new_study_over_old_run_directories(tmp_path):
-    (tmp_path / "runs" / "s" / "trials" / "0").mkdir(parents=True)
-    with pytest.raises(RunnerError, match="belong to another study"):
-        run_study(raw_spec(), runs_dir=tmp_path / "runs")
+def test_a_new_study_gets_its_own_folder_beside_old_run_directories(tmp_path):
+    from studies.study import study_folder
+
+    run_root = tmp_path / "runs" / "s"
+    (run_root / "trials" / "0").mkdir(parents=True)  # another study's trial folder
+    study = optuna.create_study(study_name="s", storage=open_storage(resolve(None, run_root)))
+    folder = study_folder(study, run_root)
+    key = study.user_attrs["run_key"]
+    assert folder == run_root / key and key.startswith("study-") and len(key) == len("study-") + 8
+    assert study_folder(study, run_root) == folder  # the same folder every time (e.g. --resume)
+    other = optuna.create_study(study_name="s", storage=open_storage(resolve(None, tmp_path / "elsewhere")))
+    assert study_folder(other, run_root) != folder  # same name, another storage: another folder
+
+
+def test_a_study_begun_before_run_keys_keeps_its_folder(tmp_path):
+    from studies.study import study_folder
+
+    run_root = tmp_path / "runs" / "s"
+    study = optuna.create_study(study_name="s", storage=open_storage(resolve(None, run_root)))
+    study.optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=1)  # a trial and no run_key: the old layout
+    assert study_folder(study, run_root) == run_root and study.user_attrs["run_key"] == ""
+    fresh = optuna.create_study(study_name="t", storage=open_storage(resolve(None, run_root)))
+    assert study_folder(fresh, run_root).parent == run_root
 
 
 def test_no_new_trials_once_the_time_budget_is_spent(tmp_path):

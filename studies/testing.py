@@ -1,0 +1,91 @@
+"""Trainables for tests that must decide when a trial moves on: never a race against the machine's speed.
+
+:func:`gated_train_trial` trains exactly like :func:`studies.trainable.train_trial`, but after it has reported an
+epoch it waits at a *gate*: a folder named by the environment variable ``STUDIES_TEST_GATE`` (Ray's local workers
+inherit the runner's environment). For trial number ``N`` after epoch ``E``:
+
+- the trial writes ``N.E.waiting`` (it has reported epoch ``E``; Tune and Optuna have the value or are about to);
+- it goes on once ``N.go`` (release trial ``N`` for good) or ``open`` (release every trial) exists;
+- ``N.E.passed`` says it went on.
+
+:class:`Gate` is the test's side. A test can thus hold a study in the state it wants (one trial finished, another
+mid-way with intermediate values) for as long as it wants, whatever the machine's speed, before it kills or
+interrupts the runner. Select the trainable with ``python -m studies run SPEC --trainable
+studies.testing:gated_train_trial`` (a hidden option meant for tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+GATE_ENV = "STUDIES_TEST_GATE"
+POLL_S = 0.05
+
+
+class Gate:
+    """The test's side of the gate folder."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def env(self) -> dict[str, str]:
+        """The environment a runner needs to use this gate."""
+        return {GATE_ENV: str(self.folder)}
+
+    def waiting(self) -> dict[int, int]:
+        """Trial number -> the last epoch at which that trial waits (or waited) at the gate."""
+        out: dict[int, int] = {}
+        for p in self.folder.glob("*.*.waiting"):
+            number, epoch, _ = p.name.split(".")
+            out[int(number)] = max(out.get(int(number), 0), int(epoch))
+        return out
+
+    def blocked(self) -> dict[int, int]:
+        """Trials waiting at the gate now: trial number -> epoch (written ``waiting``, not yet ``passed``)."""
+        return {n: e for n, e in self.waiting().items()
+                if not (self.folder / f"{n}.{e}.passed").exists() and not self.released(n)}
+
+    def released(self, number: int) -> bool:
+        return (self.folder / "open").exists() or (self.folder / f"{number}.go").exists()
+
+    def release(self, number: int) -> None:
+        (self.folder / f"{number}.go").write_text("go\n")
+
+    def open(self) -> None:
+        (self.folder / "open").write_text("open\n")
+
+
+def wait_at_gate(number: int, epoch: int, folder: str | Path) -> None:
+    """The trial's side: say that trial ``number`` reported ``epoch``, then wait until it is released."""
+    folder = Path(folder)
+    (folder / f"{number}.{epoch}.waiting").write_text(f"{os.getpid()}\n")
+    while not ((folder / "open").exists() or (folder / f"{number}.go").exists()):
+        time.sleep(POLL_S)
+    (folder / f"{number}.{epoch}.passed").write_text("passed\n")
+
+
+def gated_train_trial(config: dict[str, Any]) -> None:
+    """:func:`studies.trainable.train_trial` that waits at the gate of ``$STUDIES_TEST_GATE`` after every epoch."""
+    from .trainable import _fit_retriever, _run
+
+    folder = os.environ.get(GATE_ENV)
+    if not folder:
+        raise RuntimeError(f"gated_train_trial needs the environment variable {GATE_ENV} (a gate folder)")
+
+    def fit_gated(cfg: Mapping[str, Any], run_dir: Path, report) -> dict[str, Any]:
+        number = int(cfg["trial"]["number"])
+
+        def gated(epoch: int, metrics: Mapping[str, Any]) -> None:
+            report(epoch, metrics)
+            wait_at_gate(number, epoch, folder)
+
+        return _fit_retriever(cfg, run_dir, gated)
+
+    _run(config, fit_gated)
+
+
+__all__ = ["GATE_ENV", "Gate", "gated_train_trial", "wait_at_gate"]
