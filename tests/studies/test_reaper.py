@@ -11,8 +11,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SPAWN = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); " \
-        "time.sleep(120)"
+# a "raylet" naming the temp dir (argv[1]) that starts a worker, then says so in a file (argv[2])
+SPAWN = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+         "open(sys.argv[2], 'w').write('ready'); time.sleep(600)")
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until ``path`` exists (the timeout only guards against a hang)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
 
 
 def alive(pid: int) -> bool:
@@ -24,20 +33,21 @@ def alive(pid: int) -> bool:
 
 def test_reaper_stops_the_cluster_and_only_it(tmp_path):
     temp_dir = tempfile.mkdtemp(prefix="ray-test-")
-    cluster = subprocess.Popen([sys.executable, "-c", SPAWN, temp_dir])  # a "raylet" naming the temp dir + a worker
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    ready = tmp_path / "ready"
+    cluster = subprocess.Popen([sys.executable, "-c", SPAWN, temp_dir, str(ready)])  # a "raylet" + a worker
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     reaper = subprocess.Popen([sys.executable, "-m", "studies.reaper", str(os.getpid()), temp_dir],
                               stdin=subprocess.PIPE, cwd=ROOT, start_new_session=True)
     try:
-        time.sleep(3)  # the worker exists; the reaper has looked at least once
+        wait_for_file(ready, cluster)  # the worker exists (the reaper looks again once its stdin closes)
         from studies.reaper import cluster_processes
 
         tracked = set(cluster_processes(os.getpid(), temp_dir)) - {reaper.pid}  # (the reaper skips itself)
         assert cluster.pid in tracked and len(tracked) == 2
         worker = next(p for p in tracked if p != cluster.pid)
         reaper.stdin.close()  # the runner is done (or dead)
-        assert reaper.wait(timeout=60) == 0
-        cluster.wait(timeout=10)
+        assert reaper.wait(timeout=300) == 0
+        cluster.wait(timeout=300)
         assert not alive(cluster.pid) and not alive(worker)
         assert bystander.poll() is None  # not ours: untouched
         assert not Path(temp_dir).exists()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -188,7 +187,6 @@ def test_cli_rejects_a_bad_spec_before_ray_starts(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(base_spec(space={"fusion.mid.layers": {"int": [1, 2],
                                                                          "when": {"fusion.kind": "mid"}}})))
-    t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "studies", "run", str(bad), "--runs-dir", str(tmp_path / "runs")],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={**os.environ, "RAY_ADDRESS": "127.0.0.1:1"})  # joining a cluster would fail loudly
@@ -196,7 +194,6 @@ def test_cli_rejects_a_bad_spec_before_ray_starts(tmp_path):
     assert proc.stderr.startswith("error: space.fusion.mid.layers.when: 'fusion.kind' is not a parameter")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists()  # nothing was created
-    assert time.time() - t0 < 60
 
 
 # --------------------------------------------------------------------------------------------- the space

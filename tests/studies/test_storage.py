@@ -79,18 +79,22 @@ def test_unreachable_server_is_a_clear_error():
 
 def test_study_lock_excludes_other_processes(tmp_path):
     s = resolve(f"journal:{tmp_path / 'study.log'}", tmp_path)
-    stamp = tmp_path / "child.txt"
-    child = (f"import time; from studies.storage import resolve, study_lock\n"
+    stamp, trying, released = tmp_path / "child.txt", tmp_path / "trying", tmp_path / "released"
+    child = (f"import os; from studies.storage import resolve, study_lock\n"
              f"s = resolve({s.url!r}, '.')\n"
+             f"open({str(trying)!r}, 'w').write('')\n"
              f"with study_lock(s, None, 'x'):\n"
-             f"    open({str(stamp)!r}, 'w').write(str(time.time()))\n")
+             f"    open({str(stamp)!r}, 'w').write(str(os.path.exists({str(released)!r})))\n")
     with study_lock(s, None, "x"):
         proc = subprocess.Popen([sys.executable, "-c", child], cwd=Path(__file__).resolve().parents[2])
-        time.sleep(1.5)
-        assert not stamp.exists()  # the child waits for the lock
-        released = time.time()
-    assert proc.wait(timeout=60) == 0
-    assert float(stamp.read_text()) >= released
+        deadline = time.monotonic() + 300  # a hang guard only
+        while not trying.exists():  # the child is about to ask for the lock (or asks already)
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert not stamp.exists()
+        released.write_text("")  # written while the lock is still held: the child can only see it if it waited
+    assert proc.wait(timeout=300) == 0
+    assert stamp.read_text() == "True"  # the child entered the lock only after this process let go of it
 
 
 def test_study_lock_excludes_other_threads(tmp_path):

@@ -11,7 +11,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -201,12 +200,16 @@ def test_hf_loads_a_local_folder(hf_folder, tmp_path):
     assert str(hf_folder) in (saved / "source.json").read_text()
 
 
-def test_hf_missing_folder_fails_fast(tmp_path):
+def test_hf_missing_folder_fails_fast(tmp_path, monkeypatch):
+    from transformers.utils import hub
+
+    def no_network(*a, **k):  # pragma: no cover - reached only if the loader tried to download
+        raise AssertionError("tried to reach the network")
+
+    monkeypatch.setattr(hub, "cached_file", no_network, raising=False)  # failing fast = not even trying the hub
     missing = tmp_path / "no-such-model"
-    start = time.perf_counter()
     with pytest.raises(ConfigError) as err:
         build_text_encoder(TextEncoderConfig(name="hf", path=str(missing)))
-    assert time.perf_counter() - start < 2.0
     msg = str(err.value)
     assert msg.startswith("text_encoder.path:") and str(missing) in msg and "save_pretrained" in msg
 
@@ -309,10 +312,8 @@ def test_hf_model_name_absent_from_the_cache_fails_at_once(tmp_path, monkeypatch
         raise AssertionError("tried to reach the network")
 
     monkeypatch.setattr(hub, "cached_file", no_network, raising=False)
-    t0 = time.perf_counter()
     with pytest.raises(ConfigError) as err:
         build_text_encoder(TextEncoderConfig(name="hf", path="roberta-large"))
     msg = str(err.value)
     assert msg.startswith("text_encoder.path:") and "models--roberta-large" in msg and "empty-hub" in msg
     assert "huggingface-cli download roberta-large" in msg
-    assert time.perf_counter() - t0 < 5.0
