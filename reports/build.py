@@ -147,7 +147,43 @@ def _inputs(report: Report, source: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------- index.md
-def _index(report: Report, figures, problems: list[str], source: dict[str, Any], out_name: str) -> str:
+def _path_arg(path: str | Path) -> str:
+    """A path as given on a command line: relative to the working directory when it lies below it."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return p.as_posix()
+
+
+def build_command(spec: str | Path | None, *, out: str | Path, storage: str | None, study: str | None,
+                  runs_dir: str | Path, settings: Settings) -> str:
+    """The ``python -m reports build`` command that rebuilds a report with these arguments, run from the current
+    working directory: every argument that selects the inputs (spec, storage, study, runs folder), the output
+    folder and the resampling settings. A server URL's password is hidden (``***``)."""
+    import shlex
+
+    from studies.storage import resolve
+
+    parts = ["python -m reports build"]
+    if spec is not None:
+        parts.append(shlex.quote(_path_arg(spec)))
+    if storage:
+        try:
+            url = resolve(storage, Path(runs_dir).resolve()).display()
+        except Exception:  # noqa: BLE001 - an unreadable URL was refused before; keep it as given
+            url = storage
+        parts += ["--storage", shlex.quote(url)]
+    if study and spec is None:
+        parts += ["--study", shlex.quote(study)]
+    if spec is not None:
+        parts += ["--runs-dir", shlex.quote(_path_arg(runs_dir))]
+    parts += ["--out", shlex.quote(_path_arg(out)), "--resamples", str(settings.resamples), "--seed",
+              str(settings.seed)]
+    return " ".join(parts)
+
+
+def _index(report: Report, figures, problems: list[str], source: dict[str, Any]) -> str:
     """index.md; ``figures`` are ``(title, [paths relative to the report folder])``."""
     data = report.data
     counts = ", ".join(f"{n} {s.lower()}" for s, n in data.state_counts().items() if n)
@@ -180,15 +216,13 @@ def _index(report: Report, figures, problems: list[str], source: dict[str, Any],
         if png is not None:
             lines += [f"![{title}]({png.as_posix()})", ""]
     s = report.settings
-    how = (f"python -m reports build {source['spec']}" if source.get("spec") else
-           f"python -m reports build --storage '{data.storage}' --study {data.name}")
-    if source.get("spec") and source.get("runs_dir"):
-        how += f" --runs-dir {source['runs_dir']}"
+    command, out_arg = source["command"], source["out"]
     lines += ["## Reproduce", "",
               f"Inputs and their SHA-256 fingerprints are in [inputs.json](inputs.json) (resampling: "
-              f"{s.resamples} resamples, seed {s.seed}).", "", "```bash",
-              f"{how} --out {out_name} --resamples {s.resamples} --seed {s.seed}",
-              f"python -m reports verify {out_name}   # recompute every table, list every cell that differs", "```",
+              f"{s.resamples} resamples, seed {s.seed}). From the folder the report was built in (relative paths "
+              "are relative to it), the first command rebuilds this report exactly, the second checks it:", "",
+              "```bash", command,
+              f"python -m reports verify {out_arg}   # recompute every table, list every cell that differs", "```",
               ""]
     return "\n".join(lines)
 
@@ -219,7 +253,9 @@ def build_report(spec: str | Path | None = None, *, out: str | Path, storage: st
     _say(f"{len(data.trials)} trials, {len(data.included)} included; {data.left_out_summary()}", quiet)
     report = compute_report(data, settings, quiet=quiet)
     source = {"spec": str(Path(spec).resolve()) if spec is not None else None,
-              "runs_dir": str(Path(runs_dir).resolve()) if spec is not None else None}
+              "runs_dir": str(Path(runs_dir).resolve()) if spec is not None else None,
+              "command": build_command(spec, out=out, storage=storage, study=study, runs_dir=runs_dir,
+                                       settings=settings), "out": _path_arg(out)}
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -235,7 +271,7 @@ def build_report(spec: str | Path | None = None, *, out: str | Path, storage: st
         figures = [(title, [Path("figures") / Path(p).name for p in paths]) for title, paths in figures]
         problems = report.problems + fig_problems
         atomic_write_json(tmp / "inputs.json", _inputs(report, source))
-        atomic_write_text(tmp / "index.md", _index(report, figures, problems, source, out.name))
+        atomic_write_text(tmp / "index.md", _index(report, figures, problems, source))
         old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

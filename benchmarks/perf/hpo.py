@@ -245,7 +245,7 @@ def extract_table(spec_path: str | Path = TABLE_SPEC, runs_dir: str | Path = "ru
         raise TableError(f"{surl}: no value of {next(iter(space))!r} has all its grid points complete yet")
     from retrieval.utils import git_commit
 
-    meta = {"spec": str(spec_path), "study": spec.name, "storage": str(surl), "base_fingerprint":
+    meta = {"spec": str(spec_path), "study": spec.name, "storage": surl.display(), "base_fingerprint":
             spec.base.fingerprint(), "base_data": spec.base.to_dict()["data"], "git_commit": git_commit(),
             "trials": len(curves), "grid_points": len(grid_points(spec)), "partial": bool(missing),
             "concurrent_trials": spec.resources["max_concurrent"], "threads_per_trial": spec.resources["cpu"]}

@@ -1,9 +1,12 @@
-"""Audio and text augmentations of the DCASE 2022 retrieval system (Gain, Freq-MixStyle, SpecAugment, EDA).
+"""Audio and text augmentations of the DCASE 2022/2023 retrieval systems.
 
-Audio (:mod:`retrieval.augment.audio`) works on batches of dB log-mel spectrograms with an explicit
-``torch.Generator``; text (:mod:`retrieval.augment.text`) works on caption strings with an explicit
-``numpy.random.Generator``; :mod:`retrieval.augment.wordnet` reads the WordNet 3.0 database files for EDA's
-synonyms (``apt-get install wordnet-base wordnet-sense-index``).
+Audio (:mod:`retrieval.augment.audio`: gain, SpecAugment, Freq-MixStyle) works on batches of dB log-mel
+spectrograms with an explicit ``torch.Generator``; text (:mod:`retrieval.augment.text`: EDA) works on caption
+strings with an explicit ``numpy.random.Generator``; :mod:`retrieval.augment.wordnet` reads the WordNet 3.0 database
+files for EDA's synonyms (``apt-get install wordnet-base wordnet-sense-index``);
+:mod:`retrieval.augment.backtranslate` back-translates the training captions through Apertium (English-Spanish,
+cached per data set); :mod:`retrieval.augment.variations` swaps in precomputed caption variations (e.g. the
+ClothoV2_GPT rephrasings). PaSST's patchout lives with the encoder (:mod:`retrieval.encoders.passt`).
 """
 
 from retrieval.augment.audio import AudioAugment, freq_mixstyle, gain, spec_augment

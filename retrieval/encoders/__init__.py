@@ -1,7 +1,8 @@
 """Audio and text encoder registries.
 
 Audio: ``build_audio_encoder(cfg.audio_encoder, n_mels)`` → :class:`AudioEncoder` (``cnn-small``, ``cnn10``,
-``cnn14``). Text: ``build_text_encoder(cfg.text_encoder, corpus=..., artifacts_dir=...)`` → :class:`TextEncoder`
+``cnn14``, ``passt``; :mod:`retrieval.encoders.passt` is PaSST with structured patchout, loading the released key
+layout). Frozen encoders' outputs are cached on disk by :mod:`retrieval.encoders.cache`. Text: ``build_text_encoder(cfg.text_encoder, corpus=..., artifacts_dir=...)`` → :class:`TextEncoder`
 (``tiny-bert``, ``hf``). New entries register with ``@AUDIO_ENCODERS.register(name)`` /
 ``@TEXT_ENCODERS.register(name)``; the shared tests in ``tests/retrieval/encoders`` run over every entry.
 """

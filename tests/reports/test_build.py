@@ -28,8 +28,12 @@ def test_build_writes_tables_index_inputs_and_is_byte_identical(ablation_study, 
     assert _build(ablation_study, out2) == 0
     a, b = _files(out1), _files(out2)
     assert a.keys() == b.keys()
-    assert a.pop("index.md").replace(b" r1 ", b" r2 ").replace(b" r1\n", b" r2\n") == b.pop("index.md")
-    assert a == b  # tables and inputs.json byte-identical (index.md: up to the folder name it quotes)
+    assert a.pop("index.md").replace(b"/r1 ", b"/r2 ").replace(b"/r1\n", b"/r2\n") == b.pop("index.md")
+    ia, ib = json.loads(a.pop("inputs.json")), json.loads(b.pop("inputs.json"))
+    assert ia["study"].pop("command").replace("/r1 ", "/r2 ") == ib["study"].pop("command")
+    assert ia["study"].pop("out").endswith("/r1") and ib["study"].pop("out").endswith("/r2")
+    assert ia == ib
+    assert a == b  # tables byte-identical; index.md and inputs.json up to the output folder they quote
     for name in ("summary", "top_configs", "ablation"):
         for ext in ("md", "tex", "csv"):
             assert f"tables/{name}.{ext}" in a
@@ -48,6 +52,7 @@ def test_build_writes_tables_index_inputs_and_is_byte_identical(ablation_study, 
     assert _build(ablation_study, out1) == 0
     again = _files(out1)
     again.pop("index.md")
+    again.pop("inputs.json")
     assert again == a
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
@@ -177,18 +182,39 @@ def test_build_with_figures_and_a_degenerate_study(tmp_path, fab, capsys):
     assert "(figures/history.png)" in index or "figure history" in index
 
 
-@pytest.mark.slow
-def test_real_sample_study_builds_and_verifies(tmp_path, capsys):
-    """The quick study written by `python -m studies run` (if the sample runs exist on this machine)."""
-    runs = Path("/work/sample_runs")
-    if not (runs / "quick" / "optuna.db").is_file():
-        pytest.skip("no sample study at /work/sample_runs/quick")
-    spec = Path(__file__).resolve().parents[2] / "studies" / "quick.yaml"
-    out = tmp_path / "quick"
-    assert main(["build", str(spec), "--runs-dir", str(runs), "--out", str(out), "--resamples", "1000",
-                 "--quiet"]) == 0
-    index = (out / "index.md").read_text()
-    assert "(figures/history.png)" in index and "(tables/importance.md)" in index
-    assert "(tables/fusion.tex)" in index or "(tables/encoders.tex)" in index
-    capsys.readouterr()
-    assert main(["verify", str(out), "--quiet"]) == 0
+def test_the_reproduce_command_in_index_rebuilds_the_report_exactly(ablation_study, tmp_path, monkeypatch):
+    """Built from a spec with a non-default --runs-dir and an explicit --storage, relative paths, in one folder:
+    the command that index.md prints, run from that folder, gives the same report (tables, index, inputs)."""
+    import shlex
+    import subprocess
+    import sys
+
+    import yaml
+
+    work = tmp_path / "work"
+    (work / "specs").mkdir(parents=True)
+    spec = work / "specs" / "abl.yaml"
+    spec.write_text(yaml.safe_dump({"name": ablation_study["name"], "base": "synthcaps-tiny",
+                                    "space": {"variant": {"categorical": ["full", "no_x", "same"]}},
+                                    "variants": {"full": {}, "no_x": {"augment.spec.n_t": 0}, "same": {}},
+                                    "sampler": {"kind": "grid"}, "budget": {"num_samples": None, "max_epochs": 3}}))
+    monkeypatch.chdir(work)
+    assert main(["build", "specs/abl.yaml", "--storage", ablation_study["url"], "--runs-dir", "my-runs",
+                 "--out", "reports/abl", "--resamples", "300", "--seed", "3", "--quiet"]) == 0
+    before = _files(work / "reports" / "abl")
+    index = before["index.md"].decode()
+    command = next(line for line in index.splitlines() if line.startswith("python -m reports build"))
+    assert "specs/abl.yaml" in command and "--runs-dir my-runs" in command and "--out reports/abl" in command
+    assert "--storage" in command and "--resamples 300 --seed 3" in command
+    assert str(tmp_path) not in command.replace(ablation_study["url"], "")  # relative where it can be
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "reports"]
+    proc = subprocess.run([sys.executable, *argv[1:]], cwd=work, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = _files(work / "reports" / "abl")
+    assert after.keys() == before.keys()
+    assert after == before  # byte for byte, index.md and inputs.json included
+    verify = next(line for line in index.splitlines() if line.startswith("python -m reports verify"))
+    argv = shlex.split(verify.split("#")[0])
+    proc = subprocess.run([sys.executable, *argv[1:]], cwd=work, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "OK:" in proc.stdout, proc.stdout + proc.stderr
