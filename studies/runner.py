@@ -104,6 +104,7 @@ def run_study(source: str | Path | Mapping[str, Any], overrides: Sequence[str] |
     study = open_study(spec, storage_obj)
     with study_lock(surl, storage_obj, spec.name):  # runners starting together agree on one folder
         study_root = study_folder(study, run_root)
+        _check_base_from(study, spec)
     trials = study.get_trials(deepcopy=False)
     me = RunnerInfo.current()
     stale = [t.number for t in trials if is_stale(t, me)]
@@ -240,6 +241,24 @@ def _summary(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, interr
         text += (f"\nbest {spec.objective['metric']} {best['value']:.4f}: trial #{best['number']} "
                  f"({format_params(best['params'], limit=20)})\n  run directory: {best['run_dir']}")
     return RunSummary(spec.name, str(surl), str(run_root), counts, best, interrupted, text)
+
+
+def _check_base_from(study, spec: StudySpec) -> None:
+    """A study whose base is another study's trial keeps that trial: ``trial: best`` may point elsewhere once the
+    source study has gone on, and mixing bases would make its trials incomparable."""
+    from .study import RunnerError
+
+    if spec.base_from is None:
+        return
+    recorded = study.user_attrs.get("base_from")
+    if recorded is None:
+        study.set_user_attr("base_from", spec.base_from)
+        return
+    if (recorded.get("study"), recorded.get("trial")) != (spec.base_from["study"], spec.base_from["trial"]):
+        raise RunnerError(f"base: the study {spec.name!r} was started from trial #{recorded.get('trial')} of "
+                          f"{recorded.get('study')!r}, but base now selects trial #{spec.base_from['trial']} of "
+                          f"{spec.base_from['study']!r} ({spec.base_from['selected']}); pin it with "
+                          f"--set base.trial={recorded.get('trial')} or give the new study another name")
 
 
 def _record_spec(study, spec: StudySpec, study_root: Path, surl: StorageURL) -> None:

@@ -4,7 +4,8 @@ A study spec is a YAML mapping (see ``studies/*.yaml``)::
 
     name: quick                          # the Optuna study name; run folder runs/<name>/
     storage: null                        # null: sqlite in runs/<name>/optuna.db; sqlite:///…, postgresql://…, journal:PATH
-    base: synthcaps-small                # a named config, a YAML file (relative to the spec) or a mapping
+    base: synthcaps-small                # a named config, a YAML file (relative to the spec) or a mapping; or
+                                         # {study: NAME, storage: URL, trial: best}: another study's trial
     space:                               # dotted TrialConfig keys -> one distribution each
       fusion.kind: {categorical: [none, late, mid]}
       fusion.mid.layers: {int: [1, 3], when: {fusion.kind: mid}}
@@ -165,6 +166,7 @@ class StudySpec:
     objective: dict[str, Any]
     seeds: tuple[int, ...]
     source: str | None = None  # the spec file, for messages
+    base_from: dict[str, Any] | None = None  # base: {study: ...}: the trial the base was taken from
 
     @property
     def is_grid(self) -> bool:
@@ -205,7 +207,8 @@ class StudySpec:
         return {"name": self.name, "storage": self.storage, "base": self.base.to_dict(),
                 "space": {p.key: p.to_dict() for p in self.params}, "variants": copy.deepcopy(self.variants),
                 "sampler": dict(self.sampler), "scheduler": dict(self.scheduler), "budget": dict(self.budget),
-                "resources": dict(self.resources), "objective": dict(self.objective), "seeds": list(self.seeds)}
+                "resources": dict(self.resources), "objective": dict(self.objective), "seeds": list(self.seeds),
+                **({"base_from": dict(self.base_from)} if self.base_from else {})}
 
 
 class SearchSpace:
@@ -269,6 +272,11 @@ def load_spec(source: str | Path | Mapping[str, Any], overrides: Sequence[str] |
     for key, value in pairs:
         if key == "base":
             raw["base"], base_overrides = value, {}
+        elif key[len("base."):] in BASE_FROM_KEYS and key.startswith("base.") and (
+                key == "base.study" or (isinstance(raw.get("base"), Mapping) and "study" in raw["base"])):
+            # base: {study: ...}: --set base.trial=12 pins the trial, --set base.study=NAME starts from a study
+            current = raw.get("base") if isinstance(raw.get("base"), Mapping) and "study" in raw["base"] else {}
+            raw["base"] = {**current, key[len("base."):]: value}
         elif key.startswith("base."):
             base_overrides[key[len("base."):]] = value
         else:
@@ -362,8 +370,14 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
     if objective["mode"] not in ("max", "min"):
         raise SpecError(f"objective.mode: expected max or min, got {objective['mode']!r}")
 
-    base = _load_base(raw.get("base", {}), base_overrides, spec_dir)
+    base_from = None
+    if isinstance(raw.get("base"), Mapping) and "study" in raw["base"]:
+        base, base_from = base_from_study(raw["base"], base_overrides)
+    else:
+        base = _load_base(raw.get("base", {}), base_overrides, spec_dir)
     implied = {"train.progress": False, "train.num_threads": int(resources["cpu"])}
+    if base_from is not None:  # the source study's early stopping was its own protocol, not part of the recipe
+        implied["train.patience"] = scheduler.get("patience")
     if budget["max_epochs"] is not None:
         implied["train.epochs"] = int(budget["max_epochs"])
     if scheduler.get("patience") is not None:
@@ -387,7 +401,7 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
 
     spec = StudySpec(name=name, storage=storage, base=base, params=tuple(params), variants=variants, sampler=sampler,
                      scheduler=scheduler, budget=budget, resources=resources, objective=objective, seeds=seeds,
-                     source=where)
+                     source=where, base_from=base_from)
     n = budget["num_samples"]
     if spec.is_grid:
         for p in params:
@@ -514,6 +528,68 @@ def _load_base(raw: Any, overrides: Mapping[str, Any], spec_dir: Path) -> TrialC
     except ConfigError as exc:
         msg = str(exc)
         raise SpecError(f"base{msg[len('config'):]}" if msg.startswith("config:") else f"base.{msg}") from None
+
+
+BASE_FROM_KEYS = ("study", "storage", "trial", "runs_dir")
+
+
+def base_from_study(raw: Mapping[str, Any], overrides: Mapping[str, Any] = ()) -> tuple[TrialConfig, dict]:
+    """``base: {study: NAME, storage: URL, trial: best | N, runs_dir: DIR}``: the configuration of a trial of
+    another study, read from that trial's run directory (``config.yaml``, the exact resolved config it trained).
+
+    ``storage`` defaults to the study's default SQLite file ``RUNS_DIR/NAME/optuna.db`` (``runs_dir`` default
+    ``runs``); ``trial: best`` (the default) is the COMPLETE trial with the best objective value (ties: the lowest
+    number). Returns the config (with ``overrides`` applied) and where it came from: ``{study, storage, trial,
+    value, run_dir, selected}``, recorded in the resolved spec so that a re-run can tell when ``best`` moved.
+    This is how a controlled ablation starts from a search's incumbent (the DCASE 2022 workflow)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from .storage import open_storage, resolve
+
+    _no_unknown(dict(raw), BASE_FROM_KEYS, "base")
+    name = raw.get("study")
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"base.study: expected the name of a study, got {name!r}")
+    runs_dir = raw.get("runs_dir", "runs")
+    if not isinstance(runs_dir, str) or not runs_dir:
+        raise SpecError(f"base.runs_dir: expected a folder, got {runs_dir!r}")
+    which = raw.get("trial", "best")
+    if not (which == "best" or (_is_int(which) and which >= 0)):
+        raise SpecError(f"base.trial: expected best or a trial number >= 0, got {which!r}")
+    surl = resolve(raw.get("storage"), (Path(runs_dir) / name).resolve())
+    if surl.path is not None and not surl.path.exists():
+        raise SpecError(f"base.study: no study {name!r}: the storage file {surl.path} does not exist (run that "
+                        "study first, or give base.storage / base.runs_dir)")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage_obj = open_storage(surl)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage_obj)
+    except KeyError:
+        names = sorted(x.study_name for x in optuna.get_all_study_summaries(storage_obj, include_best_trial=False))
+        raise SpecError(f"base.study: no study {name!r} in {surl}; studies there: "
+                        f"{', '.join(map(repr, names)) or 'none'}") from None
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and t.value is not None]
+    if which == "best":
+        if not done:
+            raise SpecError(f"base.trial: the study {name!r} in {surl} has no COMPLETE trial yet")
+        sign = -1.0 if study.direction.name == "MAXIMIZE" else 1.0
+        trial = min(done, key=lambda t: (sign * t.value, t.number))
+    else:
+        trial = next((t for t in done if t.number == which), None)
+        if trial is None:
+            raise SpecError(f"base.trial: the study {name!r} in {surl} has no COMPLETE trial #{which}")
+    run_dir = trial.user_attrs.get("run_dir")
+    config_file = Path(run_dir) / "config.yaml" if run_dir else None
+    if config_file is None or not config_file.is_file():
+        raise SpecError(f"base.trial: trial #{trial.number} of {name!r} has no run directory with a config.yaml "
+                        f"({config_file or 'no run_dir attribute'}); is --runs-dir the one the study ran in?")
+    try:
+        base = TrialConfig.load(config_file).with_overrides(dict(overrides))
+    except ConfigError as exc:
+        raise SpecError(f"base: {config_file}: {exc}") from None
+    return base, {"study": name, "storage": surl.display(), "trial": trial.number, "value": trial.value,
+                  "run_dir": str(run_dir), "selected": str(which)}
 
 
 def _seeds(raw: Any, base: TrialConfig) -> tuple[int, ...]:
@@ -751,7 +827,11 @@ def describe(spec: StudySpec) -> str:
     samp = spec.sampler["kind"] + (f" seed={spec.sampler['seed']}" if "seed" in spec.sampler else "")
     return (f"study {spec.name}: {spec.num_samples} trials, sampler {samp}, scheduler {sched}, "
             f"{spec.max_epochs} epochs max, {spec.resources['max_concurrent']} concurrent x "
-            f"{spec.resources['cpu']} cpu, seeds {list(spec.seeds)}\n  space: {space}")
+            f"{spec.resources['cpu']} cpu, seeds {list(spec.seeds)}\n  space: {space}"
+            + (f"\n  base: trial #{spec.base_from['trial']} of study {spec.base_from['study']} "
+               f"({spec.base_from['selected']}, objective {spec.base_from['value']:.4f}; "
+               f"{spec.base_from['run_dir']})" if spec.base_from else ""))
 
 
-__all__ = ["Param", "SearchSpace", "SpecError", "StudySpec", "describe", "grid_points", "load_spec"]
+__all__ = ["Param", "SearchSpace", "SpecError", "StudySpec", "base_from_study", "describe", "grid_points",
+           "load_spec"]

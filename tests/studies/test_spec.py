@@ -12,7 +12,7 @@ import optuna
 import pytest
 import yaml
 
-from studies.spec import SpecError, grid_points, load_spec
+from studies.spec import SpecError, describe, grid_points, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "studies").glob("*.yaml"))
@@ -246,3 +246,92 @@ def test_grid_times_seeds_enumerates_exactly():
         trial = study.ask()
         assert spec.space(trial) == p
         study.tell(trial, 0.0)
+
+
+# --------------------------------------------------------------------------------------------- base: {study: ...}
+def _source_study(tmp_path, values: dict[int, float], *, state_of=None, name="smbo"):
+    """A finished search: trial n has objective values[n] and a run directory whose config.yaml has
+    augment.gain.g_max = n (so the test can tell which trial the base came from)."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from retrieval.config import TrialConfig
+    from studies.storage import open_storage, resolve
+
+    runs = tmp_path / "runs"
+    study = optuna.create_study(study_name=name, direction="maximize",
+                                storage=open_storage(resolve(None, runs / name)))
+    for n, v in values.items():
+        run_dir = runs / name / "study-0000000a" / "trials" / str(n)
+        run_dir.mkdir(parents=True)
+        cfg = TrialConfig.load("synthcaps-tiny").with_overrides({"augment.gain.g_max": float(n),
+                                                                 "train.patience": 3})
+        (run_dir / "config.yaml").write_text(yaml.safe_dump({"fingerprint": cfg.fingerprint(), "seed": 0,
+                                                             "config": cfg.to_dict()}))
+        state = (state_of or {}).get(n, TrialState.COMPLETE)
+        study.add_trial(create_trial(state=state, value=v if state == TrialState.COMPLETE else None,
+                                     params={"x": v}, distributions={"x": FloatDistribution(0, 1)},
+                                     user_attrs={"run_dir": str(run_dir)}))
+    return runs
+
+
+def test_base_from_the_best_trial_of_another_study(tmp_path, monkeypatch):
+    from optuna.trial import TrialState
+
+    runs = _source_study(tmp_path, {0: 0.30, 1: 0.55, 2: 0.90, 3: 0.55},
+                         state_of={2: TrialState.PRUNED})  # a pruned trial's value is not a final one
+    monkeypatch.chdir(tmp_path)
+    raw = base_spec(space={"variant": {"categorical": ["full", "no_gain"]}},
+                    variants={"full": {}, "no_gain": {"augment.gain.g_max": 0.0}},
+                    sampler={"kind": "grid"}, base={"study": "smbo", "trial": "best"},
+                    budget={"num_samples": None, "max_epochs": 2})
+    spec = load_spec(raw, check_registries=False)
+    assert spec.base.augment.gain.g_max == 1.0  # trial #1: best COMPLETE value, the lower number of the tie
+    assert spec.base.train.patience is None  # the source study's early stopping is not part of the recipe
+    assert spec.base_from["trial"] == 1 and spec.base_from["value"] == 0.55
+    assert spec.base_from["storage"] == "sqlite:///runs/smbo/optuna.db"  # relative: no machine path recorded
+    assert spec.to_dict()["base_from"]["trial"] == 1
+    assert "base: trial #1 of study smbo (best" in describe(spec)
+    pinned = load_spec(raw, ["base.trial=3"], check_registries=False)  # --set base.trial=3
+    assert pinned.base.augment.gain.g_max == 3.0 and pinned.base_from["selected"] == "3"
+    assert load_spec(raw, ["base.train.epochs=2"], check_registries=False).base.train.epochs == 2
+
+
+@pytest.mark.parametrize("base, message", [
+    ({"study": "nope"}, r"base.study: no study 'nope'"),
+    ({"study": "smbo", "trial": 7}, r"base.trial: the study 'smbo' .* has no COMPLETE trial #7"),
+    ({"study": "smbo", "trial": "worst"}, r"base.trial: expected best or a trial number"),
+    ({"study": "smbo", "colour": 1}, r"base.colour: unknown key"),
+    ({"study": "smbo", "runs_dir": "elsewhere"}, r"base.study: no study 'smbo': the storage file .* does not exist"),
+])
+def test_base_from_study_errors_name_the_key(tmp_path, monkeypatch, base, message):
+    _source_study(tmp_path, {0: 0.3})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError, match=message):
+        load_spec(base_spec(base=base), check_registries=False)
+
+
+def test_a_study_keeps_the_trial_its_base_came_from(tmp_path, monkeypatch):
+    """Once started from trial #1 ('best'), the study refuses a base that now selects another trial."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from studies.runner import run_study
+    from studies.storage import open_storage, resolve
+    from studies.study import RunnerError
+
+    runs = _source_study(tmp_path, {0: 0.3, 1: 0.5})
+    monkeypatch.chdir(tmp_path)
+    raw = base_spec(name="abl", base={"study": "smbo"}, budget={"num_samples": 1, "max_epochs": 1})
+    abl = optuna.create_study(study_name="abl", direction="maximize", storage=open_storage(resolve(None, runs / "abl")))
+    abl.set_user_attr("base_from", {"study": "smbo", "trial": 1})
+    abl.add_trial(create_trial(value=0.1, params={"x": 0.1}, distributions={"x": FloatDistribution(0, 1)}))
+    run_study(raw, runs_dir=runs)  # the budget is spent: nothing to do, and the base is the recorded one
+    better = optuna.load_study(study_name="smbo", storage=open_storage(resolve(None, runs / "smbo")))
+    run_dir = runs / "smbo" / "study-0000000a" / "trials" / "0"
+    better.add_trial(create_trial(value=0.9, params={"x": 0.9}, distributions={"x": FloatDistribution(0, 1)},
+                                  user_attrs={"run_dir": str(run_dir)}))
+    with pytest.raises(RunnerError, match=r"started from trial #1 of 'smbo', but base now selects trial #2"):
+        run_study(raw, runs_dir=runs)
