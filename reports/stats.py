@@ -66,20 +66,25 @@ two-sided ``p = 2 * P(T_df >= |t|)`` (Student t) and CI ``Delta +- t_{df, 1 - al
 ``V = 0`` (every arm's runs identical and a constant per-query difference) is degenerate:
 ``p = 1`` and CI ``[Delta, Delta]`` when ``Delta = 0`` (identical arms); ``p = 0`` otherwise
 (``t = +-inf``, ``df`` NaN; usually a sign of the same run listed twice).  With the seed terms
-dominant, this is Welch's t-test on the run means, as Bouthillier et al. (2021) recommend for
-benchmarks (they count seeds, data splits and hyperparameter draws as sources of variance); the
-query term adds the test-set sampling that their ``n``-query estimate leaves out.
+dominant this is Welch's t-test on the run means; with no seed variance it is the paired t-test
+over queries.  Bouthillier et al. (2021) show that seed, data-sampling and hyperparameter variance
+are large enough to decide benchmark comparisons, so that a comparison must draw these sources
+over several runs and count them; this test counts the two that a study here varies (training
+seeds and the test set's queries).
 
-Planning: :func:`minimum_detectable_effect` and :func:`recipe_power` give the smallest ``|delta|``
-detected with a given power, and the power for a given ``delta``, for a design with ``m``, ``k``
-seeds and ``n`` queries from variance components (``S^2`` per arm and ``sigma_d^2``), with the
-df above at those components: ``MDE ~= (t_{df, 1 - alpha/2} + t_{df, power}) * SE``.
+Planning: :func:`recipe_power` gives the power of the test for a true ``delta`` and a design with
+``m``, ``k`` seeds and ``n`` queries from variance components (``S^2`` per arm and ``sigma_d^2``),
+integrating over the sampling distribution of ``S^2_A``, ``S^2_B`` (so over the estimated df);
+:func:`minimum_detectable_effect` solves ``power(MDE) = 0.8``.  The closed form
+``MDE ~= (t_{df, 1 - alpha/2} + t_{df, power}) * SE`` with the df at the true components is
+optimistic for few seeds (seed sd 3.35 pp, 3 vs 3: 10.2 pp, where the test needs 11.7 pp).
 
 Why not ...
 ~~~~~~~~~~~
 * **the query-only test on seed-averaged scores**: it treats the arms' seed effects ``sbar_A -
   sbar_B`` as a real difference; its false-positive rate grows with ``n`` and ``tau^2`` (52% in
-  the measurement above, about 25-40% in the simulations of ``tests/reports/test_recipe_stats.py``).
+  the measurement above; 21-32% in the null simulations with seed effects of
+  ``tests/reports/test_recipe_stats.py``, and 26-35% for one run against one run).
 * **a two-level bootstrap** (resample seeds, then queries): the bootstrap variance of a mean of
   ``m`` seeds is ``(m - 1)/m * S^2 / m`` -- 2/3 of the truth with 3 seeds, so the CI is too
   narrow -- and its distribution is discrete (10 distinct seed resamples of 3 seeds); see Davison
@@ -89,9 +94,10 @@ Why not ...
   distribution buys power from the normality assumption on run means (t with ~4 df for 3 vs 3).
 
 Limits (measured, ``tests/reports/test_recipe_stats.py``): with equal seed counts the size is
-within [0.04, 0.055]; Welch's df is slightly liberal when the arm with *fewer* seeds has the
-*larger* seed variance (3 vs 5 seeds, seed sd ratio 2.4: about 0.07-0.08; with 2 seeds in such
-an arm up to 0.10).  Use equal numbers of seeds, and at least 3.
+within [0.035, 0.06] (conservative when there is no seed effect and no query effect, because
+``Q`` is truncated at 0); Welch's df is slightly liberal when the arm with *fewer* seeds has the
+*larger* seed variance (3 vs 5 seeds, seed sd ratio 2.4: about 0.075; with 2 seeds in such an
+arm about 0.12).  Use equal numbers of seeds, and at least 3.
 
 References
 ~~~~~~~~~~
@@ -103,7 +109,8 @@ References
 * F. E. Satterthwaite, "An approximate distribution of estimates of variance components",
   Biometrics Bulletin 2 (1946) 110-114; B. L. Welch, "The generalization of 'Student's' problem
   when several different population variances are involved", Biometrika 34 (1947) 28-35.
-* A. C. Davison, D. V. Hinkley, *Bootstrap Methods and their Application*, CUP 1997.
+* A. C. Davison, D. V. Hinkley, *Bootstrap Methods and their Application*, CUP 1997, section 3.8;
+  C. A. Field, A. H. Welsh, "Bootstrapping clustered data", JRSS B 69 (2007) 369-390.
 
 Functions
 ---------
@@ -849,12 +856,18 @@ def _check_probability(x, name: str) -> float:
     return x
 
 
-def _design_se_df(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var) -> tuple[float, float]:
-    """``SE = sqrt(run_var_a/m + run_var_b/k + query_var/n)`` and its Welch-Satterthwaite df."""
+#: Gauss-generalised-Laguerre nodes per arm for :func:`recipe_power` (agrees with Monte Carlo within 0.001 for
+#: >= 3 seeds per arm, 0.004 with 2).
+_POWER_NODES = 96
+
+
+def _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b,
+            query_var) -> tuple[int, int, int, float, float, float]:
+    """Validated ``(m, k, n, run_var_a/m, run_var_b/k, query_var/n)``."""
     counts = {}
-    for name, val, lo in (("n_runs_a", n_runs_a, 2), ("n_runs_b", n_runs_b, 2), ("n_queries", n_queries, 2)):
-        if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
+    for name, val in (("n_runs_a", n_runs_a), ("n_runs_b", n_runs_b), ("n_queries", n_queries)):
+        if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < 2:
+            raise ValueError(f"{name} must be an integer >= 2, got {val!r}")
         counts[name] = int(val)
     variances = {}
     for name, val in (("run_var_a", run_var_a), ("run_var_b", run_var_b), ("query_var", query_var)):
@@ -869,47 +882,52 @@ def _design_se_df(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var
     c = (variances["run_var_a"] / m, variances["run_var_b"] / k, variances["query_var"] / n)
     if sum(c) <= 0:
         raise ValueError("run_var_a, run_var_b and query_var are all 0: there is no variance to plan against")
-    df = float(_welch_satterthwaite([np.float64(x) for x in c], (m - 1, k - 1, n - 1)))
-    return math.sqrt(sum(c)), df
+    return m, k, n, c[0], c[1], c[2]
 
 
-def minimum_detectable_effect(*, n_runs_a: int, n_runs_b: int, n_queries: int, run_var_a: float, run_var_b: float,
-                              query_var: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    r"""Smallest ``|delta|`` that :func:`recipe_test` detects with probability ``power`` at two-sided ``alpha``.
+def _chi2_over_df_nodes(nu: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes and weights (summing to 1) for ``U = chi^2_nu / nu``: ``E f(U) ~= sum_i w_i f(u_i)``."""
+    from scipy.special import roots_genlaguerre
 
-    For a design with ``m = n_runs_a``, ``k = n_runs_b`` seeds and ``n = n_queries`` queries and
-    variance components ``run_var = tau^2 + omega^2/n`` per arm (the variance of one run's mAP over
-    seeds, ``S^2`` of :func:`recipe_test`, i.e. ``seed_sd**2``) and ``query_var = sigma_d^2``:
+    y, w = roots_genlaguerre(_POWER_NODES, nu / 2.0 - 1.0)  # weight y^(nu/2 - 1) e^-y: chi^2_nu / 2 ~ Gamma(nu/2)
+    return 2.0 * y / nu, w / w.sum()
 
-        SE  = sqrt(run_var_a / m + run_var_b / k + query_var / n)
-        df  = SE^4 / ((run_var_a/m)^2/(m-1) + (run_var_b/k)^2/(k-1) + (query_var/n)^2/(n-1))
-        MDE = (t_{df, 1 - alpha/2} + t_{df, power}) * SE
 
-    (the usual normal-theory approximation with t quantiles; :func:`recipe_power` at the MDE is
-    within about 0.01 of ``power``).  E.g. seed sd 3.35 pp, 3 vs 3 seeds: MDE ~= 10 pp.
-    """
+def _power(delta: float, m: int, k: int, n: int, ca: float, cb: float, cq: float, alpha: float) -> float:
     from scipy import stats
 
-    alpha = _check_probability(alpha, "alpha")
-    power = _check_probability(power, "power")
-    se, df = _design_se_df(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var)
-    return float((stats.t.ppf(1.0 - alpha / 2.0, df) + stats.t.ppf(power, df)) * se)
+    ua, wa = _chi2_over_df_nodes(m - 1)
+    ub, wb = _chi2_over_df_nodes(k - 1)
+    se = math.sqrt(ca + cb + cq)
+    va, vb = ca * ua[:, None], cb * ub[None, :]  # S^2_A / m, S^2_B / k at the nodes
+    v = va + vb + cq
+    df = _welch_satterthwaite((va, vb, np.full_like(v, cq)), (m - 1, k - 1, n - 1))
+    h = stats.t.ppf(1.0 - alpha / 2.0, df) * np.sqrt(v)  # rejection threshold for |Delta|
+    pw = stats.norm.cdf((delta - h) / se) + stats.norm.cdf((-delta - h) / se)
+    return float(min(1.0, max(0.0, wa @ pw @ wb)))
 
 
 def recipe_power(delta: float, *, n_runs_a: int, n_runs_b: int, n_queries: int, run_var_a: float, run_var_b: float,
                  query_var: float, alpha: float = 0.05) -> float:
     r"""Power of the two-sided :func:`recipe_test` at level ``alpha`` when the true difference is ``delta``.
 
-    With ``SE`` and ``df`` as in :func:`minimum_detectable_effect` (at the true components) and
-    ``c = t_{df, 1 - alpha/2}``, the noncentral-t approximation
+    Design: ``m = n_runs_a``, ``k = n_runs_b`` seeds, ``n = n_queries`` queries; variance components
+    ``run_var = tau^2 + omega^2/n`` per arm (the variance of one run's mAP over seeds, i.e.
+    ``seed_sd**2`` of :func:`recipe_test`) and ``query_var = sigma_d^2``.  With
+    ``c_A = run_var_a/m``, ``c_B = run_var_b/k``, ``c_Q = query_var/n`` and ``SE^2 = c_A + c_B + c_Q``,
+    normal seed effects make ``Delta ~ N(delta, SE^2)`` independent of ``S^2_A/run_var_a ~
+    chi^2_{m-1}/(m-1)`` and ``S^2_B/run_var_b ~ chi^2_{k-1}/(k-1)``; treating ``Q`` as exact
+    (``n - 1`` df), the test rejects when ``|Delta| > h = t_{dfhat, 1-alpha/2} * sqrt(Vhat)``, so
 
-        power = P(T'_{df, ncp} > c) + P(T'_{df, ncp} < -c),        ncp = delta / SE.
+        power = E_{U_A, U_B} [ Phi((delta - h)/SE) + Phi((-delta - h)/SE) ],
+        Vhat  = c_A U_A + c_B U_B + c_Q,   dfhat = Welch-Satterthwaite of (c_A U_A, c_B U_B, c_Q),
 
-    It treats ``df`` as known (the test estimates it), so it is an approximation; the
-    simulations in ``tests/reports/test_recipe_stats.py`` agree with it within a few points.
+    integrated by Gauss-generalised-Laguerre quadrature over ``U_A``, ``U_B`` (``_POWER_NODES``
+    nodes each; within 0.001 of Monte Carlo for >= 3 seeds per arm).  Unlike the noncentral-t
+    formula with the df at the true components, this accounts for the estimated df: with 3 vs 3
+    seeds that formula claims 0.76 where the test has 0.67.  ``recipe_power(0, ...)`` is the size of
+    the test under the model (0.045 for 3 vs 3 equal variances).
     """
-    from scipy import stats
-
     alpha = _check_probability(alpha, "alpha")
     try:
         delta = float(delta)
@@ -917,7 +935,40 @@ def recipe_power(delta: float, *, n_runs_a: int, n_runs_b: int, n_queries: int, 
         raise ValueError(f"delta must be a finite number, got {delta!r}") from None
     if not math.isfinite(delta):
         raise ValueError(f"delta must be a finite number, got {delta!r}")
-    se, df = _design_se_df(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var)
-    crit = stats.t.ppf(1.0 - alpha / 2.0, df)
-    ncp = delta / se
-    return float(min(1.0, stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp)))
+    m, k, n, ca, cb, cq = _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var)
+    return _power(delta, m, k, n, ca, cb, cq, alpha)
+
+
+def minimum_detectable_effect(*, n_runs_a: int, n_runs_b: int, n_queries: int, run_var_a: float, run_var_b: float,
+                              query_var: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    r"""Smallest ``|delta|`` that :func:`recipe_test` detects with probability ``power`` at two-sided ``alpha``.
+
+    Same design and variance components as :func:`recipe_power` (``run_var = tau^2 + omega^2/n``
+    per arm, i.e. ``seed_sd**2``; ``query_var = sigma_d^2``).  The MDE solves
+    ``recipe_power(MDE) = power`` (Brent's method).  The textbook closed form
+
+        SE   = sqrt(run_var_a / m + run_var_b / k + query_var / n)
+        df   = SE^4 / ((run_var_a/m)^2/(m-1) + (run_var_b/k)^2/(k-1) + (query_var/n)^2/(n-1))
+        MDE ~= (t_{df, 1 - alpha/2} + t_{df, power}) * SE
+
+    treats ``df`` as known and is optimistic for few seeds: seed sd 3.35 pp, 3 vs 3 seeds, no query
+    term: closed form 10.2 pp, this function 11.7 pp (at which simulated studies have power 0.8);
+    10 vs 10 seeds: 4.4 pp and 4.5 pp.  ``power`` must exceed ``alpha``.
+    """
+    from scipy import stats
+    from scipy.optimize import brentq
+
+    alpha = _check_probability(alpha, "alpha")
+    power = _check_probability(power, "power")
+    if power <= alpha:
+        raise ValueError(f"power must exceed alpha, got power={power!r} and alpha={alpha!r}")
+    m, k, n, ca, cb, cq = _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var)
+    if _power(0.0, m, k, n, ca, cb, cq, alpha) >= power:
+        return 0.0
+    se = math.sqrt(ca + cb + cq)
+    df = float(_welch_satterthwaite([np.float64(ca), np.float64(cb), np.float64(cq)], (m - 1, k - 1, n - 1)))
+    hi = (stats.t.ppf(1.0 - alpha / 2.0, df) + stats.t.ppf(power, df)) * se  # the closed form: a lower start
+    while _power(hi, m, k, n, ca, cb, cq, alpha) < power:
+        hi *= 2.0
+    return float(brentq(lambda d: _power(d, m, k, n, ca, cb, cq, alpha) - power, 0.0, hi, xtol=1e-10 * se,
+                        rtol=1e-10))
