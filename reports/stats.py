@@ -66,11 +66,11 @@ two-sided ``p = 2 * P(T_df >= |t|)`` (Student t) and CI ``Delta +- t_{df, 1 - al
 ``V = 0`` (every arm's runs identical and a constant per-query difference) is degenerate:
 ``p = 1`` and CI ``[Delta, Delta]`` when ``Delta = 0`` (identical arms); ``p = 0`` otherwise
 (``t = +-inf``, ``df`` NaN; usually a sign of the same run listed twice).  With the seed terms
-dominant this is Welch's t-test on the run means; with no seed variance it is the paired t-test
-over queries.  Bouthillier et al. (2021) show that seed, data-sampling and hyperparameter variance
-are large enough to decide benchmark comparisons, so that a comparison must draw these sources
-over several runs and count them; this test counts the two that a study here varies (training
-seeds and the test set's queries).
+dominant this is Welch's t-test on the run means; when each arm's runs are identical
+(``S^2 = 0``) it is the paired t-test over queries.  Bouthillier et al. (2021) show that seed,
+data-sampling and hyperparameter variance are large enough to decide benchmark comparisons, so
+that a comparison must draw these sources over several runs and count them; this test counts the
+two that a study here varies (training seeds and the test set's queries).
 
 Planning: :func:`recipe_power` gives the power of the test for a true ``delta`` and a design with
 ``m``, ``k`` seeds and ``n`` queries from variance components (``S^2`` per arm and ``sigma_d^2``),
