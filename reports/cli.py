@@ -67,12 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true")
     v.set_defaults(func=cmd_verify)
 
-    c = sub.add_parser("compare", help="pairwise significance tests between runs",
-                       description="For each pair of runs (run directories or per_query.csv files): mean "
-                                   "difference of per-query AP@10, paired bootstrap 95%% CI, two-sided paired "
-                                   "randomization test, Wilcoxon signed-rank test, Holm across the pairs.")
-    c.add_argument("runs", nargs="+", metavar="RUN", help="run directories or per_query.csv files (two or more)")
-    c.add_argument("--names", nargs="+", metavar="NAME", help="display names, one per run")
+    c = sub.add_parser("compare", help="pairwise significance tests between runs, or arms of seed runs",
+                       description="For each pair of arms -- a positional RUN is a one-run arm; --arm "
+                                   "NAME=PATH[,PATH...] is an arm of several seed runs of one recipe: mean "
+                                   "difference of mAP@10 with a 95%% CI and p, Holm across the pairs. Both arms with "
+                                   ">= 2 runs: recipe t-test over seeds and queries (seed-aware). Otherwise: paired "
+                                   "randomization test, bootstrap CI and Wilcoxon test over the queries (covers "
+                                   "query sampling only).")
+    c.add_argument("runs", nargs="*", metavar="RUN", help="run directories or per_query.csv files (one-run arms)")
+    c.add_argument("--arm", action="append", default=[], metavar="NAME=PATH[,PATH...]",
+                   help="an arm: the runs (run directories or per_query.csv files, comma-separated) of one recipe's "
+                        "seeds; repeatable; comes after the positional runs")
+    c.add_argument("--names", nargs="+", metavar="NAME", help="display names, one per positional run")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _resampling(c)
     c.set_defaults(func=cmd_compare)
@@ -104,9 +110,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
-    from .compare import compare_runs, format_comparison
+    from .compare import compare_runs, format_comparison, parse_arm
 
-    result = compare_runs(args.runs, names=args.names, n_resamples=args.resamples, seed=args.seed)
+    arms = [parse_arm(text) for text in args.arm]
+    result = compare_runs(args.runs, names=args.names, arms=arms, n_resamples=args.resamples, seed=args.seed)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

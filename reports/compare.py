@@ -1,11 +1,22 @@
-"""``python -m reports compare A B [C ...]``: pairwise significance tests between runs on their per-query AP@10.
+"""``python -m reports compare``: pairwise significance tests between runs, or between arms of several seed runs.
 
-Each argument is a run directory (holding ``per_query.csv``) or a ``per_query.csv`` file. The runs' rows are
-paired by ``(query, target)`` (:func:`reports.collect.align_runs`; mismatched query sets are an error naming both
-runs and a query only one has). For every pair ``(X, Y)`` in argument order (A-B, A-C, B-C, ...):
-mean difference ``mean(AP_X - AP_Y)``, its paired percentile bootstrap 95% CI, the two-sided paired randomization
-(sign-flip) test and the Wilcoxon signed-rank test (:func:`reports.stats.compare_paired`), and the
-Holm-adjusted randomization p over all pairs (:func:`reports.stats.holm`).
+Arms: each positional argument is a one-run arm (a run directory holding ``per_query.csv``, or a ``per_query.csv``
+file); ``--arm NAME=PATH[,PATH...]`` (repeatable) is an arm whose runs are seeds of one training recipe. Positional
+arms come first, in argument order, then the ``--arm`` arms in theirs. Every run of every arm is paired by
+``(query, target)`` (:func:`reports.collect.align_runs`; mismatched query sets are an error naming both runs and a
+query only one has).
+
+For every pair of arms ``(X, Y)`` in order (X-Y for X before Y) :func:`reports.stats.compare_arms` gives
+
+* both arms with >= 2 runs: the **recipe test** (:func:`reports.stats.recipe_test`, ``seed_aware: true``):
+  ``Delta = mean mAP@10(X runs) - mean mAP@10(Y runs)``, ``SE^2 = S_X^2/m + S_Y^2/k + Q/n`` (seed variance of each
+  arm plus query sampling), Welch-Satterthwaite t, its two-sided p and CI;
+* otherwise the **query-only** test (``seed_aware: false``) on the per-query AP@10 averaged over each arm's runs:
+  mean difference, paired percentile bootstrap 95% CI, two-sided paired randomization (sign-flip) test and
+  Wilcoxon signed-rank test (:func:`reports.stats.compare_paired`). It covers query sampling only.
+
+``p_value`` is the p of the pair's test; ``p_holm`` its Holm adjustment over all pairs (:func:`reports.stats.holm`),
+which the significance mark uses.
 """
 
 from __future__ import annotations
@@ -15,10 +26,14 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from .collect import CollectError, align_runs, metrics_from_per_query, read_per_query
-from .stats import compare_paired, holm, significance_mark
+import numpy as np
 
-__all__ = ["compare_runs", "format_comparison"]
+from .collect import CollectError, align_runs, metrics_from_per_query, per_query_path, read_per_query
+from .stats import RecipeTest, compare_arms, holm, significance_mark
+
+__all__ = ["compare_runs", "format_comparison", "parse_arm"]
+
+_ARM_SYNTAX = "NAME=PATH[,PATH...]"
 
 
 def _default_names(paths: Sequence[Path]) -> list[str]:
@@ -28,39 +43,130 @@ def _default_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def compare_runs(paths: Sequence[str | Path], *, names: Sequence[str] | None = None, n_resamples: int = 10_000,
+def parse_arm(text: str) -> tuple[str, list[str]]:
+    """``"NAME=PATH[,PATH...]"`` -> ``(NAME, [PATH, ...])``; :class:`CollectError` naming the argument otherwise."""
+    where = f"--arm {text!r}"
+    if "=" not in text:
+        raise CollectError(f"{where}: no '=' (expected {_ARM_SYNTAX}, e.g. --arm base=runs/s0,runs/s1,runs/s2)")
+    name, _, rest = text.partition("=")
+    name = name.strip()
+    if not name:
+        raise CollectError(f"{where}: empty arm name before '=' (expected {_ARM_SYNTAX})")
+    if not rest.strip():
+        raise CollectError(f"{where}: no run paths after '=' (expected {_ARM_SYNTAX})")
+    paths = [p.strip() for p in rest.split(",")]
+    if not all(paths):
+        raise CollectError(f"{where}: empty path in the list (a stray comma?) (expected {_ARM_SYNTAX})")
+    return name, paths
+
+
+def _arm_arg(name: str, paths: Sequence[str | Path]) -> str:
+    return f"--arm {name + '=' + ','.join(str(p) for p in paths)!r}"
+
+
+def _finite(x):
+    return x if not isinstance(x, float) or math.isfinite(x) else None
+
+
+def compare_runs(paths: Sequence[str | Path] = (), *, names: Sequence[str] | None = None,
+                 arms: Sequence[tuple[str, Sequence[str | Path]]] | None = None, n_resamples: int = 10_000,
                  seed: int = 0) -> dict[str, Any]:
-    """Compare runs pairwise; returns a JSON-serialisable dict with ``runs``, ``pairs`` and ``settings``."""
-    if len(paths) < 2:
-        raise CollectError("compare needs at least two runs (run directories or per_query.csv files)")
+    """Compare arms pairwise; returns a JSON-serialisable dict with ``runs``, ``arms``, ``pairs`` and ``settings``.
+
+    ``paths`` are one-run arms (named by ``names``, else by their folder); ``arms`` are ``(name, [path, ...])``
+    groups of seed runs of one recipe (:func:`parse_arm` parses the command-line form).
+    """
     paths = [Path(p) for p in paths]
+    arms = [(name, [Path(p) for p in ps]) for name, ps in (arms or [])]
     if names is not None:
         names = list(names)
         if len(names) != len(paths):
-            raise CollectError(f"--names gives {len(names)} name(s) for {len(paths)} run(s)")
+            hint = " (--names names the positional runs; an --arm names itself)" if arms else ""
+            raise CollectError(f"--names gives {len(names)} name(s) for {len(paths)} run(s){hint}")
         if len(set(names)) != len(names):
             raise CollectError("--names: the names must be distinct")
     else:
         names = _default_names(paths)
-    runs = [read_per_query(p) for p in paths]
-    keys, aps, ranks = align_runs(runs, [f"{n} ({r.path})" for n, r in zip(names, runs)])
-    tests, pairs = [], []
-    for i, j in itertools.combinations(range(len(runs)), 2):
-        t = compare_paired(aps[i], aps[j], n_resamples=n_resamples, seed=seed)
-        tests.append((i, j, t))
-    adjusted = holm([t.p_randomization for _, _, t in tests])
+    groups: list[tuple[str, list[Path]]] = [(n, [p]) for n, p in zip(names, paths)]
+    for name, ps in arms:
+        arg = _arm_arg(name, ps)
+        if not name:
+            raise CollectError(f"{arg}: empty arm name (expected {_ARM_SYNTAX})")
+        if not ps:
+            raise CollectError(f"{arg}: no run paths (expected {_ARM_SYNTAX})")
+        if any(name == other for other, _ in groups):
+            raise CollectError(f"{arg}: duplicate arm name {name!r} (every arm and positional run needs its own "
+                               "name)")
+        seen: dict[Path, Path] = {}
+        for p in ps:
+            try:
+                f = per_query_path(p).resolve()
+            except CollectError as exc:
+                raise CollectError(f"{arg}: {exc}") from None
+            if f in seen:
+                raise CollectError(f"{arg}: {p} is listed twice (as {seen[f]} too): the runs of an arm must be "
+                                   "distinct seeds")
+            seen[f] = p
+        groups.append((name, ps))
+    if len(groups) < 2:
+        raise CollectError("compare needs at least two runs (run directories or per_query.csv files) or arms "
+                           f"(--arm {_ARM_SYNTAX})")
+
+    run_names, run_arm, run_paths = [], [], []
+    for name, ps in groups:
+        for i, p in enumerate(ps, start=1):
+            run_names.append(name if len(ps) == 1 else f"{name}#{i}")
+            run_arm.append(name)
+            run_paths.append(p)
+    runs = [read_per_query(p) for p in run_paths]
+    keys, aps, ranks = align_runs(runs, [f"{n} ({r.path})" for n, r in zip(run_names, runs)])
+    run_rows = [{"name": n, "arm": a, "path": str(r.path), "sha256": r.sha256, "n_queries": r.n,
+                 **metrics_from_per_query(ap, rk)}
+                for n, a, r, ap, rk in zip(run_names, run_arm, runs, aps, ranks)]
+
+    arm_aps: list[list[np.ndarray]] = []
+    arm_rows = []
+    start = 0
+    for name, ps in groups:
+        rows = run_rows[start:start + len(ps)]
+        arm_aps.append(aps[start:start + len(ps)])
+        start += len(ps)
+        maps = [r["map10"] for r in rows]
+        arm_rows.append({"name": name, "n_runs": len(ps), "runs": [r["name"] for r in rows],
+                         "n_queries": rows[0]["n_queries"], "map10": float(np.mean(maps)),
+                         "map10_sd": float(np.std(maps, ddof=1)) if len(maps) > 1 else None,
+                         **{k: float(np.mean([r[k] for r in rows])) for k in ("r1", "r5", "r10")}})
+
+    tests = [(i, j, compare_arms(arm_aps[i], arm_aps[j], n_resamples=n_resamples, seed=seed))
+             for i, j in itertools.combinations(range(len(groups)), 2)]
+    adjusted = holm([t.p_value for _, _, t in tests])
+    pairs = []
     for (i, j, t), ph in zip(tests, adjusted):
-        pairs.append({"a": names[i], "b": names[j], "mean_a": t.mean_a, "mean_b": t.mean_b, "diff": t.diff,
-                      "ci_low": t.ci_low, "ci_high": t.ci_high, "ci_level": t.ci_level,
-                      "p_randomization": t.p_randomization, "p_wilcoxon": t.p_wilcoxon, "p_holm": float(ph),
-                      "mark": significance_mark(float(ph)), "n": t.n})
+        pair = {"a": groups[i][0], "b": groups[j][0], "n_runs_a": t.n_runs_a, "n_runs_b": t.n_runs_b,
+                "seed_aware": t.seed_aware, "method": t.method, "mean_a": t.mean_a, "mean_b": t.mean_b,
+                "diff": t.diff, "ci_low": t.ci_low, "ci_high": t.ci_high, "ci_level": t.ci_level,
+                "p_value": t.p_value, "p_randomization": None, "p_wilcoxon": None, "p_holm": float(ph),
+                "mark": significance_mark(float(ph)), "n": t.n_queries, "seed_sd_a": t.seed_sd_a,
+                "seed_sd_b": t.seed_sd_b}
+        if isinstance(t, RecipeTest):
+            try:
+                mde = t.minimum_detectable_effect()
+            except ValueError:  # no variance at all
+                mde = None
+            pair.update({k: _finite(getattr(t, k)) for k in ("t", "df", "se", "seed_var_a", "seed_var_b",
+                                                              "noise_var_a", "noise_var_b", "query_var")})
+            pair["mde"] = mde
+        else:
+            pair.update(p_randomization=t.p_randomization, p_wilcoxon=t.p_wilcoxon)
+        pairs.append(pair)
     return {
-        "runs": [{"name": n, "path": str(r.path), "sha256": r.sha256, "n_queries": r.n,
-                  **{k: v for k, v in metrics_from_per_query(a, rk).items()}}
-                 for n, r, a, rk in zip(names, runs, aps, ranks)],
+        "runs": run_rows,
+        "arms": arm_rows,
         "pairs": pairs,
         "settings": {"n_resamples": n_resamples, "seed": seed, "ci_level": 0.95, "metric": "ap10",
-                     "test": "two-sided paired randomization (sign-flip); Holm over the pairs"},
+                     "test": "arms with >= 2 runs each: two-sided recipe t-test over seeds and queries "
+                             "(Welch-Satterthwaite); otherwise two-sided paired randomization (sign-flip) over "
+                             "queries, covering query sampling only; Holm over the pairs"},
     }
 
 
@@ -70,8 +176,57 @@ def _p(p: float | None) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
+def _table(rows: list[list[str]], align: str) -> list[str]:
+    """Rows of cells as aligned lines; ``align[c]`` is ``"l"`` or ``"r"`` for column ``c``."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return ["  ".join(c.ljust(wd) if al == "l" else c.rjust(wd) for c, wd, al in zip(r, widths, align)).rstrip()
+            for r in rows]
+
+
 def format_comparison(result: dict[str, Any]) -> str:
-    """The terminal table of :func:`compare_runs`' result."""
+    """The terminal tables of :func:`compare_runs`' result."""
+    arms = result.get("arms") or [{**r, "n_runs": 1, "map10_sd": None} for r in result["runs"]]
+    if all(a["n_runs"] == 1 for a in arms):
+        return _format_single_runs(result)
+    lines = []
+    rows = [["arm", "runs", "queries", "mAP@10", "seed sd", "R@1", "R@5", "R@10"]]
+    for a in arms:
+        rows.append([a["name"], str(a["n_runs"]), str(a["n_queries"]), f"{a['map10']:.4f}",
+                     "-" if a["map10_sd"] is None else f"{a['map10_sd']:.4f}", f"{a['r1']:.3f}", f"{a['r5']:.3f}",
+                     f"{a['r10']:.3f}"])
+    lines += _table(rows, "lrrrrrrr")
+    lines.append("")
+    rows = [["A", "B", "runs", "mean A-B", "95% CI", "p", "p Holm", "", "test"]]
+    for p in result["pairs"]:
+        test = (f"recipe t, df {p['df']:.1f}" if p["df"] is not None else "recipe t") if p["seed_aware"] \
+            else "sign-flip, queries only"
+        rows.append([p["a"], p["b"], f"{p['n_runs_a']}v{p['n_runs_b']}", f"{p['diff']:+.4f}",
+                     f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]", _p(p["p_value"]), _p(p["p_holm"]), p["mark"],
+                     test])
+    lines += _table(rows, "llrrrrrll")
+    s = result["settings"]
+    lines.append("")
+    lines.append(f"mean A-B: difference of the arms' mean mAP@10 over the {result['pairs'][0]['n']} shared queries.")
+    for p in result["pairs"]:
+        if p["seed_aware"]:
+            df = "" if p["df"] is None else f", df {p['df']:.1f}"
+            mde = "" if p.get("mde") is None else f"; detectable with 80% power at these seed counts: " \
+                                                   f"|diff| >= {p['mde']:.4f}"
+            lines.append(f"{p['a']} vs {p['b']}: seed-aware recipe t-test over seeds and queries "
+                         f"(Welch-Satterthwaite{df}); seed sd {p['a']} {p['seed_sd_a']:.4f} ({p['n_runs_a']} runs), "
+                         f"{p['b']} {p['seed_sd_b']:.4f} ({p['n_runs_b']} runs){mde}")
+        else:
+            one = [x for x, n in ((p["a"], p["n_runs_a"]), (p["b"], p["n_runs_b"])) if n == 1]
+            lines.append(f"{p['a']} vs {p['b']}: covers query sampling only ({' and '.join(one)} "
+                         f"{'has' if len(one) == 1 else 'have'} one run): two-sided sign-flip test on per-query "
+                         f"AP@10 averaged over each arm's runs ({s['n_resamples']} resamples, seed {s['seed']}), "
+                         "paired bootstrap CI; not training (seed) variance")
+    lines.append(f"Holm over {len(result['pairs'])} pair(s); * p<0.05, ** p<0.01, *** p<0.001 (Holm)")
+    return "\n".join(lines) + "\n"
+
+
+def _format_single_runs(result: dict[str, Any]) -> str:
+    """One run per arm: the run table and the query-level tests (the format of single-run comparisons)."""
     lines = []
     runs = result["runs"]
     w = max(len(r["name"]) for r in runs)
@@ -85,13 +240,12 @@ def format_comparison(result: dict[str, Any]) -> str:
     for p in result["pairs"]:
         rows.append([p["a"], p["b"], f"{p['diff']:+.4f}", f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]",
                      _p(p["p_randomization"]), _p(p["p_wilcoxon"]), _p(p["p_holm"]), p["mark"]])
-    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
-    for r in rows:
-        cells = [c.ljust(wd) if k < 2 else c.rjust(wd) for k, (c, wd) in enumerate(zip(r, widths))]
-        lines.append("  ".join(cells).rstrip())
+    lines += _table(rows, "llrrrrrr")
     s = result["settings"]
     lines.append("")
     lines.append(f"per-query AP@10 paired over {result['pairs'][0]['n']} queries; CI: paired percentile bootstrap; "
                  f"p rand.: two-sided sign-flip test ({s['n_resamples']} resamples, seed {s['seed']}); Holm over "
                  f"{len(result['pairs'])} pair(s); * p<0.05, ** p<0.01, *** p<0.001 (Holm)")
+    lines.append("one run per arm: these tests cover query sampling only, not training (seed) variance; to compare "
+                 "recipes give each arm several seeds: --arm NAME=RUN,RUN,...")
     return "\n".join(lines) + "\n"

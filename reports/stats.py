@@ -1,17 +1,135 @@
-"""Paired significance statistics for per-query retrieval scores (e.g. AP@10).
+"""Significance statistics for per-query retrieval scores (e.g. AP@10): systems and recipes.
 
-Two retrieval systems A and B are evaluated on the same ``n`` caption queries, giving paired
-per-query scores ``a[i]`` and ``b[i]`` (1-D numpy arrays, same length, same query order).
-Everything here works on the per-query differences
+System vs recipe comparisons
+----------------------------
+A **system** is a fixed artifact -- one trained checkpoint, a leaderboard submission.  Its score
+varies only with the queries the test set happens to hold, so a *system comparison* is a paired
+test over queries: systems A and B scored on the same ``n`` queries give per-query scores
+``a[i]``, ``b[i]`` and differences
 
-    d_i = a_i - b_i,        i = 0 .. n-1,        T = mean(d) = (1/n) * sum_i d_i.
+    d_i = a_i - b_i,        i = 0 .. n-1,        T = mean(d) = (1/n) * sum_i d_i,
+
+tested by :func:`paired_randomization_test`, :func:`paired_bootstrap_ci` and :func:`compare_paired`.
+
+A **recipe** (architecture + hyperparameters + training procedure) is a random variable: every
+training seed gives a different system.  The claim "recipe A beats recipe B" must survive the
+training noise too, and the query-only tests ignore it.  Measured on SynthCaps-small (one
+configuration, seeds 0-7: test mAP@10 0.400 .. 0.492, seed sd 3.35 pp, 500 queries), the
+query-only test calls seed 0 vs seed 1 *of the same recipe* different at p = 0.0013, 14 of the
+28 single-run pairs at p < 0.05, and 52% of the 280 3-vs-3 seed splits (per-query AP averaged
+over seeds, then tested over queries).  A *recipe comparison* (:func:`recipe_test`,
+:func:`compare_arms`) gives a CI and p that cover seed variance *and* query sampling.
+
+The recipe test
+---------------
+Data: arm A has ``m`` runs (seeds), arm B has ``k`` runs, each a per-query score vector over the
+same ``n`` queries: matrices ``X_A`` (m x n) and ``X_B`` (k x n).  Model (crossed random effects
+runs x queries within an arm; Searle, Casella & McCulloch 1992):
+
+    x_{r,q} = mu_q^arm + s_r + e_{r,q},
+    s_r     ~ (0, tau^2_arm)      run-level seed effect (shifts every query of run r),
+    e_{r,q} ~ (0, omega^2_arm)    run x query noise,
+    d_q = mu_q^A - mu_q^B         drawn from a query population with mean delta, variance sigma_d^2.
+
+Estimate of ``delta`` (the difference of the arms' mean mAP):
+
+    Delta = mean_r(mAP_r^A) - mean_r(mAP_r^B) = mean_q(abar_q - bbar_q),
+
+with ``abar_q``, ``bbar_q`` the per-query means over each arm's runs.  Its variance, over seeds
+and over the draw of the ``n`` queries (all terms independent):
+
+    Var(Delta) = sigma_d^2 / n + (tau^2_A + omega^2_A / n) / m + (tau^2_B + omega^2_B / n) / k.
+
+Estimators:
+
+* ``S^2_A`` = sample variance (ddof 1) of A's ``m`` run means ``mAP_r^A``; it estimates
+  ``tau^2_A + omega^2_A / n`` (the run mean is ``const + s_r + mean_q e_{r,q}``).  Same for B.
+* ``omega^2_A`` from the two-way residuals within arm A,
+  ``e_{r,q} = x_{r,q} - xbar_{r.} - xbar_{.q} + xbar_{..}``:
+  ``omegahat^2_A = sum e^2 / ((m - 1)(n - 1))`` (unbiased under the additive model).
+* query term: ``dhat_q = abar_q - bbar_q = d_q + (sbar_A - sbar_B) + ebar^A_{.q} - ebar^B_{.q}``,
+  so ``E[var_q(dhat_q)] = sigma_d^2 + omega^2_A / m + omega^2_B / k`` (the seed shifts are
+  constant over q and drop out); removing the run x query noise counted in ``S^2`` already,
+
+      Q = max(0, var_q(dhat_q) - omegahat^2_A / m - omegahat^2_B / k)      (estimates sigma_d^2).
+
+Then
+
+    V  = S^2_A / m + S^2_B / k + Q / n,        SE = sqrt(V),        t = Delta / SE,
+
+with Welch-Satterthwaite degrees of freedom over the three components ``c = (S^2_A/m, S^2_B/k,
+Q/n)`` of df ``nu = (m - 1, k - 1, n - 1)`` (Satterthwaite 1946, Welch 1947):
+
+    df = V^2 / (c_1^2 / (m - 1) + c_2^2 / (k - 1) + c_3^2 / (n - 1)),
+
+two-sided ``p = 2 * P(T_df >= |t|)`` (Student t) and CI ``Delta +- t_{df, 1 - alpha/2} * SE``.
+``V = 0`` (every arm's runs identical and a constant per-query difference) is degenerate:
+``p = 1`` and CI ``[Delta, Delta]`` when ``Delta = 0`` (identical arms); ``p = 0`` otherwise
+(``t = +-inf``, ``df`` NaN; usually a sign of the same run listed twice).  With the seed terms
+dominant this is Welch's t-test on the run means; when each arm's runs are identical
+(``S^2 = 0``) it is the paired t-test over queries.  Bouthillier et al. (2021) show that seed,
+data-sampling and hyperparameter variance are large enough to decide benchmark comparisons, so
+that a comparison must draw these sources over several runs and count them; this test counts the
+two that a study here varies (training seeds and the test set's queries).
+
+Planning: :func:`recipe_power` gives the power of the test for a true ``delta`` and a design with
+``m``, ``k`` seeds and ``n`` queries from variance components (``S^2`` per arm and ``sigma_d^2``),
+integrating over the sampling distribution of ``S^2_A``, ``S^2_B`` (so over the estimated df);
+:func:`minimum_detectable_effect` solves ``power(MDE) = 0.8``.  The closed form
+``MDE ~= (t_{df, 1 - alpha/2} + t_{df, power}) * SE`` with the df at the true components is
+optimistic for few seeds (seed sd 3.35 pp, 3 vs 3: 10.2 pp, where the test needs 11.7 pp).
+
+Why not ...
+~~~~~~~~~~~
+* **the query-only test on seed-averaged scores**: it treats the arms' seed effects ``sbar_A -
+  sbar_B`` as a real difference; its false-positive rate grows with ``n`` and ``tau^2`` (52% in
+  the measurement above; 21-32% in the null simulations with seed effects of
+  ``tests/reports/test_recipe_stats.py``, and 26-35% for one run against one run).
+* **a two-level bootstrap** (resample seeds, then queries): the bootstrap variance of a mean of
+  ``m`` seeds is ``(m - 1)/m * S^2 / m`` -- 2/3 of the truth with 3 seeds, so the CI is too
+  narrow -- and its distribution is discrete (10 distinct seed resamples of 3 seeds); see Davison
+  & Hinkley (1997), section 3.8, on resampling hierarchical data.
+* **an exact permutation test over seeds**: 3 vs 3 seeds have ``C(6, 3) = 20`` relabellings, so
+  the smallest two-sided p is ``2/20 = 0.1``: it can never reach ``p < 0.05``.  The t reference
+  distribution buys power from the normality assumption on run means (t with ~4 df for 3 vs 3).
+
+Limits (measured, ``tests/reports/test_recipe_stats.py``): with equal seed counts the size is
+within [0.035, 0.06] (conservative when there is no seed effect and no query effect, because
+``Q`` is truncated at 0); Welch's df is slightly liberal when the arm with *fewer* seeds has the
+*larger* seed variance (3 vs 5 seeds, seed sd ratio 2.4: about 0.075; with 2 seeds in such an
+arm about 0.12).  Use equal numbers of seeds, and at least 3.
+
+References
+~~~~~~~~~~
+* X. Bouthillier, P. Delaunay, M. Bronzi, et al., "Accounting for variance in machine learning
+  benchmarks", MLSys 2021 (arXiv:2103.03098).
+* S. R. Searle, G. Casella, C. E. McCulloch, *Variance Components*, Wiley 1992 (crossed random
+  effects, ANOVA estimators of variance components); H. H. Clark, "The language-as-fixed-effect
+  fallacy", J. Verbal Learning and Verbal Behavior 12 (1973) -- the same error with items.
+* F. E. Satterthwaite, "An approximate distribution of estimates of variance components",
+  Biometrics Bulletin 2 (1946) 110-114; B. L. Welch, "The generalization of 'Student's' problem
+  when several different population variances are involved", Biometrika 34 (1947) 28-35.
+* A. C. Davison, D. V. Hinkley, *Bootstrap Methods and their Application*, CUP 1997, section 3.8;
+  C. A. Field, A. H. Welsh, "Bootstrapping clustered data", JRSS B 69 (2007) 369-390.
 
 Functions
 ---------
+System comparisons (fixed artifacts, e.g. leaderboard entries):
+
 * :func:`paired_randomization_test` -- sign-flip (paired permutation) test of ``H0: E[d] = 0``.
 * :func:`paired_bootstrap_ci`       -- percentile bootstrap confidence interval of ``mean(d)``.
 * :func:`compare_paired`            -- both of the above plus a Wilcoxon signed-rank test, as a
   :class:`PairedTest` record.
+
+Recipe comparisons (arms of several seeds):
+
+* :func:`recipe_test`               -- the seed- and query-aware t-test above, a :class:`RecipeTest`.
+* :func:`compare_arms`              -- front door: :func:`recipe_test` when both arms have >= 2
+  runs, else the query-only comparison of the per-query means, a :class:`QueryOnlyTest`.
+* :func:`minimum_detectable_effect`, :func:`recipe_power` -- planning the number of seeds.
+
+Both:
+
 * :func:`holm`                      -- Holm-Bonferroni adjusted p-values for a family of tests.
 * :func:`significance_mark`         -- ``"***"`` / ``"**"`` / ``"*"`` / ``""`` for tables.
 * :func:`mean_over_seeds`           -- per-query average of several seed runs of one system.
@@ -23,12 +141,13 @@ All resampling is drawn from ``numpy.random.default_rng(seed)``, so equal inputs
 ``_CHUNK_ELEMENTS`` (resample x query) cells, so the extra memory is bounded (about 32 MB)
 whatever ``n_resamples`` and ``n`` are -- 10,000 resamples x 100,000 queries never materialises
 a 10,000 x 100,000 matrix.  (The chunk size is a fixed function of ``n``, so results do not
-depend on anything but the inputs and ``seed``.)
+depend on anything but the inputs and ``seed``.)  The recipe test involves no resampling.
 
 Input validation
 ----------------
 Score arrays must be 1-D, non-empty, finite (no NaN / inf) and of equal length; violations raise
-``ValueError`` naming the argument and, for bad values, the first bad index.
+``ValueError`` naming the argument and, for bad values, the first bad index.  Arms of runs are
+sequences of such arrays (or 2-D arrays, one row per run), all over the same queries.
 """
 
 from __future__ import annotations
@@ -43,11 +162,17 @@ import numpy as np
 
 __all__ = [
     "PairedTest",
+    "QueryOnlyTest",
+    "RecipeTest",
+    "compare_arms",
     "compare_paired",
     "holm",
     "mean_over_seeds",
+    "minimum_detectable_effect",
     "paired_bootstrap_ci",
     "paired_randomization_test",
+    "recipe_power",
+    "recipe_test",
     "significance_mark",
 ]
 
@@ -443,3 +568,407 @@ def mean_over_seeds(per_seed: Sequence[np.ndarray]) -> np.ndarray:
                 "must score the same queries in the same order"
             )
     return np.mean(np.stack(arrays), axis=0)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# recipe comparisons: arms of several seed runs (see "The recipe test" in the module docstring)
+
+#: ``method`` of a :class:`RecipeTest`.
+RECIPE_METHOD = "recipe t-test over seeds and queries (Welch-Satterthwaite)"
+#: ``method`` of a :class:`QueryOnlyTest`.
+QUERY_ONLY_METHOD = "paired sign-flip test over queries (covers query sampling only)"
+
+#: ``SE`` and ``|Delta|`` at most this times the largest ``|score|`` count as 0 (degenerate ``V = 0``).
+_DEGENERATE_RTOL = 1e-12
+
+
+def _finite_or_none(x):
+    return x if not isinstance(x, float) or math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class RecipeTest:
+    """Result of :func:`recipe_test`: arm A (``m`` runs) against arm B (``k`` runs) over ``n`` queries.
+
+    Attributes
+    ----------
+    mean_a, mean_b : mean over the arm's runs of the run's mean score (mAP), ``mean_r mAP_r``.
+    diff : ``Delta = mean_a - mean_b``.
+    ci_low, ci_high, ci_level : ``Delta -+ t_{df, (1 + level)/2} * se``.
+    p_value : two-sided ``2 * P(T_df >= |t|)``.
+    t, df, se : ``t = Delta / se``, Welch-Satterthwaite df, ``se = sqrt(V)``,
+        ``V = S^2_A/m + S^2_B/k + Q/n``.  ``df`` is NaN and ``t`` 0 or +-inf when ``V = 0``.
+    seed_sd_a, seed_sd_b : ``S_A``, ``S_B``: sample sd (ddof 1) of the arm's run mAPs, the "seed sd"
+        (it includes the run x query noise ``omega^2 / n``).
+    seed_var_a, seed_var_b : ``tauhat^2 = max(0, S^2 - omegahat^2 / n)``, the run-level seed variance.
+    noise_var_a, noise_var_b : ``omegahat^2``, run x query noise variance from the two-way residuals.
+    query_var : ``Q``, estimate of ``sigma_d^2``, the variance of per-query differences over queries.
+    n_runs_a, n_runs_b, n_queries : ``m``, ``k``, ``n``.
+    seed_aware : always ``True`` (the CI and p cover seed variance and query sampling).
+    method : :data:`RECIPE_METHOD`.
+    """
+
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    ci_level: float
+    p_value: float
+    t: float
+    df: float
+    se: float
+    seed_sd_a: float
+    seed_sd_b: float
+    seed_var_a: float
+    seed_var_b: float
+    noise_var_a: float
+    noise_var_b: float
+    query_var: float
+    n_runs_a: int
+    n_runs_b: int
+    n_queries: int
+    seed_aware: bool = True
+    method: str = RECIPE_METHOD
+
+    def to_dict(self) -> dict:
+        """Plain ``dict`` of the fields; non-finite floats (``df`` NaN, ``t`` inf when ``V = 0``) become ``None``."""
+        return {k: _finite_or_none(v) for k, v in asdict(self).items()}
+
+    def minimum_detectable_effect(self, *, n_runs_a: int | None = None, n_runs_b: int | None = None,
+                                  alpha: float = 0.05, power: float = 0.8) -> float:
+        """:func:`minimum_detectable_effect` with this test's estimates (``S^2_A``, ``S^2_B``, ``Q``, ``n``) and
+        ``n_runs_a`` / ``n_runs_b`` seeds (default: the ones observed), e.g. to plan how many seeds a study needs."""
+        return minimum_detectable_effect(
+            n_runs_a=self.n_runs_a if n_runs_a is None else n_runs_a,
+            n_runs_b=self.n_runs_b if n_runs_b is None else n_runs_b,
+            n_queries=self.n_queries, run_var_a=self.seed_sd_a**2, run_var_b=self.seed_sd_b**2,
+            query_var=self.query_var, alpha=alpha, power=power)
+
+
+@dataclass(frozen=True)
+class QueryOnlyTest:
+    """Result of :func:`compare_arms` when an arm has a single run: the query-only paired comparison.
+
+    The per-query means over each arm's runs (:func:`mean_over_seeds`) are compared by
+    :func:`compare_paired`; the CI and p cover query sampling only, not training (seed) variance.
+
+    Attributes
+    ----------
+    mean_a, mean_b, diff : mean score of each arm's per-query means, and their difference.
+    ci_low, ci_high, ci_level : paired percentile bootstrap CI of ``diff`` over queries.
+    p_value : ``p_randomization`` (the p this comparison is judged by).
+    p_randomization, p_wilcoxon : as in :class:`PairedTest`.
+    seed_sd_a, seed_sd_b : sd (ddof 1) of the arm's run mAPs; ``None`` for a one-run arm.
+    n_runs_a, n_runs_b, n_queries, n_resamples, seed : design and resampling settings.
+    seed_aware : always ``False``.
+    method : :data:`QUERY_ONLY_METHOD`.
+    """
+
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    ci_level: float
+    p_value: float
+    p_randomization: float
+    p_wilcoxon: float | None
+    seed_sd_a: float | None
+    seed_sd_b: float | None
+    n_runs_a: int
+    n_runs_b: int
+    n_queries: int
+    n_resamples: int
+    seed: int
+    seed_aware: bool = False
+    method: str = QUERY_ONLY_METHOD
+
+    def to_dict(self) -> dict:
+        """Plain ``dict`` of the fields (JSON-serialisable)."""
+        return asdict(self)
+
+
+def _as_runs(runs, name: str) -> np.ndarray:
+    """``runs`` (a sequence of 1-D per-query score arrays, or a 2-D array, one row per run) as an (r, n) matrix."""
+    if isinstance(runs, np.ndarray):
+        if runs.ndim != 2:
+            raise ValueError(f"{name} must be a sequence of per-query score arrays (one per run) or a 2-D array "
+                             f"(runs x queries), got an array of shape {runs.shape}; wrap a single run in a list")
+        runs = list(runs)
+    try:
+        runs = list(runs)
+    except TypeError:
+        raise ValueError(f"{name} must be a sequence of per-query score arrays, one per run") from None
+    if not runs:
+        raise ValueError(f"{name} is empty: need at least one run")
+    arrays = [_as_scores(run, f"{name}[{i}]") for i, run in enumerate(runs)]
+    n = arrays[0].size
+    for i, arr in enumerate(arrays):
+        if arr.size != n:
+            raise ValueError(f"{name}[{i}] has {arr.size} query scores but {name}[0] has {n}: every run must score "
+                             "the same queries in the same order")
+    return np.stack(arrays)
+
+
+def _as_arms(runs_a, runs_b) -> tuple[np.ndarray, np.ndarray]:
+    xa = _as_runs(runs_a, "runs_a")
+    xb = _as_runs(runs_b, "runs_b")
+    if xa.shape[1] != xb.shape[1]:
+        raise ValueError(f"runs_a and runs_b must score the same queries in the same order: runs_a has "
+                         f"{xa.shape[1]} query scores per run, runs_b has {xb.shape[1]}")
+    return xa, xb
+
+
+def _welch_satterthwaite(components: Sequence[np.ndarray], dfs: Sequence[int]) -> np.ndarray:
+    """``(sum_i c_i)^2 / sum_i (c_i^2 / nu_i)``; NaN where every ``c_i`` is 0."""
+    total = sum(components)
+    denom = sum(c**2 / nu for c, nu in zip(components, dfs))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom > 0, total**2 / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def _recipe_arrays(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, np.ndarray]:
+    """The recipe test, vectorised over stacked studies: ``xa`` (..., m, n), ``xb`` (..., k, n).
+
+    Every entry of the result has the leading shape ``(...)``; the formulas are those of the module
+    docstring ("The recipe test").  :func:`recipe_test` is this function on one study.
+    """
+    from scipy import stats
+
+    m, n = xa.shape[-2], xa.shape[-1]
+    k = xb.shape[-2]
+    if m < 2 or k < 2 or n < 2:
+        raise ValueError(f"the recipe test needs >= 2 runs per arm and >= 2 queries, got m={m}, k={k}, n={n}")
+    run_a, run_b = xa.mean(axis=-1), xb.mean(axis=-1)  # run-level means (mAP of each run)
+    mean_a, mean_b = run_a.mean(axis=-1), run_b.mean(axis=-1)
+    diff = mean_a - mean_b  # Delta
+    s2a, s2b = run_a.var(axis=-1, ddof=1), run_b.var(axis=-1, ddof=1)  # S^2_A, S^2_B
+    col_a, col_b = xa.mean(axis=-2), xb.mean(axis=-2)  # abar_q, bbar_q
+    res_a = xa - run_a[..., :, None] - col_a[..., None, :] + mean_a[..., None, None]
+    res_b = xb - run_b[..., :, None] - col_b[..., None, :] + mean_b[..., None, None]
+    w2a = np.sum(res_a**2, axis=(-2, -1)) / ((m - 1) * (n - 1))  # omegahat^2_A
+    w2b = np.sum(res_b**2, axis=(-2, -1)) / ((k - 1) * (n - 1))
+    q = np.maximum(0.0, (col_a - col_b).var(axis=-1, ddof=1) - w2a / m - w2b / k)  # Q
+    c = (s2a / m, s2b / k, q / n)
+    v = c[0] + c[1] + c[2]
+    se = np.sqrt(v)
+    df = _welch_satterthwaite(c, (m - 1, k - 1, n - 1))
+
+    tol = _DEGENERATE_RTOL * np.maximum(np.abs(xa).max(axis=(-2, -1)), np.abs(xb).max(axis=(-2, -1)))
+    degenerate = se <= tol
+    zero = np.abs(diff) <= tol
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(degenerate, np.where(zero, 0.0, np.sign(diff) * np.inf), diff / np.where(degenerate, 1.0, se))
+    df = np.where(degenerate, np.nan, df)
+    safe_df = np.where(degenerate, 1.0, df)
+    p = np.where(degenerate, np.where(zero, 1.0, 0.0), np.minimum(1.0, 2.0 * stats.t.sf(np.abs(t), safe_df)))
+    half = np.where(degenerate, 0.0, stats.t.ppf(0.5 + level / 2.0, safe_df) * se)
+    return {
+        "mean_a": mean_a, "mean_b": mean_b, "diff": diff, "ci_low": diff - half, "ci_high": diff + half,
+        "p_value": p, "t": t, "df": df, "se": se,
+        "seed_sd_a": np.sqrt(s2a), "seed_sd_b": np.sqrt(s2b),
+        "seed_var_a": np.maximum(0.0, s2a - w2a / n), "seed_var_b": np.maximum(0.0, s2b - w2b / n),
+        "noise_var_a": w2a, "noise_var_b": w2b, "query_var": q,
+    }  # fmt: skip
+
+
+def recipe_test(runs_a, runs_b, *, level: float = 0.95) -> RecipeTest:
+    r"""Seed- and query-aware comparison of two training recipes (arms of seed runs).
+
+    ``runs_a``: the ``m >= 2`` runs (seeds) of recipe A, each a 1-D array of per-query scores (or a
+    2-D array, runs x queries); ``runs_b``: the ``k >= 2`` runs of recipe B over the same ``n >= 2``
+    queries in the same order.  With ``S^2`` the sample variance of an arm's run means,
+    ``omegahat^2`` its two-way residual variance and ``dhat_q = abar_q - bbar_q``:
+
+        Delta = mean(run means of A) - mean(run means of B)
+        Q     = max(0, var_q(dhat_q) - omegahat^2_A / m - omegahat^2_B / k)
+        V     = S^2_A / m + S^2_B / k + Q / n,     t = Delta / sqrt(V)
+        df    = V^2 / ((S^2_A/m)^2 / (m-1) + (S^2_B/k)^2 / (k-1) + (Q/n)^2 / (n-1))
+        p     = 2 * P(T_df >= |t|),    CI = Delta -+ t_{df, (1+level)/2} * sqrt(V)
+
+    which estimates ``Var(Delta) = sigma_d^2/n + (tau^2_A + omega^2_A/n)/m + (tau^2_B +
+    omega^2_B/n)/k`` over seeds and queries (derivation, references and limits in the module
+    docstring).  ``V = 0``: ``p = 1`` for identical arms (``Delta = 0``), else ``p = 0``.
+
+    Raises ``ValueError`` for an arm with fewer than 2 runs (the seed variance cannot be
+    estimated from one run: use :func:`compare_arms`, which falls back to the query-only
+    :func:`compare_paired`), fewer than 2 queries, or invalid scores (named by arm and run).
+    """
+    xa, xb = _as_arms(runs_a, runs_b)
+    level = _check_level(level)
+    for name, x in (("runs_a", xa), ("runs_b", xb)):
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"{name} has {x.shape[0]} run: the recipe test needs at least 2 runs (seeds) per arm to estimate "
+                "the seed variance; with one run only the query-only test applies (compare_paired, or compare_arms, "
+                "which falls back to it)")
+    if xa.shape[1] < 2:
+        raise ValueError(f"the recipe test needs at least 2 queries, got {xa.shape[1]}")
+    r = {key: float(val) for key, val in _recipe_arrays(xa, xb, level).items()}
+    return RecipeTest(ci_level=level, n_runs_a=int(xa.shape[0]), n_runs_b=int(xb.shape[0]),
+                      n_queries=int(xa.shape[1]), **r)
+
+
+def compare_arms(runs_a, runs_b, *, n_resamples: int = 10_000, seed: int = 0,
+                 level: float = 0.95) -> RecipeTest | QueryOnlyTest:
+    """Compare two arms (lists of runs over the same queries): the front door for recipe and system claims.
+
+    * both arms with >= 2 runs: :func:`recipe_test` (``seed_aware=True``; CI and p cover seed
+      variance and query sampling; ``n_resamples`` and ``seed`` are unused);
+    * otherwise: :func:`compare_paired` on the per-query means over each arm's runs
+      (:func:`mean_over_seeds`), as a :class:`QueryOnlyTest` (``seed_aware=False``: it covers
+      query sampling only).  With one run per arm this is exactly ``compare_paired(a, b)``.
+
+    Both results have ``diff``, ``ci_low``, ``ci_high``, ``ci_level``, ``p_value``, ``mean_a``,
+    ``mean_b``, ``seed_aware``, ``n_runs_a``, ``n_runs_b``, ``n_queries``, ``seed_sd_a``,
+    ``seed_sd_b``, ``method`` and ``to_dict()``.
+    """
+    xa, xb = _as_arms(runs_a, runs_b)
+    n_resamples = _check_n_resamples(n_resamples)
+    seed = _check_seed(seed)
+    level = _check_level(level)
+    m, k = xa.shape[0], xb.shape[0]
+    if m >= 2 and k >= 2:
+        return recipe_test(xa, xb, level=level)
+    a = xa[0] if m == 1 else xa.mean(axis=0)
+    b = xb[0] if k == 1 else xb.mean(axis=0)
+    t = compare_paired(a, b, n_resamples=n_resamples, seed=seed, level=level)
+    return QueryOnlyTest(
+        mean_a=t.mean_a, mean_b=t.mean_b, diff=t.diff, ci_low=t.ci_low, ci_high=t.ci_high, ci_level=t.ci_level,
+        p_value=t.p_randomization, p_randomization=t.p_randomization, p_wilcoxon=t.p_wilcoxon,
+        seed_sd_a=float(np.std(xa.mean(axis=1), ddof=1)) if m >= 2 else None,
+        seed_sd_b=float(np.std(xb.mean(axis=1), ddof=1)) if k >= 2 else None,
+        n_runs_a=int(m), n_runs_b=int(k), n_queries=t.n, n_resamples=t.n_resamples, seed=t.seed)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# planning: power and minimum detectable effect of the recipe test
+
+
+def _check_probability(x, name: str) -> float:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1), got {x!r}") from None
+    if not 0.0 < x < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {x!r}")
+    return x
+
+
+#: Gauss-generalised-Laguerre nodes per arm for :func:`recipe_power` (agrees with Monte Carlo within 0.001 for
+#: >= 3 seeds per arm, 0.004 with 2).
+_POWER_NODES = 96
+
+
+def _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b,
+            query_var) -> tuple[int, int, int, float, float, float]:
+    """Validated ``(m, k, n, run_var_a/m, run_var_b/k, query_var/n)``."""
+    counts = {}
+    for name, val in (("n_runs_a", n_runs_a), ("n_runs_b", n_runs_b), ("n_queries", n_queries)):
+        if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < 2:
+            raise ValueError(f"{name} must be an integer >= 2, got {val!r}")
+        counts[name] = int(val)
+    variances = {}
+    for name, val in (("run_var_a", run_var_a), ("run_var_b", run_var_b), ("query_var", query_var)):
+        try:
+            val = float(val)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a finite number >= 0, got {val!r}") from None
+        if not math.isfinite(val) or val < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {val!r}")
+        variances[name] = val
+    m, k, n = counts["n_runs_a"], counts["n_runs_b"], counts["n_queries"]
+    c = (variances["run_var_a"] / m, variances["run_var_b"] / k, variances["query_var"] / n)
+    if sum(c) <= 0:
+        raise ValueError("run_var_a, run_var_b and query_var are all 0: there is no variance to plan against")
+    return m, k, n, c[0], c[1], c[2]
+
+
+def _chi2_over_df_nodes(nu: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes and weights (summing to 1) for ``U = chi^2_nu / nu``: ``E f(U) ~= sum_i w_i f(u_i)``."""
+    from scipy.special import roots_genlaguerre
+
+    y, w = roots_genlaguerre(_POWER_NODES, nu / 2.0 - 1.0)  # weight y^(nu/2 - 1) e^-y: chi^2_nu / 2 ~ Gamma(nu/2)
+    return 2.0 * y / nu, w / w.sum()
+
+
+def _power(delta: float, m: int, k: int, n: int, ca: float, cb: float, cq: float, alpha: float) -> float:
+    from scipy import stats
+
+    ua, wa = _chi2_over_df_nodes(m - 1)
+    ub, wb = _chi2_over_df_nodes(k - 1)
+    se = math.sqrt(ca + cb + cq)
+    va, vb = ca * ua[:, None], cb * ub[None, :]  # S^2_A / m, S^2_B / k at the nodes
+    v = va + vb + cq
+    df = _welch_satterthwaite((va, vb, np.full_like(v, cq)), (m - 1, k - 1, n - 1))
+    h = stats.t.ppf(1.0 - alpha / 2.0, df) * np.sqrt(v)  # rejection threshold for |Delta|
+    pw = stats.norm.cdf((delta - h) / se) + stats.norm.cdf((-delta - h) / se)
+    return float(min(1.0, max(0.0, wa @ pw @ wb)))
+
+
+def recipe_power(delta: float, *, n_runs_a: int, n_runs_b: int, n_queries: int, run_var_a: float, run_var_b: float,
+                 query_var: float, alpha: float = 0.05) -> float:
+    r"""Power of the two-sided :func:`recipe_test` at level ``alpha`` when the true difference is ``delta``.
+
+    Design: ``m = n_runs_a``, ``k = n_runs_b`` seeds, ``n = n_queries`` queries; variance components
+    ``run_var = tau^2 + omega^2/n`` per arm (the variance of one run's mAP over seeds, i.e.
+    ``seed_sd**2`` of :func:`recipe_test`) and ``query_var = sigma_d^2``.  With
+    ``c_A = run_var_a/m``, ``c_B = run_var_b/k``, ``c_Q = query_var/n`` and ``SE^2 = c_A + c_B + c_Q``,
+    normal seed effects make ``Delta ~ N(delta, SE^2)`` independent of ``S^2_A/run_var_a ~
+    chi^2_{m-1}/(m-1)`` and ``S^2_B/run_var_b ~ chi^2_{k-1}/(k-1)``; treating ``Q`` as exact
+    (``n - 1`` df), the test rejects when ``|Delta| > h = t_{dfhat, 1-alpha/2} * sqrt(Vhat)``, so
+
+        power = E_{U_A, U_B} [ Phi((delta - h)/SE) + Phi((-delta - h)/SE) ],
+        Vhat  = c_A U_A + c_B U_B + c_Q,   dfhat = Welch-Satterthwaite of (c_A U_A, c_B U_B, c_Q),
+
+    integrated by Gauss-generalised-Laguerre quadrature over ``U_A``, ``U_B`` (``_POWER_NODES``
+    nodes each; within 0.001 of Monte Carlo for >= 3 seeds per arm).  Unlike the noncentral-t
+    formula with the df at the true components, this accounts for the estimated df: with 3 vs 3
+    seeds that formula claims 0.76 where the test has 0.67.  ``recipe_power(0, ...)`` is the size of
+    the test under the model (0.045 for 3 vs 3 equal variances).
+    """
+    alpha = _check_probability(alpha, "alpha")
+    try:
+        delta = float(delta)
+    except (TypeError, ValueError):
+        raise ValueError(f"delta must be a finite number, got {delta!r}") from None
+    if not math.isfinite(delta):
+        raise ValueError(f"delta must be a finite number, got {delta!r}")
+    m, k, n, ca, cb, cq = _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var)
+    return _power(delta, m, k, n, ca, cb, cq, alpha)
+
+
+def minimum_detectable_effect(*, n_runs_a: int, n_runs_b: int, n_queries: int, run_var_a: float, run_var_b: float,
+                              query_var: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    r"""Smallest ``|delta|`` that :func:`recipe_test` detects with probability ``power`` at two-sided ``alpha``.
+
+    Same design and variance components as :func:`recipe_power` (``run_var = tau^2 + omega^2/n``
+    per arm, i.e. ``seed_sd**2``; ``query_var = sigma_d^2``).  The MDE solves
+    ``recipe_power(MDE) = power`` (Brent's method).  The textbook closed form
+
+        SE   = sqrt(run_var_a / m + run_var_b / k + query_var / n)
+        df   = SE^4 / ((run_var_a/m)^2/(m-1) + (run_var_b/k)^2/(k-1) + (query_var/n)^2/(n-1))
+        MDE ~= (t_{df, 1 - alpha/2} + t_{df, power}) * SE
+
+    treats ``df`` as known and is optimistic for few seeds: seed sd 3.35 pp, 3 vs 3 seeds, no query
+    term: closed form 10.2 pp, this function 11.7 pp (at which simulated studies have power 0.8);
+    10 vs 10 seeds: 4.4 pp and 4.5 pp.  ``power`` must exceed ``alpha``.
+    """
+    from scipy import stats
+    from scipy.optimize import brentq
+
+    alpha = _check_probability(alpha, "alpha")
+    power = _check_probability(power, "power")
+    if power <= alpha:
+        raise ValueError(f"power must exceed alpha, got power={power!r} and alpha={alpha!r}")
+    m, k, n, ca, cb, cq = _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var)
+    if _power(0.0, m, k, n, ca, cb, cq, alpha) >= power:
+        return 0.0
+    se = math.sqrt(ca + cb + cq)
+    df = float(_welch_satterthwaite([np.float64(ca), np.float64(cb), np.float64(cq)], (m - 1, k - 1, n - 1)))
+    hi = (stats.t.ppf(1.0 - alpha / 2.0, df) + stats.t.ppf(power, df)) * se  # the closed form: a lower start
+    while _power(hi, m, k, n, ca, cb, cq, alpha) < power:
+        hi *= 2.0
+    return float(brentq(lambda d: _power(d, m, k, n, ca, cb, cq, alpha) - power, 0.0, hi, xtol=1e-10 * se,
+                        rtol=1e-10))
