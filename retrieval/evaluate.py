@@ -43,6 +43,7 @@ from typing import Sequence
 from .utils import atomic_write_text
 
 __all__ = [
+    "DCASE_2023_HEADER",
     "DCASE_HEADER",
     "TOP_K",
     "ExportResult",
@@ -58,8 +59,10 @@ __all__ = [
 
 #: Ranking depth of a DCASE language-based audio retrieval submission.
 TOP_K = 10
-#: The exact header of a DCASE submission.
+#: The exact header of a DCASE submission (DCASE 2022; what :func:`submission_text` writes).
 DCASE_HEADER: tuple[str, ...] = ("caption", *(f"file_name_{i}" for i in range(1, TOP_K + 1)))
+#: The header of the DCASE 2023-2025 system outputs (the leaderboard reads both).
+DCASE_2023_HEADER: tuple[str, ...] = ("caption", *(f"fname_{i}" for i in range(1, TOP_K + 1)))
 
 
 def normalise_query(text: str) -> str:
