@@ -34,7 +34,9 @@ Errors: a missing file, a file that is not JSON (line and column named), or an e
 its key) is a :class:`~retrieval.data.errors.DataError`. File names (or records) that match no training recording
 are NOT an error (variation files usually cover the whole development split, and ``max_train_items`` uses part of
 it): they are counted in :attr:`CaptionVariations.stats` (``metrics.json`` -> ``extra.variations``) and reported in
-one warning.
+one warning. File names of the mapping are matched like the Clotho loader matches audio files
+(:class:`~retrieval.data.names.NameIndex`: the literal name, the HTML-unescaped one, their NFC/NFD forms, then the
+name without surrounding whitespace when that is unambiguous).
 """
 
 from __future__ import annotations

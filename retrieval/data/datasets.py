@@ -177,7 +177,8 @@ def summarize(dataset: str, root: str | Path, *, options: LoadOptions | None = N
     The splits are read by the loaders training uses, with the same audio lookup, so ``missing_audio`` is exactly
     what training would miss. Every split also gets ``strict``: True when training stops at a missing file
     (ClothoV2, SynthCaps; :func:`default_strict`), so a summary with ``strict`` and ``missing_audio > 0`` means
-    training on that split would fail (``data summary`` then exits with status 1). WavCaps adds ``excluded_zero_duration``, ``excluded_list`` and ``sources`` (the same counts per source).
+    training on that split would fail (``data summary`` then exits with status 1). WavCaps adds
+    ``excluded_zero_duration``, ``excluded_list`` and ``sources`` (the same counts per source).
     """
     _check_dataset(dataset)
     root = Path(root)

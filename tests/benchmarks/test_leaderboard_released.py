@@ -153,3 +153,17 @@ def test_an_older_boards_database_gets_the_column(tmp_path):
         assert store.entries("eval")[0].n_reduced is None
         store.submit("eval", gt, result, team="new", system="s", source="y")
         assert [e.n_reduced for e in store.entries("eval")] == [None, 0]
+
+
+def test_an_older_boards_database_gets_the_column_on_postgresql(postgres_url, tmp_path):
+    from sqlalchemy import text
+
+    gt = read_ground_truth(write_gt(tmp_path / "gt.csv"))
+    result = score_submission(gt, read_submission(write_sub(tmp_path / "s.csv", rankings(), prefix="e/"), gt))
+    with BoardStore(postgres_url) as store:
+        store.submit("released-pg", gt, result, team="old", system="s", source="x")
+        with store.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE lb_entries DROP COLUMN n_reduced"))
+    with BoardStore(postgres_url) as store:
+        store.submit("released-pg", gt, result, team="new", system="s", source="y")
+        assert [e.n_reduced for e in store.entries("released-pg")] == [None, 125]

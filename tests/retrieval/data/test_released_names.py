@@ -180,3 +180,20 @@ def test_cli_summary_fails_when_training_would_and_names_the_files(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: clotho validation: 1 listed file without audio")
     assert "' e ieio ieai.wav'" in lines[0] and "training on this split would stop" in lines[0]
+
+
+def test_wavcaps_ids_are_kept_as_written(tmp_path):
+    """A WavCaps id is looked up as written first, then without surrounding whitespace; never merged."""
+    from retrieval.data.wavcaps import load_wavcaps_split
+
+    entries = [{"id": " 15", "caption": "A bell.", "duration": 0.5, "title": "Bell"},
+               {"id": "16 ", "caption": "A door.", "duration": 0.5, "title": "Door"},
+               {"id": "Y-abc.wav", "caption": "Speech.", "duration": 0.5, "title": "x"}]
+    (tmp_path / "json_files" / "SoundBible").mkdir(parents=True)
+    (tmp_path / "json_files" / "SoundBible" / "sb_final.json").write_text(json.dumps({"data": entries}))
+    for i, stem in enumerate([" 15", "16", "Y-abc"]):
+        write_tone(tmp_path / "audio" / "SoundBible" / f"{stem}.flac", i)
+    split = load_wavcaps_split(tmp_path, exclude=())
+    assert [r.file_name for r in split.recordings] == ["audio/SoundBible/ 15.flac", "audio/SoundBible/16.flac",
+                                                       "audio/SoundBible/Y-abc.flac"]
+    assert [r.source_id for r in split.recordings] == ["SoundBible/ 15", "SoundBible/16 ", "SoundBible/Y-abc"]
