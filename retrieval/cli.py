@@ -99,17 +99,33 @@ def cmd_data_summary(args) -> int:
     summary = summarize(args.dataset, args.root, options=options)
     if args.json:
         print(json.dumps(summary, indent=2))
-        return 0
-    cols = ["recordings", "captions", "with_keywords", "missing_audio", "excluded", "mean_duration_s",
-            "mean_keywords", "distinct_keywords"]
-    print(f"{'split':<14}" + "".join(f"{c:>18}" for c in cols))
+    else:
+        cols = ["recordings", "captions", "with_keywords", "missing_audio", "excluded", "mean_duration_s",
+                "mean_keywords", "distinct_keywords"]
+        print(f"{'split':<14}" + "".join(f"{c:>18}" for c in cols))
+        for split, s in summary.items():
+            print(f"{split:<14}" + "".join(f"{s.get(c, ''):>18.2f}" if isinstance(s.get(c), float)
+                                           else f"{s.get(c, ''):>18}" for c in cols))
+        for split, s in summary.items():
+            top = ", ".join(f"{k} ({n})" for k, n in s.get("top_keywords", [])[:10])
+            print(f"{split}: top keywords: {top}")
+    # missing audio: which files (as listed), and whether training would stop (the same lookup as training)
+    fatal = False
     for split, s in summary.items():
-        print(f"{split:<14}" + "".join(f"{s.get(c, ''):>18.2f}" if isinstance(s.get(c), float)
-                                       else f"{s.get(c, ''):>18}" for c in cols))
-    for split, s in summary.items():
-        top = ", ".join(f"{k} ({n})" for k, n in s.get("top_keywords", [])[:10])
-        print(f"{split}: top keywords: {top}")
-    return 0
+        n = s.get("missing_audio", 0)
+        if not n:
+            continue
+        names = ", ".join(repr(f) for f in s.get("missing_files", []))
+        more = f" and {n - len(s.get('missing_files', []))} more" if n > len(s.get("missing_files", [])) else ""
+        if s.get("strict"):
+            fatal = True
+            print(f"error: {args.dataset} {split}: {n} listed file{'s' if n != 1 else ''} without audio in "
+                  f"{args.root}: {names}{more}; training on this split would stop at the first one",
+                  file=sys.stderr)
+        else:
+            print(f"{args.dataset} {split}: {n} listed file{'s' if n != 1 else ''} without audio (left out when "
+                  f"training): {names}{more}", file=sys.stderr)
+    return 1 if fatal else 0
 
 
 def cmd_config_show(args) -> int:

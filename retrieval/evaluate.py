@@ -14,7 +14,10 @@ DCASE submission format (one row per query, UTF-8)::
     caption,file_name_1,file_name_2,...,file_name_10
     a dog barks twice,synth_eval_00003.wav,synth_eval_00017.wav,...
 
-The files are the top 10 recordings by descending score; ties in the score are broken by item order (the lower
+(The DCASE 2023-2025 system outputs name the columns ``fname_1`` ... ``fname_10``; the leaderboard reads both headers,
+:data:`DCASE_2023_HEADER`.) File names are the recordings' names as found on disk, unaltered (a released Clotho name
+that begins with a space keeps it; the CSV writer leaves it unquoted). The files are the top 10 recordings by
+descending score; ties in the score are broken by item order (the lower
 recording index, in captions-file order, first), as in :mod:`retrieval.metrics`. When the split holds fewer than 10
 recordings, the remaining cells are left empty (trailing padding; the leaderboard scorer accepts it).
 
@@ -43,6 +46,7 @@ from typing import Sequence
 from .utils import atomic_write_text
 
 __all__ = [
+    "DCASE_2023_HEADER",
     "DCASE_HEADER",
     "TOP_K",
     "ExportResult",
@@ -58,8 +62,10 @@ __all__ = [
 
 #: Ranking depth of a DCASE language-based audio retrieval submission.
 TOP_K = 10
-#: The exact header of a DCASE submission.
+#: The exact header of a DCASE submission (DCASE 2022; what :func:`submission_text` writes).
 DCASE_HEADER: tuple[str, ...] = ("caption", *(f"file_name_{i}" for i in range(1, TOP_K + 1)))
+#: The header of the DCASE 2023-2025 system outputs (the leaderboard reads both).
+DCASE_2023_HEADER: tuple[str, ...] = ("caption", *(f"fname_{i}" for i in range(1, TOP_K + 1)))
 
 
 def normalise_query(text: str) -> str:

@@ -200,7 +200,8 @@ def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str
         variations = load_variations(cfg.augment.variations.file)
         target = cfg.augment.variations.dataset or cfg.data.dataset
         names = [r.file_name if src == target else None for r, src in zip(train.split.recordings, sources)]
-        keys = variations.match(names, warn=True)
+        # paired with the captions exactly as the training loop passes them to TextAugment (cleaned)
+        keys = variations.match(names, [r.captions for r in train.split.recordings], warn=True)
     return TextAugment(cfg.augment, back_translations=back_translations, variations=variations), keys
 
 
@@ -552,7 +553,8 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
                "n_train_per_dataset": {n: train_sources.count(n) for n in cfg.data.training_sets},
                "n_test_per_dataset": {cfg.data.dataset: len(test.features),
                                       **{n: len(d.features) for n, d in extra_tests.items()}},
-               "text_augment": text_aug.stats()})
+               "text_augment": text_aug.stats(),
+               "variations": dict(text_aug.variations.stats) if text_aug.variations is not None else None})
     atomic_write_json(run_dir / "metrics.json", {**asdict(result), "complete": True})
     return result
 

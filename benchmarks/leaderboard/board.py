@@ -15,7 +15,9 @@ Rules:
   concurrent writers. A second submission for the same team and system is refused unless ``replace=True``; then
   the old entry is kept with status ``superseded`` (and ``replaced_by`` = the new id), never deleted or overwritten.
 * Each entry stores its summary metrics and its per-query AP@10 and best rank (JSON, in the board's canonical
-  query order: sorted by query text), which the significance tests pair on.
+  query order: sorted by query text), which the significance tests pair on, and ``n_reduced``: how many of the
+  submission's file names carried a directory prefix and were matched by their base name (NULL for entries stored
+  before the column existed; an older database gets the column when it is opened).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class Entry:
     n_missing: int
     ap: np.ndarray = field(repr=False)  # per-query AP@10, canonical query order
     rank: np.ndarray = field(repr=False)  # per-query best rank (NaN: not in the top 10), canonical order
+    n_reduced: int | None = None  # file names matched by their base name (None: stored before it was recorded)
 
     @property
     def label(self) -> str:
@@ -156,6 +159,7 @@ def _tables():
         Column("n_queries", Integer, nullable=False),
         Column("n_missing", Integer, nullable=False),
         Column("per_query", Text, nullable=False),  # {"ap": [...], "rank": [int | null, ...]} canonical order
+        Column("n_reduced", Integer),  # file names reduced to their base name; NULL: stored before it was recorded
     )
     active = entries.c.status == "active"
     Index("lb_entries_one_active", entries.c.board, entries.c.team, entries.c.system, unique=True,
@@ -186,11 +190,27 @@ class BoardStore:
         try:
             self.engine = create_engine(self.url, **kwargs)
             self._md.create_all(self.engine, checkfirst=True)
+            self._add_missing_columns()
         except ImportError as exc:
             raise BoardError(f"boards: {redact(self.url)}: {exc} (install the project's 'postgres' extra)") from None
         except SQLAlchemyError as exc:
             raise BoardError(f"boards: cannot open {redact(self.url)}: {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0]}") from None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database made by an older version up to date (columns added since: ``n_reduced``)."""
+        from sqlalchemy import inspect, text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        for name, ddl in (("n_reduced", "INTEGER"),):
+            if name in {c["name"] for c in inspect(self.engine).get_columns("lb_entries")}:
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE lb_entries ADD COLUMN {name} {ddl}"))
+            except SQLAlchemyError:  # added at the same time by another process: fine if it is there now
+                if name not in {c["name"] for c in inspect(self.engine).get_columns("lb_entries")}:
+                    raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -308,7 +328,7 @@ class BoardStore:
                     board=info.name, team=team, system=system, status="active", submitted_at=now,
                     source=str(source), source_sha256=source_sha256, map10=s["map10"], r1=s["r1"], r5=s["r5"],
                     r10=s["r10"], n_queries=s["n_queries"], n_missing=s["n_missing"],
-                    per_query=json.dumps(per_query))).inserted_primary_key[0]
+                    per_query=json.dumps(per_query), n_reduced=int(s.get("n_reduced", 0)))).inserted_primary_key[0]
                 if old is not None:
                     conn.execute(update(e).where(e.c.id == old.id).values(replaced_by=new_id))
         except IntegrityError:
@@ -325,7 +345,8 @@ class BoardStore:
                      map10=float(row["map10"]), r1=float(row["r1"]), r5=float(row["r5"]), r10=float(row["r10"]),
                      n_queries=int(row["n_queries"]), n_missing=int(row["n_missing"]),
                      ap=np.asarray(pq["ap"], dtype=np.float64),
-                     rank=np.asarray([np.nan if r is None else r for r in pq["rank"]], dtype=np.float64))
+                     rank=np.asarray([np.nan if r is None else r for r in pq["rank"]], dtype=np.float64),
+                     n_reduced=None if row.get("n_reduced") is None else int(row["n_reduced"]))
 
     def entry(self, entry_id: int) -> Entry:
         from sqlalchemy import select

@@ -46,7 +46,10 @@ def _print_summary(result, gt_path, sub_label) -> None:
     gt = result.ground_truth
     print(f"ground truth  {gt_path} ({gt.format}: {s['n_queries']} queries, {s['n_files']} files, "
           f"fingerprint {s['fingerprint'][:16]}…)")
-    print(f"submission    {sub_label} ({s['n_queries'] - s['n_missing']} queries ranked, {s['n_missing']} missing)")
+    print(f"submission    {sub_label} ({s['n_queries'] - s['n_missing']} queries ranked, {s['n_missing']} missing; "
+          f"header {s['header']})")
+    print(f"file names    {s['n_reduced']} reduced to their base name (directory prefix dropped), "
+          f"{s['n_respelled']} matched in another spelling")
     print(f"mAP@10  {s['map10']:.4f}")
     for k in (1, 5, 10):
         print(f"R@{k:<5} {s[f'r{k}']:.4f}")
@@ -122,10 +125,10 @@ def cmd_show(args) -> int:
     if args.history:
         from benchmarks.common import markdown_table
 
-        rows = [[e.id, e.team, e.system, e.status, f"{e.map10:.4f}", e.submitted_at, e.replaced_by or "", e.source]
-                for e in entries]
-        print(markdown_table(["Entry", "Team", "System", "Status", "mAP@10", "Submitted", "Replaced by", "Source"],
-                             rows), end="")
+        rows = [[e.id, e.team, e.system, e.status, f"{e.map10:.4f}", e.submitted_at, e.replaced_by or "", e.source,
+                 "" if e.n_reduced is None else e.n_reduced] for e in entries]
+        print(markdown_table(["Entry", "Team", "System", "Status", "mAP@10", "Submitted", "Replaced by", "Source",
+                              "Reduced names"], rows), end="")
         return 0
     from .tables import csv_table, latex_table, markdown_report, plot_standings, standings
 

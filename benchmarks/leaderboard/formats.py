@@ -13,15 +13,24 @@ Ground truth (:func:`read_ground_truth`), detected from the header:
   ``"['a.wav', 'b.wav']"`` (read with :func:`ast.literal_eval`). A query on two rows is an error (list all its files
   in one row), as is an empty list or a file repeated in a list.
 
-Queries are compared after :func:`retrieval.evaluate.normalise_query` (whitespace collapsed; case kept), file
-names after stripping surrounding whitespace. The *evaluation set* is the set of files named in the ground truth.
+Queries are compared after :func:`retrieval.evaluate.normalise_query` (whitespace collapsed; case kept); a
+submission caption that matches no query that way is compared once more with HTML entities unescaped on both sides
+(the released Clotho captions hold ``&#39;``, a run's submission the unescaped text). File names in the ground
+truth are kept exactly as written -- a leading space is part of a released Clotho name (`` Ambience Birds.wav``) --
+and stored so in the board's mapping and fingerprint. The *evaluation set* is the set of files named in the ground
+truth.
 
-Submission (:func:`read_submission`), the DCASE format: header exactly ``caption,file_name_1,...,file_name_10``, one
-row per query, every row with 11 fields. Cells may be left empty only at the end of a row (a ranking shorter than
-10, e.g. when the evaluation set is smaller; the missing positions are misses); an empty cell before a filled one is
-an error. Every problem of the rows is collected and reported at once (the first :data:`MAX_LISTED`):
-duplicate queries, captions not in the ground truth, file names not in the evaluation set, a file repeated in a
-row, and missing queries (an error, or scored 0 with ``allow_missing=True``).
+Submission (:func:`read_submission`), the DCASE format: header ``caption,file_name_1,...,file_name_10`` (DCASE 2022)
+or ``caption,fname_1,...,fname_10`` (DCASE 2023-2025), one row per query, every row with 11 fields. Cells may be
+left empty only at the end of a row (a ranking shorter than 10, e.g. when the evaluation set is smaller; the missing
+positions are misses); an empty cell before a filled one is an error. A file name is resolved against the
+evaluation set (:meth:`GroundTruth.resolve_file`): as written; else in another spelling (HTML-unescaped, NFC/NFD,
+surrounding whitespace; :mod:`retrieval.data.names`, the lookup the Clotho loader uses) -- counted as *respelled*;
+else, when it carries a directory prefix (``/data/clotho/evaluation/a.wav``, ``evaluation\\a.wav``), by its base
+name -- counted as *reduced* (the counts are in :class:`Submission`, the score summary and the board entry). A name
+that is still unknown is a row error. Every problem of the rows is collected and reported at once (the first
+:data:`MAX_LISTED`): duplicate queries, captions not in the ground truth, file names not in the evaluation set, a
+file repeated in a row (in any spelling), and missing queries (an error, or scored 0 with ``allow_missing=True``).
 
 Files must be UTF-8 (a byte-order mark is allowed); a submission that is binary (NUL bytes), not UTF-8 or not
 parsable as CSV is refused. Ground truth falls back to ISO-8859-1 when it is not UTF-8, as the Clotho loader does
@@ -33,17 +42,21 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import html
 import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from retrieval.evaluate import DCASE_HEADER, TOP_K, normalise_query
+from retrieval.data.names import NameIndex, base_name, has_directory
+from retrieval.evaluate import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
 
 __all__ = [
     "CLOTHO_HEADER",
+    "DCASE_2023_HEADER",
     "DCASE_HEADER",
+    "SUBMISSION_HEADERS",
     "MAX_LISTED",
     "MULTI_HEADER",
     "GroundTruth",
@@ -60,6 +73,8 @@ __all__ = [
 
 CLOTHO_HEADER: tuple[str, ...] = ("file_name", *(f"caption_{i}" for i in range(1, 6)))
 MULTI_HEADER: tuple[str, ...] = ("query", "audio_filenames")
+#: The accepted submission headers: DCASE 2022, and DCASE 2023-2025 (``fname_1`` ...).
+SUBMISSION_HEADERS: dict[str, tuple[str, ...]] = {"dcase2022": DCASE_HEADER, "dcase2023": DCASE_2023_HEADER}
 #: At most this many row problems are listed in one error message (the count of the others is given).
 MAX_LISTED = 20
 
@@ -174,11 +189,56 @@ class GroundTruth:
         return len(self.queries)
 
     def index(self, query: str) -> int | None:
-        """The index of a (raw or normalised) query, or None."""
-        return self._index.get(normalise_query(query))
+        """The index of a (raw or normalised) query, or None; a query that does not match as written is compared
+        once more with HTML entities unescaped on both sides (when that is unambiguous)."""
+        i = self._index.get(normalise_query(query))
+        if i is None:
+            i = self._lookups()["queries"].get(normalise_query(html.unescape(query)))
+        return i
+
+    def _lookups(self) -> dict:
+        """The slower lookups, built on first use: unescaped queries, file spellings, base names."""
+        cached = self.__dict__.get("_slow")
+        if cached is None:
+            unescaped: dict[str, set[int]] = {}
+            for i, q in enumerate(self.queries):
+                unescaped.setdefault(normalise_query(html.unescape(q)), set()).add(i)
+            bases: dict[str, set[int]] = {}
+            for j, f in enumerate(self.files):
+                bases.setdefault(base_name(f), set()).add(j)
+            unique_bases = {b: next(iter(js)) for b, js in bases.items() if len(js) == 1}
+            base_names = list(unique_bases)
+            cached = {"queries": {k: next(iter(v)) for k, v in unescaped.items() if len(v) == 1},
+                      "files": NameIndex(self.files),
+                      "bases": (NameIndex(base_names), [unique_bases[b] for b in base_names])}
+            object.__setattr__(self, "_slow", cached)
+        return cached
+
+    def resolve_file(self, name: str) -> tuple[int | None, str]:
+        """``(file index, how)`` for a submitted file name: ``"exact"``; ``"respelled"`` (another spelling of a
+        ground-truth name: HTML-unescaped, NFC/NFD, surrounding whitespace); ``"reduced"`` (a name with a directory
+        prefix, matched by its base name); ``(None, "")`` when unknown. See the module docstring."""
+        j = self._file_index.get(name)
+        if j is not None:
+            return j, "exact"
+        slow = self._lookups()
+        j = slow["files"].index(name)
+        if j is not None:
+            return j, "respelled"
+        if has_directory(name):
+            base = base_name(name)
+            j = slow["files"].index(base)
+            if j is None:  # ground-truth names with directories of their own (audio/test/x.wav)
+                index, positions = slow["bases"]
+                k = index.index(base)
+                j = positions[k] if k is not None else None
+            if j is not None:
+                return j, "reduced"
+        return None, ""
 
     def file_index(self, name: str) -> int | None:
-        return self._file_index.get(name.strip())
+        """The index of a submitted file name in the evaluation set, or None (see :meth:`resolve_file`)."""
+        return self.resolve_file(name)[0]
 
     def relevant_files(self, q: int) -> tuple[str, ...]:
         return tuple(self.files[j] for j in self.relevant[q])
@@ -200,9 +260,9 @@ class GroundTruth:
         merged: dict[str, list[str]] = {}
         for q, files in mapping.items():
             bucket = merged.setdefault(normalise_query(q), [])
-            for f in files:
-                if f.strip() not in bucket:
-                    bucket.append(f.strip())
+            for f in files:  # file names as given: never stripped
+                if f not in bucket:
+                    bucket.append(f)
         return _build(merged, {q: () for q in merged}, source, format)
 
 
@@ -244,8 +304,8 @@ def _parse_clotho(path: Path, header: Sequence[str], rows) -> GroundTruth:
     where: dict[str, list[int]] = {}
     seen_files: dict[str, int] = {}
     for n, row in rows:
-        name = row[0].strip()
-        if not name:
+        name = row[0]  # as released: a leading space is part of the name
+        if not name.strip():
             problems.append(f"row {n}: empty file_name")
             continue
         if name in seen_files:
@@ -293,8 +353,8 @@ def _parse_multi(path: Path, header: Sequence[str], rows) -> GroundTruth:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             problems.append(f"row {n}: audio_filenames must be a list of file names (strings), got {_short(cell)!r}")
             continue
-        names = [v.strip() for v in value]
-        if not names or not all(names):
+        names = list(value)  # as written: never stripped
+        if not names or not all(n.strip() for n in names):
             problems.append(f"row {n}: audio_filenames " + ("is an empty list" if not names else "has an empty name"))
             continue
         dup = sorted({f for f in names if names.count(f) > 1})
@@ -324,6 +384,9 @@ class Submission:
     rows: tuple[int | None, ...]
     missing: tuple[int, ...]
     source: str = ""
+    header: str = "dcase2022"  # a key of SUBMISSION_HEADERS
+    n_reduced: int = 0  # file names given with a directory prefix, matched by their base name
+    n_respelled: int = 0  # file names matched in another spelling (unescaped, NFC/NFD, surrounding whitespace)
 
 
 def read_submission(path: str | Path, gt: GroundTruth, *, allow_missing: bool = False,
@@ -336,10 +399,13 @@ def read_submission(path: str | Path, gt: GroundTruth, *, allow_missing: bool = 
 def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], gt: GroundTruth, *,
                      allow_missing: bool = False, source: str = "") -> Submission:
     path = Path(source)
-    if tuple(header) != DCASE_HEADER:
+    kind = next((k for k, h in SUBMISSION_HEADERS.items() if tuple(header) == h), None)
+    if kind is None:
         raise InputError(path, f"wrong header {_short(','.join(header), 120)!r}: a DCASE submission starts with "
-                               f"{','.join(DCASE_HEADER)!r}", row=1)
+                               f"{','.join(DCASE_HEADER)!r} (DCASE 2022) or {','.join(DCASE_2023_HEADER)!r} "
+                               "(DCASE 2023-2025)", row=1)
     _check_fields(path, header, rows)
+    counts = {"reduced": 0, "respelled": 0}
     problems: list[str] = []
     rankings: dict[int, tuple[int, ...]] = {}
     at_row: dict[int, int] = {}
@@ -356,34 +422,39 @@ def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]
             problems.append(f"row {n}: duplicate query {_short(caption)!r} (first at row {at_row[q]})")
             continue
         at_row[q] = n
-        cells = [c.strip() for c in row[1:]]
+        cells = list(row[1:])  # as written: a name is never stripped, only looked up (GroundTruth.resolve_file)
         filled = len(cells)
-        while filled and not cells[filled - 1]:
+        while filled and not cells[filled - 1].strip():
             filled -= 1
         ranking: list[int] = []
-        first_col: dict[str, int] = {}
+        first_col: dict[int, int] = {}
+        row_counts = {"reduced": 0, "respelled": 0}
         row_ok = True
         for pos, name in enumerate(cells[:filled], start=1):
-            col = f"file_name_{pos}"
-            if not name:
+            col = header[pos]
+            if not name.strip():
                 problems.append(f"row {n}: {col} is empty but a later column is not (only trailing cells may be "
                                 "empty)")
                 row_ok = False
                 continue
-            if name in first_col:
-                problems.append(f"row {n}: file {name!r} repeated ({col} and file_name_{first_col[name]})")
-                row_ok = False
-                continue
-            first_col[name] = pos
-            j = gt.file_index(name)
+            j, how = gt.resolve_file(name)
             if j is None:
                 problems.append(f"row {n}: {col} {_short(name)!r} is not in the evaluation set (the files of the "
                                 "ground truth)")
                 row_ok = False
                 continue
+            if j in first_col:
+                problems.append(f"row {n}: file {name!r} repeated ({col} and {header[first_col[j]]})")
+                row_ok = False
+                continue
+            first_col[j] = pos
+            if how in row_counts:
+                row_counts[how] += 1
             ranking.append(j)
         if row_ok:
             rankings[q] = tuple(ranking[:TOP_K])
+            for k, v in row_counts.items():
+                counts[k] += v
     missing = tuple(q for q in range(gt.n_queries) if q not in at_row)
     if missing and not allow_missing:
         listed = "; ".join(f"{_short(gt.queries[q])!r} (ground truth row {gt.rows[q][0]})" if gt.rows[q]
@@ -394,4 +465,5 @@ def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]
     if problems:
         raise InputError(path, problems)
     return Submission(rankings=tuple(rankings.get(q, ()) for q in range(gt.n_queries)),
-                      rows=tuple(at_row.get(q) for q in range(gt.n_queries)), missing=missing, source=str(path))
+                      rows=tuple(at_row.get(q) for q in range(gt.n_queries)), missing=missing, source=str(path),
+                      header=kind, n_reduced=counts["reduced"], n_respelled=counts["respelled"])

@@ -52,9 +52,11 @@ class ScoreResult:
         return int(self.ap.shape[0])
 
     def summary(self) -> dict:
+        sub = self.submission
         return {"map10": float(self.ap.mean()), **{f"r{k}": float(self.recall[k].mean()) for k in KS},
-                "n_queries": self.n_queries, "n_missing": len(self.submission.missing),
-                "n_files": len(self.ground_truth.files), "fingerprint": self.ground_truth.fingerprint}
+                "n_queries": self.n_queries, "n_missing": len(sub.missing),
+                "n_files": len(self.ground_truth.files), "fingerprint": self.ground_truth.fingerprint,
+                "header": sub.header, "n_reduced": int(sub.n_reduced), "n_respelled": int(sub.n_respelled)}
 
     def per_query_csv(self) -> str:
         """``query,relevant,submission_row,missing,rank,ap10,r1,r5,r10`` (``relevant`` ``;``-joined, ``rank`` empty

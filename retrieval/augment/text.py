@@ -243,4 +243,4 @@ def check_text_augment_requirements(cfg: AugmentConfig) -> None:
 
         if not Path(cfg.variations.file or "").expanduser().is_file():
             raise ConfigError(f"augment.variations.file: {cfg.variations.file!r} is not a file (a JSON file mapping "
-                              "file names to lists of captions)")
+                              "file names to lists of captions, or the released clotho_gpt/variations.json list)")

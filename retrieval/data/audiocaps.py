@@ -24,6 +24,11 @@ and line.
 
 :attr:`Recording.file_name` is the audio path relative to the root (``audio/test/abc_30.wav``), unique within a
 split; :attr:`Recording.source_id` is the YouTube id.
+
+File names: AudioCaps lists no file names, only YouTube ids and start times, from which the audio path is built.
+Those two fields are stripped of surrounding whitespace (a YouTube id is ``[A-Za-z0-9_-]{11}`` and a start time a
+number, so a space around them is CSV formatting, never part of the value); the path of the file found is kept as
+it is on disk.
 """
 
 from __future__ import annotations

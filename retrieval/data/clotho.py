@@ -14,10 +14,14 @@ numbers unless a quoted field spans several lines). Blank lines are skipped.
 Quirks of the ClothoV2.1 release that are handled:
 
 * HTML entities (``&#39;``, ``&amp;`` ...) in captions and keywords are unescaped (:func:`html.unescape`).
-* File names may hold spaces, accents and HTML entities. The audio file is looked up under the literal name
-  first, then the unescaped one, each also in Unicode NFC and NFD form (archives made on macOS store NFD names);
-  :attr:`Recording.file_name` is the name of the file found on disk. Metadata rows are joined on the same
-  variants, so a metadata file that spells a name differently from the captions file still matches.
+* File names are never altered: not stripped, not unescaped (:mod:`retrieval.data.names`). The release lists
+  names that begin with a space (`` Ambience Birds.wav`` and `` typical neighborhood in Porto.wav`` in development,
+  `` e ieio ieai.wav`` in validation; the files on disk carry the space) and names with commas, quotes, accents and
+  HTML entities. The audio file is looked up under the literal name first, then the unescaped one, each also in
+  Unicode NFC and NFD form (archives made on macOS store NFD names); only if none exists, under the name without
+  its surrounding whitespace (unless that name is listed too). :attr:`Recording.file_name` is the name of the file
+  found on disk. Metadata rows are joined the same way (:class:`~retrieval.data.names.NameIndex`), so a metadata
+  file that spells a name differently from the captions file still matches.
 * ``sound_id`` ``"Not found"`` (or empty, ``NA``) becomes ``Recording.source_id = None``; ``sound_link`` ``"NA"``,
   empty or bracketed ``start_end_samples`` and the other metadata columns are not needed and never fail a load.
 
@@ -32,7 +36,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import unicodedata
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -41,10 +44,13 @@ from typing import Sequence
 
 from .audio import audio_duration
 from .errors import DataError
+from .names import NameIndex, loose_key, name_variants
 
 CAPTION_COLUMNS: tuple[str, ...] = tuple(f"caption_{i}" for i in range(1, 6))
 METADATA_COLUMNS: tuple[str, ...] = ("file_name", "keywords")  # the ones we need; the others are not read
 STANDARD_SPLITS: tuple[str, ...] = ("development", "validation", "evaluation")
+#: how many of the listed files without audio a summary names
+MISSING_LISTED = 5
 
 
 def captions_csv(root: str | Path, split: str) -> Path:
@@ -165,23 +171,20 @@ def clean_caption(text: str) -> str:
     return html.unescape(text).strip()
 
 
-def name_variants(name: str) -> list[str]:
-    """The spellings under which a listed file name is looked up, in order and without repeats: the literal name,
-    the HTML-unescaped one, and the NFC and NFD forms of both."""
-    out: list[str] = []
-    for base in (name, html.unescape(name)):
-        for cand in (base, unicodedata.normalize("NFC", base), unicodedata.normalize("NFD", base)):
-            if cand not in out:
-                out.append(cand)
-    return out
-
-
-def find_audio(folder: Path, name: str) -> Path | None:
-    """The audio file for a listed ``name`` in ``folder`` (see :func:`name_variants`), or None."""
+def find_audio(folder: Path, name: str, *, loose: bool = True) -> Path | None:
+    """The audio file for a listed ``name`` in ``folder``, or None: the literal name and its spellings
+    (:func:`~retrieval.data.names.name_variants`); then, with ``loose=True`` and only if none exists, the same for
+    the name without surrounding whitespace. ``name`` itself is never changed."""
     for cand in name_variants(name):
         path = folder / cand
         if path.is_file():
             return path
+    stripped = name.strip()
+    if loose and stripped and stripped != name:
+        for cand in name_variants(stripped):
+            path = folder / cand
+            if path.is_file():
+                return path
     return None
 
 
@@ -194,35 +197,29 @@ def parse_sound_id(text: str) -> str | None:
     return None if text.lower() in _NO_ID else text
 
 
-def _read_metadata(path: Path, wanted: set[str]) -> dict[str, tuple[tuple[str, ...], str | None]]:
-    """``{name variant: (keywords, sound_id)}`` for the metadata rows whose name (in any spelling) is wanted."""
+def _read_metadata(path: Path, wanted: set[str]) -> tuple[NameIndex, list[tuple[tuple[str, ...], str | None]]]:
+    """The metadata rows whose name (in any spelling, see :mod:`retrieval.data.names`) may be wanted: a
+    :class:`NameIndex` of their names and ``(keywords, sound_id)`` per name. Names are kept as written."""
     header, rows = read_csv_rows(path)
     cols = _column_index(path, header, METADATA_COLUMNS)
     id_col = header.index("sound_id") if "sound_id" in header else None
     seen: dict[str, int] = {}
-    out: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    names: list[str] = []
+    values: list[tuple[tuple[str, ...], str | None]] = []
     for number, row in _iter_rows(path, header, rows):
-        name = row[cols["file_name"]].strip()
-        if not name:
+        name = row[cols["file_name"]]
+        if not name.strip():
             raise DataError(path, "empty file_name", row=number, field="file_name")
         if name in seen:
             raise DataError(path, f"duplicated file_name {name!r} (first at row {seen[name]})",
                             row=number, field="file_name")
         seen[name] = number
-        variants = name_variants(name)
-        if wanted.isdisjoint(variants):  # metadata for files not in the captions CSV is ignored
-            continue
-        value = (parse_keywords(row[cols["keywords"]]), parse_sound_id(row[id_col]) if id_col is not None else None)
-        for cand in variants:
-            out.setdefault(cand, value)
-    return out
-
-
-def _lookup_metadata(meta: dict[str, tuple[tuple[str, ...], str | None]], name: str):
-    for cand in name_variants(name):
-        if cand in meta:
-            return meta[cand]
-    return (), None
+        if wanted.isdisjoint(name_variants(name)) and loose_key(name) not in wanted:
+            continue  # metadata for files not in the captions CSV is ignored
+        names.append(name)
+        values.append((parse_keywords(row[cols["keywords"]]),
+                       parse_sound_id(row[id_col]) if id_col is not None else None))
+    return NameIndex(names), values
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -253,8 +250,8 @@ def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> S
     entries: list[tuple[int, str, tuple[str, ...]]] = []
     seen: dict[str, int] = {}
     for number, row in _iter_rows(cap_path, header, rows):
-        name = row[cols["file_name"]].strip()
-        if not name:
+        name = row[cols["file_name"]]  # exactly as released: a leading space is part of the name
+        if not name.strip():
             raise DataError(cap_path, "empty file_name", row=number, field="file_name")
         if name in seen:
             raise DataError(cap_path, f"duplicated file_name {name!r} (first at row {seen[name]})",
@@ -270,14 +267,21 @@ def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> S
 
     meta_path = metadata_csv(root, split)
     has_metadata = meta_path.is_file()
-    wanted = {cand for name in seen for cand in name_variants(name)}
-    metadata = _read_metadata(meta_path, wanted) if has_metadata else {}
+    wanted = {cand for name in seen for cand in name_variants(name)} | {loose_key(name) for name in seen}
+    meta_index, meta_values = _read_metadata(meta_path, wanted) if has_metadata else (NameIndex(()), [])
 
     audio_dir = root / split
     recordings: list[Recording] = []
     missing: list[str] = []
+    found_at: dict[Path, int] = {}
     for number, name, captions in entries:
-        path = find_audio(audio_dir, name)
+        # the name without its surrounding whitespace is tried only if it is not listed itself
+        path = find_audio(audio_dir, name, loose=name.strip() not in seen)
+        if path is not None and path in found_at:
+            raise DataError(cap_path, f"{name!r} names the same audio file {path} as row {found_at[path]} (two "
+                                      f"spellings of one name)", row=number, field="file_name")
+        if path is not None:
+            found_at[path] = number
         if path is None:
             if strict:
                 unescaped = html.unescape(name)
@@ -287,7 +291,8 @@ def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> S
                                 row=number, field="file_name")
             missing.append(name)
             continue
-        keywords, sound_id = _lookup_metadata(metadata, name)
+        j = meta_index.index(name)
+        keywords, sound_id = meta_values[j] if j is not None else ((), None)
         recordings.append(Recording(file_name=path.name, path=path, captions=captions, keywords=keywords,
                                     source_id=sound_id))
     return Split(name=split, root=root, recordings=tuple(recordings), missing_audio=tuple(missing),
@@ -314,6 +319,7 @@ def summarize_clotho(root: str | Path, splits: Sequence[str] | None = None) -> d
             "captions": int(split.n_captions),
             "with_keywords": int(sum(1 for r in recs if r.keywords)),
             "missing_audio": int(len(split.missing_audio)),
+            "missing_files": list(split.missing_audio[:MISSING_LISTED]),
             "has_metadata": bool(split.has_metadata),
             "mean_duration_s": float(statistics.fmean(durations)) if durations else 0.0,
             "mean_keywords": float(statistics.fmean(len(r.keywords) for r in recs)) if recs else 0.0,

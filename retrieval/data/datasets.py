@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .audio import audio_duration
-from .clotho import Split
+from .clotho import MISSING_LISTED, Split
 from .errors import DataError
 
 DATASETS: tuple[str, ...] = ("clotho", "audiocaps", "wavcaps", "synthcaps")
@@ -146,9 +146,10 @@ def split_stats(split: Split, *, durations: bool = True) -> dict[str, Any]:
     """The ``data summary`` fields of one split (JSON-serialisable).
 
     ``recordings``: listed and with audio present; ``captions``: of those recordings; ``with_keywords``: those
-    with at least one keyword; ``missing_audio``: listed, audio absent; ``excluded``: listed but left out on
-    purpose (WavCaps: zero duration or exclusion list; 0 elsewhere). ``mean_duration_s`` is read from the audio
-    headers (``durations=False``: not computed, 0.0).
+    with at least one keyword; ``missing_audio``: listed, audio absent (found with exactly the lookup training
+    uses), ``missing_files``: the first :data:`~retrieval.data.clotho.MISSING_LISTED` of them, as listed;
+    ``excluded``: listed but left out on purpose (WavCaps: zero duration or exclusion list; 0 elsewhere).
+    ``mean_duration_s`` is read from the audio headers (``durations=False``: not computed, 0.0).
     """
     recs = split.recordings
     counts: Counter[str] = Counter(k for r in recs for k in r.keywords)
@@ -159,6 +160,7 @@ def split_stats(split: Split, *, durations: bool = True) -> dict[str, Any]:
         "captions": int(split.n_captions),
         "with_keywords": int(sum(1 for r in recs if r.keywords)),
         "missing_audio": int(len(split.missing_audio)),
+        "missing_files": list(split.missing_audio[:MISSING_LISTED]),
         "excluded": int(len(split.excluded)),
         "has_metadata": bool(split.has_metadata),
         "mean_duration_s": float(statistics.fmean(lengths)) if lengths else 0.0,
@@ -172,7 +174,11 @@ def summarize(dataset: str, root: str | Path, *, options: LoadOptions | None = N
               splits: Sequence[str] | None = None, durations: bool = True) -> dict[str, dict[str, Any]]:
     """``{split: split_stats}`` for every split present (or ``splits``), never strict about missing audio.
 
-    WavCaps adds ``excluded_zero_duration``, ``excluded_list`` and ``sources`` (the same counts per source).
+    The splits are read by the loaders training uses, with the same audio lookup, so ``missing_audio`` is exactly
+    what training would miss. Every split also gets ``strict``: True when training stops at a missing file
+    (ClothoV2, SynthCaps; :func:`default_strict`), so a summary with ``strict`` and ``missing_audio > 0`` means
+    training on that split would fail (``data summary`` then exits with status 1). WavCaps adds
+    ``excluded_zero_duration``, ``excluded_list`` and ``sources`` (the same counts per source).
     """
     _check_dataset(dataset)
     root = Path(root)
@@ -199,5 +205,6 @@ def summarize(dataset: str, root: str | Path, *, options: LoadOptions | None = N
         else:
             split = load_split(dataset, root, name, strict=False, options=opts)
             stats = split_stats(split, durations=durations)
+        stats["strict"] = default_strict(dataset)
         out[name] = stats
     return out

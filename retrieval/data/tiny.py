@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ def write_tone(path: Path, index: int, *, seconds: float = SECONDS, sr: int = SR
     t = np.arange(int(round(seconds * sr))) / sr
     rng = np.random.default_rng(index)
     wave = 0.3 * np.sin(2 * np.pi * 200 * 1.12 ** (index % 40) * t) + 0.02 * rng.standard_normal(t.shape)
-    sf.write(str(path), wave.astype(np.float32), sr)
+    # the format from the suffix without surrounding whitespace: a released name may end in "wav "
+    sf.write(str(path), wave.astype(np.float32), sr, format=path.suffix.strip().lstrip(".").upper() or "WAV")
     return path
 
 
@@ -200,3 +202,86 @@ def write_tiny_wavcaps(root: str | Path, *, offset: int = 200) -> Path:
     dump("AudioSet_SL", "as_final.json", as_sl)
     _write_csv(root / "dcase2024_task6_excluded_freesound_ids.csv", ["sound_id"], [["13"], ["999999"]])
     return root
+
+
+# --------------------------------------------------------------------------------------------- ClothoV2.1 as released
+#: File names of :func:`write_released_clotho`: (name in the CSVs, name on disk), per split. The first ones are the
+#: release's own leading-space names (the files on disk carry the space); then a trailing space, a comma, double
+#: quotes, an HTML entity (unescaped on disk), NFC in the CSV but NFD on disk (a macOS archive), accents.
+RELEASED_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "development": ((" Ambience Birds.wav", " Ambience Birds.wav"),
+                    (" typical neighborhood in Porto.wav", " typical neighborhood in Porto.wav")),
+    "validation": ((" e ieio ieai.wav", " e ieio ieai.wav"),),
+    "evaluation": ((" Ambience Birds.wav", " Ambience Birds.wav"),),
+}
+RELEASED_QUIRKS: tuple[tuple[str, str], ...] = (
+    ("wind chimes.wav ", "wind chimes.wav "),
+    ("Traffic, busy street.wav", "Traffic, busy street.wav"),
+    ('The "big" bell.wav', 'The "big" bell.wav'),
+    ("Bird&#39;s song at dawn.wav", "Bird's song at dawn.wav"),
+    ("crème brûlée.wav", unicodedata.normalize("NFD", "crème brûlée.wav")),
+    ("café crème.wav", "café crème.wav"),
+)
+
+
+def write_released_clotho(root: str | Path, *, sizes: dict[str, int] | None = None, offset: int = 0) -> Path:
+    """A ClothoV2.1-layout folder whose names carry the quirks of the released files (:data:`RELEASED_NAMES`, then
+    :data:`RELEASED_QUIRKS`, then ``<split>_NN.wav``; default sizes 8 / 4 / 8 recordings).
+
+    The captions and metadata CSVs are ISO-8859-1, written the way the release writes them: a leading-space name is
+    unquoted after the line break (`` Ambience Birds.wav,A bird...``), a name with a comma or quotes is quoted.
+    Every caption is distinct; some hold ``&#39;`` or ``&amp;``. The metadata spells every name as the captions
+    file does.
+    """
+    root = Path(root)
+    sizes = sizes or {"development": 8, "validation": 4, "evaluation": 8}
+    index = offset
+    for split, n in sizes.items():
+        quirky = list(RELEASED_NAMES.get(split, ())) + list(RELEASED_QUIRKS)
+        names = quirky[:n] + [(f"{split}_{i:02d}.wav", f"{split}_{i:02d}.wav") for i in range(n - min(n, len(quirky)))]
+        caps, meta = [], []
+        for j, (csv_name, disk_name) in enumerate(names):
+            index += 1
+            write_tone(root / split / disk_name, index)
+            word = ["bird", "cafe", "rain", "engine", "dog", "water", "wind", "bell"][index % 8]
+            caps.append([csv_name] + [(f"A {word}&#39;s sound {index}, take {k}" if k % 2 else
+                                       f"The {word} &amp; noise {index} in take {k}") for k in range(1, 6)])
+            meta.append([csv_name, f"{word}; tone {index % 3}", str(300000 + index),
+                         f"https://freesound.org/people/x/sounds/{300000 + index}", "", "someone", "CC BY 4.0"])
+        _write_csv(root / f"clotho_captions_{split}.csv", CLOTHO_CAPTION_HEADER, caps, encoding="iso-8859-1")
+        _write_csv(root / f"clotho_metadata_{split}.csv", CLOTHO_META_HEADER, meta, encoding="iso-8859-1")
+    return root
+
+
+def write_released_variations(root: str | Path, split: str, out: str | Path, *, n: int = 5, seed: int = 0,
+                              prefix: str = "/home/someone/data/clotho_v2") -> Path:
+    """The released ``clotho_gpt/variations.json`` format for the captions CSV of ``split`` in ``root``: a JSON list,
+    one record per caption, ``{"idx", "path", "caption", "query", "response", "variations", "finish_reason",
+    "usage"}``; ``path`` an absolute path on another machine ending in the file name as listed, ``caption`` the CSV
+    cell as written (entities kept). Records are shuffled (seeded) and ``idx`` numbers them in the original order,
+    so ``idx`` is not the list position. Variation ``k`` of a caption is ``"<caption> (variation k)"``, unescaped.
+    """
+    import html
+
+    from .clotho import CAPTION_COLUMNS, read_csv_rows
+
+    path = Path(root) / f"clotho_captions_{split}.csv"
+    header, rows = read_csv_rows(path)
+    records = []
+    for row in rows:
+        if not row:
+            continue
+        cells = dict(zip(header, row))
+        for column in CAPTION_COLUMNS:
+            caption = cells[column]
+            variations = [f"{html.unescape(caption).strip()} (variation {k})" for k in range(1, n + 1)]
+            records.append({"idx": len(records), "path": f"{prefix}/{split}/{cells['file_name']}", "caption": caption,
+                            "query": f"Rephrase: {caption}", "response": "\n".join(f"{k}. {v}" for k, v in
+                                                                                 enumerate(variations, 1)),
+                            "variations": variations, "finish_reason": "stop",
+                            "usage": {"prompt_tokens": 90, "completion_tokens": 80, "total_tokens": 170}})
+    order = np.random.default_rng(seed).permutation(len(records))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps([records[i] for i in order], indent=1, ensure_ascii=False), encoding="utf-8")
+    return out

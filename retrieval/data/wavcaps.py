@@ -13,7 +13,9 @@ Each JSON file is ``{"num_captions_per_audio": 1, "data": [{"id": ..., "caption"
 "audio": ..., <source fields>}, ...]}``. The source fields become keywords: FreeSound ``tags`` (a list),
 BBC Sound Effects ``category`` (a list, or a string holding a Python list literal such as ``"['Birds']"``, or a
 plain string), SoundBible ``title`` (one keyword); AudioSet_SL entries have none. An id that ends in ``.wav``
-(AudioSet_SL: ``Y-0wJxM4pkYA.wav``) keeps only its stem for the audio path.
+(AudioSet_SL: ``Y-0wJxM4pkYA.wav``) keeps only its stem for the audio path. Ids are kept as written (never
+stripped, see :mod:`retrieval.data.names`); the audio of an id with surrounding whitespace is looked up under the
+literal id first, then without the whitespace.
 
 Left out, and counted in ``Split.excluded`` (not in ``missing_audio``): clips with a duration of 0, and FreeSound
 clips whose id is on the exclusion list (WavCaps overlaps the Clotho evaluation sets; the list published for DCASE
@@ -133,6 +135,11 @@ def _keywords(value: Any, path: Path, field: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _stem(clip_id: str) -> str:
+    """``Y-0wJxM4pkYA.wav`` -> ``Y-0wJxM4pkYA`` (AudioSet_SL ids name the file); other ids unchanged."""
+    return clip_id[:-4] if clip_id.lower().endswith(".wav") else clip_id
+
+
 @dataclass
 class _Clip:
     source: str
@@ -155,9 +162,7 @@ def read_source(root: Path, source: str, excluded_ids: set[str]) -> list[_Clip]:
         raw_id = entry.get("id")
         if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
             raise DataError(path, f"missing or empty id (got {raw_id!r})", field=f"{where}.id")
-        clip_id = str(raw_id).strip()
-        if clip_id.lower().endswith(".wav"):
-            clip_id = clip_id[:-4]
+        clip_id = _stem(str(raw_id))  # as released; the audio lookup also tries it without surrounding whitespace
         caption = entry.get("caption")
         if not isinstance(caption, str) or not clean_caption(caption):
             raise DataError(path, f"missing or empty caption for id {clip_id!r} (got {caption!r})",
@@ -236,8 +241,9 @@ def scan_wavcaps(root: str | Path, split: str = "train", *, audio_pattern: str =
         st = stats[source] = {"recordings": 0, "captions": 0, "missing_audio": 0, "excluded_zero_duration": 0,
                               "excluded_list": 0}
         for clip in read_source(root, source, excluded_ids):
-            rel = Path(audio_pattern.format(**{k: v for k, v in (("source", source), ("id", clip.id))
-                                               if k in fields})).as_posix()
+            rels = [Path(audio_pattern.format(**{k: v for k, v in (("source", source), ("id", cid)) if k in fields}))
+                    .as_posix() for cid in dict.fromkeys((clip.id, _stem(clip.id.strip())))]
+            rel = next((r for r in rels if (root / r).is_file()), rels[0])
             path = root / rel
             if clip.excluded:
                 excluded.append(rel)
