@@ -5,6 +5,7 @@ import sys
 COMMANDS = {
     "train_speed": "benchmarks.train_speed",
     "fusion_effect": "benchmarks.fusion_effect",
+    "seed_noise": "benchmarks.seed_noise",
     "harness_overhead": "benchmarks.harness_overhead",
     "perf": "benchmarks.perf",
     "leaderboard": "benchmarks.leaderboard.cli",

@@ -2,8 +2,8 @@
 
 For each seed, trains (or reuses, when the run directory already holds a finished run of the same config) one
 retriever per fusion kind with ``python -m retrieval train``'s ``fit``, then compares their test-split per-query
-AP@10 (``per_query.csv``, averaged over seeds per query) with a paired randomization test, a paired bootstrap
-95% CI and Wilcoxon's signed-rank test (``reports.stats``). Also reports the expected mAP@10 of a random ranking,
+AP@10 (``per_query.csv``) with :func:`reports.stats.compare_arms`: the recipe test (seed variance + query sampling)
+when both kinds have at least 2 seeds, else the query-only paired test. Also reports the expected mAP@10 of a random ranking,
 ``E[AP@10] = (1/N) * sum_{r=1}^{min(10, N)} 1/r`` for one relevant item among ``N``.
 """
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results")
     args = p.parse_args(argv)
     from retrieval.config import parse_override
-    from reports.stats import compare_paired, holm, mean_over_seeds
+    from reports.stats import compare_arms, holm
 
     overrides = dict(parse_override(o) for o in args.overrides)
     per_kind: dict[str, list[np.ndarray]] = {}
@@ -80,29 +80,30 @@ def main(argv: list[str] | None = None) -> int:
             per_kind.setdefault(kind, []).append(ap)
             per_run[f"{kind}-s{seed}"] = {"run_dir": str(run_dir), **m["test"]}
     base = args.kinds[0]
-    base_ap = mean_over_seeds(per_kind[base])
     chance = random_map10(n_items)
     rows, results = [], {}
-    for kind in args.kinds[1:]:
-        res = compare_paired(mean_over_seeds(per_kind[kind]), base_ap, n_resamples=args.resamples, seed=0)
+    for kind in args.kinds[1:]:  # recipe comparisons: seed-aware as soon as both arms have 2 seeds
+        res = compare_arms(per_kind[kind], per_kind[base], n_resamples=args.resamples, seed=0)
         results[kind] = res.to_dict()
-    adj = dict(zip(results, holm([r["p_randomization"] for r in results.values()])))
+    adj = dict(zip(results, holm([r["p_value"] for r in results.values()])))
     for kind in args.kinds:
         maps = [float(a.mean()) for a in per_kind[kind]]
         r = results.get(kind)
-        rows.append([kind, f"{np.mean(maps):.4f} ± {np.std(maps):.4f}", f"{np.mean(maps) / chance:.1f}x",
+        rows.append([kind, f"{np.mean(maps):.4f} ± {np.std(maps, ddof=1) if len(maps) > 1 else 0:.4f}",
+                     f"{np.mean(maps) / chance:.1f}x",
                      "" if r is None else f"{100 * r['diff']:+.2f} [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]",
-                     "" if r is None else f"{r['p_randomization']:.2g} (Holm {adj[kind]:.2g})",
-                     "" if r is None or r["p_wilcoxon"] is None else f"{r['p_wilcoxon']:.2g}"])
+                     "" if r is None else f"{r['p_value']:.2g} (Holm {adj[kind]:.2g})",
+                     "" if r is None else ("recipe (seeds + queries)" if r["seed_aware"] else "query-only")])
     payload = {"benchmark": "fusion_effect", "config": args.config, "overrides": overrides, "seeds": args.seeds,
                "machine": machine(), "n_test_items": n_items, "n_queries": len(queries_ref),
                "random_map10": chance, "runs": per_run, "comparisons_vs_" + base: results, "holm": adj}
     md = (f"# fusion_effect ({args.config}, seeds {args.seeds}, {payload['machine']['date']})\n\n"
           f"Test split: {n_items} recordings, {len(queries_ref)} caption queries; random ranking mAP@10 = "
-          f"{chance:.4f}. Δ and tests: per-query AP@10 averaged over seeds, paired against `{base}` "
-          f"({args.resamples} resamples).\n\n")
+          f"{chance:.4f}. Δ against `{base}`: with at least 2 seeds per arm the recipe test (reports.stats."
+          f"recipe_test: CI and p cover seed variance and query sampling), else the query-only paired test on "
+          f"per-query AP@10 ({args.resamples} resamples), which covers query sampling only.\n\n")
     md += markdown_table(["fusion", "test mAP@10 (mean ± sd over seeds)", "× random", "Δ mAP@10 pp [95% CI]",
-                          "p randomization", "p Wilcoxon"], rows)
+                          "p", "test"], rows)
     jpath, mpath = write_results(args.out, "fusion_effect", payload, md)
     print(md)
     print(f"wrote {jpath} and {mpath}")
