@@ -32,7 +32,7 @@ from typing import Any, Callable
 from retrieval.utils import atomic_write_json, atomic_write_text, git_commit, package_version
 
 from .collect import CollectError, StudyData, collect_study, sha256_file, trials_digest
-from .tables import Settings, Table, importance_to_table, study_tables
+from .tables import Settings, Table, deltas_caption, importance_to_table, study_tables
 
 __all__ = ["FORMAT_VERSION", "Report", "build_report", "compute_report", "verify_report", "VerifyResult"]
 
@@ -107,8 +107,8 @@ def _figures(report: Report, fig_dir: Path, quiet: bool) -> tuple[list[tuple[str
                      lambda b: plots.plot_importance(report.importance, b)))
     for t in report.tables:
         if t.extra.get("deltas"):
-            df = pd.DataFrame(t.extra["deltas"], columns=["name", "delta", "ci_low", "ci_high", "p_holm"])
-            jobs.append((f"deltas_{t.name}", f"{t.title}: Δ mAP@10 with 95% CIs",
+            df = pd.DataFrame(t.extra["deltas"], columns=["name", "delta", "ci_low", "ci_high", "p_holm", "comparison"])
+            jobs.append((f"deltas_{t.name}", f"{t.title}: {deltas_caption(df['comparison'])}",
                          lambda b, df=df, t=t: plots.plot_deltas(df, b, title=t.title)))
         if t.extra.get("group_ap"):
             jobs.append((f"per_query_{t.name}", f"{t.title}: per-query AP@10 distributions",
@@ -196,6 +196,9 @@ def _index(report: Report, figures, problems: list[str], source: dict[str, Any])
         para += f" Best: trial #{best.number}, {data.metric} {best.value:.4f}{test} ({params})."
     para += (f" Comparisons use the {len(data.included)} COMPLETE trial(s) with a per-query file, paired over "
              f"{len(data.query_keys)} test queries; {data.left_out_summary()}.")
+    summary = next((t for t in report.tables if t.name == "summary"), None)
+    if summary is not None and summary.extra.get("seed_noise") is not None:
+        para += " " + _noise_sentence(summary.extra["seed_noise"])
     lines = [f"# Report: study {data.name}", "", para, ""]
     if problems:
         lines += ["Not produced:", ""] + [f"- {p}" for p in problems] + [""]
@@ -225,6 +228,19 @@ def _index(report: Report, figures, problems: list[str], source: dict[str, Any])
               f"python -m reports verify {out_arg}   # recompute every table, list every cell that differs", "```",
               ""]
     return "\n".join(lines)
+
+
+def _noise_sentence(noise) -> str:
+    """The seed noise (:class:`reports.noise.SeedNoise`) in words, for the summary paragraph."""
+    if not noise.available:
+        return f"Seed noise: not measured: {noise.reason}; no comparison in the tables below is seed-aware."
+    text = (f"Seed noise: test mAP@10 varies by {100 * noise.sd_map10:.2f} pp (sd) between seeds of one "
+            f"configuration (pooled over {noise.n_configs} configuration(s) with ≥ 2 runs, {noise.n_runs} runs)")
+    if noise.mde is None:
+        return text + f"; minimum detectable Δ not available ({noise.mde_reason})."
+    bound = "at least " if noise.mde_lower_bound else ""
+    return (text + f"; with {noise.seeds_per_config} seeds per configuration the smallest Δ test mAP@10 this design "
+            f"detects with 80% power is {bound}{100 * noise.mde:.2f} pp.")
 
 
 def _v(v: Any) -> str:

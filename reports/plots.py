@@ -562,22 +562,34 @@ def importance_figure(importance_df, *, title: str | None = None):
 
 
 # ------------------------------------------------------------------------------------------------ deltas
+_KINDS = ("recipe", "query-only", "exploratory")
+
+
 @_styled
 def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str = "Δ mAP@10 (percentage points)",
                   title: str | None = None):
     """Forest plot of differences with 95% CI whiskers, a zero line and significance marks.
 
-    ``df`` has columns ``name, delta, ci_low, ci_high, p_holm``; ``delta`` and the CI bounds are in AP units (0-1)
-    and are multiplied by ``scale`` (default 100: percentage points). Rows are drawn top to bottom in frame order.
-    A point is filled when ``p_holm < alpha`` (blue for a gain, vermillion for a loss) and hollow grey otherwise;
-    the value, its CI and the mark (``***`` p<0.001, ``**`` p<0.01, ``*`` p<0.05, from
-    :func:`reports.stats.significance_mark`) are written at the right. NaN CI bounds or p-values are allowed (no
-    whisker, no mark).
+    ``df`` has columns ``name, delta, ci_low, ci_high, p_holm`` and optionally ``comparison`` (the report's comparison
+    tables give it: ``recipe``, ``query-only`` or ``exploratory``, see :mod:`reports.tables`); ``delta`` and the CI
+    bounds are in AP units (0-1) and are multiplied by ``scale`` (default 100: percentage points). Rows are drawn top
+    to bottom in frame order. By comparison kind:
 
-    Degenerate input: an empty frame gives a figure saying so; missing columns or a non-finite ``delta`` raise
-    ValueError naming the row.
+    * ``recipe`` (and every row of a frame without ``comparison``): solid whisker; the point is filled when
+      ``p_holm < alpha`` (blue for a gain, vermillion for a loss), hollow grey otherwise; the value, its CI and the
+      mark (``***`` p<0.001, ``**`` p<0.01, ``*`` p<0.05, :func:`reports.stats.significance_mark`) at the right;
+    * ``query-only``: dashed grey whisker, hollow point, no mark (a CI over queries only, not a test), the value
+      column says ``query-only``;
+    * ``exploratory``: a hollow grey diamond without whisker (any CI given is not drawn), no mark, ``exploratory``.
+
+    The title gets a second line saying which kinds the figure shows (:func:`reports.tables.deltas_caption`) and the
+    footer explains the symbols of the kinds present. NaN CI bounds or p-values are allowed (no whisker, no mark).
+
+    Degenerate input: an empty frame gives a figure saying so; missing columns, a non-finite ``delta`` or an unknown
+    ``comparison`` raise ValueError naming the row.
     """
     from reports.stats import significance_mark
+    from reports.tables import deltas_caption
 
     _need_columns(df, ("name", "delta", "ci_low", "ci_high", "p_holm"), "delta table")
     name = title or "Differences against the reference"
@@ -587,25 +599,49 @@ def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str 
     low = _numbers(df, "ci_low", "delta table", allow_nan=True) * scale
     high = _numbers(df, "ci_high", "delta table", allow_nan=True) * scale
     p = _numbers(df, "p_holm", "delta table", allow_nan=True)
+    labelled = "comparison" in df.columns
+    kinds = [str(k) for k in df["comparison"]] if labelled else ["recipe"] * len(df)
+    for i, kind in enumerate(kinds):
+        if kind not in _KINDS:
+            raise ValueError(f"delta table: row {df.index[i]} ({df['name'].iloc[i]}): comparison {kind!r} is not one "
+                             f"of {', '.join(_KINDS)}")
+        if kind == "exploratory":
+            low[i] = high[i] = p[i] = math.nan  # no interval, no test
+        elif kind == "query-only":
+            p[i] = math.nan
     for i, (lo, d, hi) in enumerate(zip(low, delta, high)):
         if not (math.isnan(lo) or math.isnan(hi)) and not lo <= d <= hi:
             raise ValueError(f"delta table: row {df.index[i]} ({df['name'].iloc[i]}): delta {d / scale!r} lies "
                              f"outside its CI [{lo / scale!r}, {hi / scale!r}]")
     n = len(df)
-    fig = _figure(6.8, 1.2 + 0.36 * n)
+    legend = []
+    if "recipe" in kinds:
+        legend.append(f"filled: Holm-adjusted p < {alpha:g}   *** p<0.001  ** p<0.01  * p<0.05")
+    if "query-only" in kinds:
+        legend.append("dashed, hollow: query-only CI (query sampling only, not seed noise), no test")
+    if "exploratory" in kinds:
+        legend.append("\u25c7: exploratory (pooled configurations), no CI, no test")
+    caption = textwrap.wrap(deltas_caption(kinds), 95) if labelled else []
+    height = 1.2 + 0.36 * n + 0.14 * (len(caption) + max(0, len(legend) - 1))
+    fig = _figure(6.8, height)
     ax = fig.add_subplot(1, 1, 1)
     ys = np.arange(n)[::-1].astype(float)
     for i in range(n):
         sig = not math.isnan(p[i]) and p[i] < alpha
         color = ("#0072B2" if delta[i] >= 0 else "#D55E00") if sig else "0.45"
-        if not (math.isnan(low[i]) or math.isnan(high[i])):
-            ax.plot([low[i], high[i]], [ys[i], ys[i]], color=color, lw=1.4, solid_capstyle="butt")
+        has_ci = not (math.isnan(low[i]) or math.isnan(high[i]))
+        if has_ci:
+            ls = "--" if kinds[i] == "query-only" else "-"
+            ax.plot([low[i], high[i]], [ys[i], ys[i]], color=color, lw=1.4, ls=ls, solid_capstyle="butt")
             for end in (low[i], high[i]):
                 ax.plot([end, end], [ys[i] - 0.15, ys[i] + 0.15], color=color, lw=1.0)
-        ax.plot([delta[i]], [ys[i]], "o", color=color, ms=6, mfc=color if sig else "white", mew=1.2, zorder=3)
-        ci = "" if math.isnan(low[i]) or math.isnan(high[i]) else f" [{low[i]:+.1f}, {high[i]:+.1f}]"
+        marker = "D" if kinds[i] == "exploratory" else "o"
+        ax.plot([delta[i]], [ys[i]], marker, color=color, ms=6 if marker == "o" else 5, mfc=color if sig else "white",
+                mew=1.2, zorder=3)
+        ci = f" [{low[i]:+.1f}, {high[i]:+.1f}]" if has_ci else ""
         mark = significance_mark(p[i]) if not math.isnan(p[i]) else ""
-        text = f"{delta[i]:+6.1f}{ci} {mark}".rstrip().replace("-", "\u2212")
+        label = {"recipe": mark, "query-only": "query-only", "exploratory": "exploratory"}[kinds[i]]
+        text = (f"{delta[i]:+6.1f}{ci}".replace("-", "\u2212") + f" {label}").rstrip()
         ax.text(1.03, ys[i], text, transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7,
                 family="DejaVu Sans Mono")
     ax.axvline(0.0, color="black", lw=0.8, ls="--", zorder=0)
@@ -615,14 +651,15 @@ def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str 
     ax.set_yticks(ys)
     ax.set_yticklabels([str(v) for v in df["name"]])
     ax.set_ylim(-0.7, n - 0.3)
-    ax.text(1.03, n - 0.35, "Δ [95% CI]", transform=ax.get_yaxis_transform(), ha="left", va="bottom", fontsize=7,
-            color="0.3")
-    ax.set_xlabel(xlabel + " with 95% CI")
+    any_ci = any(k != "exploratory" for k in kinds)
+    ax.text(1.03, n - 0.35, "Δ [95% CI]" if any_ci else "Δ", transform=ax.get_yaxis_transform(), ha="left",
+            va="bottom", fontsize=7, color="0.3")
+    ax.set_xlabel(xlabel + (" with 95% CI" if any_ci else ""))
     ax.grid(True, axis="x")
-    ax.set_title(name, loc="left")
-    fig.text(0.99, 0.01, f"filled: Holm-adjusted p < {alpha:g}   *** p<0.001  ** p<0.01  * p<0.05", ha="right",
-             va="bottom", fontsize=6.5, color="0.3")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))  # the value column is an axes text: tight_layout makes room
+    ax.set_title("\n".join([name, *caption]), loc="left", pad=14 if caption else 6)
+    fig.text(0.99, 0.01, "\n".join(legend), ha="right", va="bottom", fontsize=6.5, color="0.3")
+    bottom = min(0.4, (0.06 + 0.12 * len(legend)) / height)
+    fig.tight_layout(rect=(0, bottom, 1, 1))  # the value column is an axes text: tight_layout makes room
     return fig
 
 

@@ -6,18 +6,31 @@ significant digits) and display cells for Markdown / LaTeX (``cells``; metrics i
 the papers' tables). ``python -m reports verify`` compares the CSV cells.
 
 Comparison tables (:func:`comparison_table`) group the included trials (COMPLETE with a per-query file) by the
-values of one or more parameters. For each group:
+values of one or more parameters; the baseline group comes first, then the others in the spec's order. Per group
+(row), in the layout of Table 5 of the DCASE 2022 paper (Primus & Widmer):
 
-* mAP@10, R@1/5/10 per run come from the run's ``per_query.csv`` (test split): mAP@10 = mean AP@10,
-  R@k = fraction of queries whose first relevant item has rank <= k;
-* ``mAP@10`` is shown as mean ± sample standard deviation (``ddof=1``) over the group's runs (seeds), R@k as means;
-* the group's per-query AP@10 is the mean over its runs per query (:func:`reports.stats.mean_over_seeds`);
-* against the baseline group: Δ mAP@10 = mean(group AP - baseline AP) over queries, its paired percentile
-  bootstrap 95% CI, the two-sided paired randomization (sign-flip) p-value (:func:`reports.stats.compare_paired`),
-  Holm-adjusted p-values over the table's non-baseline rows (:func:`reports.stats.holm`) and significance marks on
-  the adjusted p (:func:`reports.stats.significance_mark`).
+* R@1/5/10 and mAP@10 per run come from the run's ``per_query.csv`` (test split): mAP@10 = mean AP@10,
+  R@k = fraction of queries whose first relevant item has rank <= k; the row shows R@k as means over its runs and
+  ``mAP@10`` as mean ± sample standard deviation (``ddof=1``) over its runs -- seeds of one configuration, or, in a
+  row that pools configurations ("N (K configs)"), runs of different configurations (the note says which);
+* ``Δ mAP@10 = mean_r mAP_r(row) - mean_r mAP_r(baseline)`` against the baseline group, and the row's
+  ``comparison`` (DESIGN.md, "Comparisons"), decided in this order:
 
-A table without a baseline group has no Δ columns.
+  - **exploratory** when another searched parameter takes several values among the row's and the baseline's runs
+    (runs without a conditional parameter are not counted for it), or when a sampler (tpe, random) chose the
+    configurations: Δ only -- no CI, no p, no mark (the importance table is the tool; the note names the pooled
+    parameters and the controlled follow-up, :func:`followup_command`);
+  - **recipe** when both have >= 2 runs: :func:`reports.stats.compare_arms` -> :func:`reports.stats.recipe_test`
+    with the row's runs and the baseline's runs as the arms (``SE^2 = S^2_row/m + S^2_base/k + Q/n``,
+    Welch-Satterthwaite df): 95% CI and two-sided p that cover seed noise and query sampling;
+  - **query-only** otherwise (a single run on one side): the paired percentile bootstrap 95% CI over queries of
+    :func:`reports.stats.compare_arms`, labelled as such, with no p-value and no mark (an effect estimate);
+
+* Holm-adjusted p-values over the table's recipe comparisons only (:func:`reports.stats.holm`) and significance
+  marks on the adjusted p (:func:`reports.stats.significance_mark`).
+
+A table without a baseline group has no Δ columns. The summary table reports the study's seed noise
+(:mod:`reports.noise`): pooled within-configuration sd and the minimum detectable Δ of its design.
 """
 
 from __future__ import annotations
@@ -27,18 +40,21 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
 
 from .collect import VARIANT_PARAM, StudyData, TrialRecord
-from .stats import compare_paired, holm, mean_over_seeds, significance_mark
+from .noise import MDE_ALPHA, MDE_POWER, SeedNoise, seed_noise
+from .stats import compare_arms, holm, mean_over_seeds, significance_mark
 
 __all__ = [
     "Column",
     "Settings",
     "Table",
     "comparison_table",
+    "deltas_caption",
+    "followup_command",
     "factor_specs",
     "FactorSpec",
     "importance_to_table",
@@ -91,7 +107,8 @@ class Table:
     cells: list[list[Cell]]
     notes: list[str] = field(default_factory=list)
     label_columns: list[str] = field(default_factory=list)
-    #: not written: what figures need (comparison tables: ``group_ap`` {row name: per-query AP@10}, ``deltas``)
+    #: not written: what figures and index.md need (comparison tables: ``group_ap`` {row name: per-query AP@10},
+    #: ``deltas`` (with each row's ``comparison``), ``recipe_tests``; summary: ``seed_noise``)
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---- renderers
@@ -314,122 +331,307 @@ def factor_specs(data: StudyData) -> list[FactorSpec]:
     return specs
 
 
-def comparison_table(data: StudyData, spec: FactorSpec, settings: Settings) -> Table | None:
-    """Group the included trials by ``spec.keys`` and compare the groups (see the module docstring);
-    ``None`` when fewer than two groups have trials."""
-    trials = [t for t in data.included if not spec.require_keys or all(k in t.params for k in spec.keys)]
-    groups: dict[tuple, list[TrialRecord]] = {}
-    for t in trials:
-        groups.setdefault(tuple(t.params.get(k) for k in spec.keys), []).append(t)
-    if len(groups) < 2:
-        return None
-    order = sorted(groups, key=lambda g: tuple(_level_index(data, k, v) for k, v in zip(spec.keys, g)))
-    base_idx: int | None = None
-    if spec.want_delta:
-        if spec.baseline is None:
-            base_idx = 0
-        else:
-            n = len(spec.baseline)
-            base_idx = next((i for i, g in enumerate(order) if tuple(g[:n]) == tuple(spec.baseline)), None)
-    has_delta = base_idx is not None
+# ---- what a comparison row is (CSV column ``comparison``)
+#: both arms have >= 2 runs of one configuration each, differing only in the table's keys: the recipe test
+RECIPE = "recipe"
+#: a controlled comparison where the row or the baseline has a single run: effect and a query-only CI, no test
+QUERY_ONLY = "query-only"
+#: the row or the baseline pools configurations (or a sampler chose them): Δ only, no CI, no p, no mark
+EXPLORATORY = "exploratory"
+BASELINE = "baseline"
 
-    stats_rows = []
-    for g in order:
-        ts = sorted(groups[g], key=lambda t: t.number)
-        maps = np.array([t.metrics["map10"] for t in ts])
-        stats_rows.append({
-            "trials": ts, "ap": mean_over_seeds([t.ap for t in ts]),
-            "map10_mean": float(np.mean(maps)), "map10_std": float(np.std(maps, ddof=1)) if len(ts) > 1 else None,
-            "r1": float(np.mean([t.metrics["r1"] for t in ts])), "r5": float(np.mean([t.metrics["r5"] for t in ts])),
-            "r10": float(np.mean([t.metrics["r10"] for t in ts]))})
-    tests: list[Any] = [None] * len(order)
-    if has_delta:
-        base_ap = stats_rows[base_idx]["ap"]
-        for i, s in enumerate(stats_rows):
-            if i != base_idx:
-                tests[i] = compare_paired(s["ap"], base_ap, n_resamples=settings.resamples, seed=settings.seed)
-        raw = [t.p_randomization if t is not None else float("nan") for t in tests]
-        adjusted = holm(raw)
-    csv_columns = list(spec.keys) + ["n_runs", "trials", "seeds", "map10_mean", "map10_std", "r1", "r5", "r10"]
+
+@dataclass
+class _Group:
+    """One row of a comparison table: the included trials whose ``spec.keys`` take the values ``values``."""
+
+    values: tuple
+    trials: list[TrialRecord]
+
+    @property
+    def n_configs(self) -> int:
+        return len({t.config_key for t in self.trials})
+
+    @property
+    def maps(self) -> np.ndarray:
+        return np.array([t.metrics["map10"] for t in self.trials])
+
+    def metric(self, key: str) -> float:
+        return float(np.mean([t.metrics[key] for t in self.trials]))
+
+    @property
+    def map10_std(self) -> float | None:
+        return float(np.std(self.maps, ddof=1)) if len(self.trials) > 1 else None
+
+    def runs_text(self) -> str:
+        """``1 run`` / ``3 runs, seeds of one configuration`` / ``4 runs of 3 different configurations``."""
+        n, k = len(self.trials), self.n_configs
+        if n == 1:
+            return "1 run"
+        return f"{n} runs, seeds of one configuration" if k == 1 else f"{n} runs of {k} different configurations"
+
+
+@dataclass
+class _Comparison:
+    """A row against the baseline. ``kind``: :data:`RECIPE`, :data:`QUERY_ONLY` or :data:`EXPLORATORY`; ``pooled_over``:
+    the searched parameters (besides the keys) that take several values among the row's and the baseline's runs."""
+
+    kind: str
+    diff: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    p_holm: float | None = None
+    mark: str = ""
+    test: Any = None
+    pooled_over: list[str] = field(default_factory=list)
+
+
+def _sampled(data: StudyData) -> bool:
+    """A sampler (tpe, random) chose the configurations: not a controlled grid."""
+    return data.sampler is not None and data.sampler != "grid"
+
+
+def _pooled_over(data: StudyData, keys: Sequence[str], runs: Sequence[TrialRecord]) -> list[str]:
+    """Searched parameters besides ``keys`` that take several values among ``runs``. Runs without a parameter are
+    not counted for it: a conditional parameter that exists on one side only belongs to that side's level."""
+    return [k for k in data.param_order
+            if k not in keys and len({repr(t.params[k]) for t in runs if k in t.params}) > 1]
+
+
+def _compare(data: StudyData, keys: Sequence[str], row: _Group, base: _Group, settings: Settings) -> _Comparison:
+    """Judge ``row`` against ``base`` (see the module docstring): exploratory when other searched parameters vary
+    among their runs or a sampler chose them; else :func:`reports.stats.compare_arms` on the two arms of runs."""
+    pooled = _pooled_over(data, keys, row.trials + base.trials)
+    if pooled or _sampled(data):
+        return _Comparison(EXPLORATORY, float(np.mean(row.maps) - np.mean(base.maps)), pooled_over=pooled)
+    t = compare_arms([r.ap for r in row.trials], [b.ap for b in base.trials], n_resamples=settings.resamples,
+                     seed=settings.seed)
+    if t.seed_aware:
+        return _Comparison(RECIPE, t.diff, t.ci_low, t.ci_high, p_value=t.p_value, test=t)
+    return _Comparison(QUERY_ONLY, t.diff, t.ci_low, t.ci_high, test=t)
+
+
+def _holm_marks(comparisons: Sequence[_Comparison | None]) -> int:
+    """Holm over the recipe comparisons' p (the others are not tests); sets ``p_holm`` and ``mark``; returns how
+    many comparisons the family holds."""
+    recipe = [c for c in comparisons if c is not None and c.kind == RECIPE]
+    for c, p in zip(recipe, holm([c.p_value for c in recipe]) if recipe else []):
+        c.p_holm = float(p)
+        c.mark = significance_mark(c.p_holm)
+    return len(recipe)
+
+
+def comparison_table(data: StudyData, spec: FactorSpec, settings: Settings) -> Table | None:
+    """Group the included trials by ``spec.keys`` and compare the groups with the baseline (see the module
+    docstring); ``None`` when fewer than two groups have trials."""
+    trials = [t for t in data.included if not spec.require_keys or all(k in t.params for k in spec.keys)]
+    by_values: dict[tuple, list[TrialRecord]] = {}
+    for t in trials:
+        by_values.setdefault(tuple(t.params.get(k) for k in spec.keys), []).append(t)
+    if len(by_values) < 2:
+        return None
+    order = sorted(by_values, key=lambda g: tuple(_level_index(data, k, v) for k, v in zip(spec.keys, g)))
+    base: int | None = None
+    if spec.want_delta:
+        n = len(spec.baseline or ())
+        base = 0 if spec.baseline is None else next(
+            (i for i, g in enumerate(order) if tuple(g[:n]) == tuple(spec.baseline)), None)
+        if base is not None:  # the baseline first (Table 5 of the 2022 paper: "full" on top), then level order
+            order.insert(0, order.pop(base))
+            base = 0
+    groups = [_Group(g, sorted(by_values[g], key=lambda t: t.number)) for g in order]
+    comps: list[_Comparison | None] = [None] * len(groups)
+    if base is not None:
+        comps = [None if i == base else _compare(data, spec.keys, g, groups[base], settings)
+                 for i, g in enumerate(groups)]
+    n_family = _holm_marks(comps)
+
+    csv_columns = list(spec.keys) + ["n_runs", "n_configs", "trials", "seeds", "r1", "r5", "r10", "map10_mean",
+                                     "map10_std"]
     columns = [Column(k, latex=r"\texttt{" + latex_escape(k) + "}", align="l") for k in spec.keys]
-    columns += [Column("Runs"), Column("mAP@10"), Column("R@1"), Column("R@5"), Column("R@10")]
-    if has_delta:
-        csv_columns += ["baseline", "delta_map10", "ci_low", "ci_high", "p_randomization", "p_holm", "mark"]
+    columns += [Column("Runs"), Column("R@1"), Column("R@5"), Column("R@10"), Column("mAP@10")]
+    if base is not None:
+        csv_columns += ["baseline", "comparison", "seed_aware", "delta_map10", "ci_low", "ci_high", "p_value",
+                        "p_holm", "mark", "pooled_over"]
         columns += [Column("Δ mAP@10", r"$\Delta$ mAP@10"), Column("95% CI", r"95\% CI"), Column("p", "$p$"),
-                    Column("p (Holm)", "$p$ (Holm)")]
+                    Column("p (Holm)", "$p$ (Holm)"), Column("Comparison", align="l")]
     rows, cells = [], []
-    for i, (g, s) in enumerate(zip(order, stats_rows)):
-        ts = s["trials"]
-        row: dict[str, Any] = {k: v for k, v in zip(spec.keys, g)}
-        row.update({"n_runs": len(ts), "trials": [t.number for t in ts],
-                    "seeds": [t.seed if t.seed is not None else "" for t in ts],
-                    "map10_mean": s["map10_mean"], "map10_std": s["map10_std"], "r1": s["r1"], "r5": s["r5"],
-                    "r10": s["r10"]})
-        cell: list[Cell] = [value_text(v) for v in g]
-        cell += [str(len(ts)), mean_std_cell(s["map10_mean"], s["map10_std"]), pct(s["r1"]), pct(s["r5"]),
-                 pct(s["r10"])]
-        if has_delta:
-            t = tests[i]
-            if t is None:
-                row.update({"baseline": True, "delta_map10": None, "ci_low": None, "ci_high": None,
-                            "p_randomization": None, "p_holm": None, "mark": ""})
-                cell += ["(baseline)", DASH, DASH, DASH]
-            else:
-                mark = significance_mark(float(adjusted[i]))
-                row.update({"baseline": False, "delta_map10": t.diff, "ci_low": t.ci_low, "ci_high": t.ci_high,
-                            "p_randomization": t.p_randomization, "p_holm": float(adjusted[i]), "mark": mark})
-                cell += [pp(t.diff), f"[{pp(t.ci_low)}, {pp(t.ci_high)}]", p_cell(t.p_randomization),
-                         p_cell(float(adjusted[i]), mark)]
+    for g, c in zip(groups, comps):
+        ts = g.trials
+        row: dict[str, Any] = dict(zip(spec.keys, g.values))
+        row.update({"n_runs": len(ts), "n_configs": g.n_configs, "trials": [t.number for t in ts],
+                    "seeds": [t.seed if t.seed is not None else "" for t in ts], "r1": g.metric("r1"),
+                    "r5": g.metric("r5"), "r10": g.metric("r10"), "map10_mean": g.metric("map10"),
+                    "map10_std": g.map10_std})
+        runs = str(len(ts)) if g.n_configs == 1 else f"{len(ts)} ({g.n_configs} configs)"
+        cell: list[Cell] = [value_text(v) for v in g.values]
+        cell += [runs, pct(row["r1"]), pct(row["r5"]), pct(row["r10"]), mean_std_cell(row["map10_mean"],
+                                                                                      g.map10_std)]
+        if base is not None:
+            row.update(_delta_row(c))
+            cell += _delta_cells(c)
         rows.append(row)
         cells.append(cell)
 
-    n_q = len(data.query_keys)
-    notes = [f"Test split, {n_q} queries per run; metrics in percent from each run's per_query.csv. mAP@10: mean "
-             "± sample standard deviation over the row's runs (seeds); R@k: means."]
-    if has_delta:
-        base_label = spec.baseline_text or ", ".join(f"{k} {value_text(v)}" for k, v in zip(spec.keys, order[base_idx]))
-        notes.append(
-            f"Δ mAP@10 (percentage points) against {base_label}, on per-query AP@10 averaged over each row's runs; "
-            f"95% CI: paired percentile bootstrap over queries; p: two-sided paired randomization (sign-flip) test "
-            f"({settings.resamples} resamples, seed {settings.seed}); Holm-adjusted over the {len(order) - 1} "
-            f"comparison(s) of this table; * p<0.05, ** p<0.01, *** p<0.001 (Holm).")
+    notes = [_metrics_note(data, groups)]
+    if base is not None:
+        notes += _delta_notes(data, spec, groups, comps, n_family, settings)
     elif spec.want_delta:
         notes.append(f"No Δ columns: the baseline ({spec.baseline_text or spec.baseline}) has no included runs.")
-    others = _marginal_over(data, trials, groups, spec.keys)
-    if others:
-        notes.append("Rows are marginal over the other searched parameters (" + ", ".join(others) + "): each row "
-                     "pools every included trial with its values, whatever the others were, and its per-query AP@10 "
-                     "is averaged over those trials.")
     if spec.keys == (VARIANT_PARAM,) and data.variants:
-        shown = [(name, over) for name, over in data.variants.items() if (name,) in groups]
+        shown = [(name, over) for name, over in data.variants.items() if (name,) in by_values]
         notes.append("Variants: " + "; ".join(
             f"{name} = " + (", ".join(f"{k}={value_text(v)}" for k, v in over.items()) or "the base configuration")
             for name, over in shown) + ".")
     if spec.require_keys:
         notes.append(f"Only trials where {', '.join(spec.keys)} exists (a conditional parameter).")
-    names = [", ".join(value_text(v) for v in g) for g in order]
-    extra: dict[str, Any] = {"group_ap": {n: s["ap"] for n, s in zip(names, stats_rows)}}
-    if has_delta:
-        extra["deltas"] = [{"name": n, "delta": t.diff, "ci_low": t.ci_low, "ci_high": t.ci_high,
-                            "p_holm": float(adjusted[i])} for i, (n, t) in enumerate(zip(names, tests)) if t is not None]
+    names = [_group_name(g) for g in groups]
+    extra: dict[str, Any] = {"group_ap": {n: mean_over_seeds([t.ap for t in g.trials]) for n, g in zip(names, groups)}}
+    if base is not None:
+        extra["deltas"] = [{"name": n, "delta": c.diff, "ci_low": c.ci_low, "ci_high": c.ci_high,
+                            "p_holm": c.p_holm, "comparison": c.kind}
+                           for n, c in zip(names, comps) if c is not None]
+        # keyed by the arms' trial numbers, so that the summary counts a pair shown in two tables once
+        extra["recipe_tests"] = {(tuple(t.number for t in g.trials), tuple(t.number for t in groups[base].trials)):
+                                 c.test for g, c in zip(groups, comps) if c is not None and c.kind == RECIPE}
     return Table(name=spec.name, title=spec.title, csv_columns=csv_columns, rows=rows, columns=columns, cells=cells,
                  notes=notes, label_columns=list(spec.keys), extra=extra)
 
 
-def _marginal_over(data: StudyData, trials, groups, keys) -> list[str]:
-    """Searched parameters (besides ``keys`` and the seed) that take several values within some group."""
-    out = []
-    for k in data.param_order:
-        if k in keys:
-            continue
-        if any(len({repr(t.params.get(k)) for t in ts}) > 1 for ts in groups.values()):
-            out.append(k)
-    return out
+_CAPTIONS = {RECIPE: "seed-aware 95% CIs (recipe test)",
+             QUERY_ONLY: "query-only 95% CIs (query sampling only, no test)",
+             EXPLORATORY: "exploratory points (pooled configurations: no CI, no test)"}
+
+
+def deltas_caption(kinds: Iterable[str]) -> str:
+    """What a Δ forest plot of comparisons of these kinds shows, e.g. ``Δ mAP@10 with seed-aware 95% CIs (recipe
+    test)`` (DESIGN.md: every figure says which comparison it shows)."""
+    present = set(kinds)
+    shown = [_CAPTIONS[k] for k in (RECIPE, QUERY_ONLY, EXPLORATORY) if k in present]
+    return "Δ mAP@10 with " + "; ".join(shown) if shown else "Δ mAP@10"
+
+
+def _group_name(g: _Group) -> str:
+    return ", ".join(value_text(v) for v in g.values)
+
+
+def _delta_row(c: _Comparison | None) -> dict[str, Any]:
+    """The CSV cells of the Δ columns (``c`` None: the baseline row)."""
+    if c is None:
+        return {"baseline": True, "comparison": BASELINE, "seed_aware": None, "delta_map10": None, "ci_low": None,
+                "ci_high": None, "p_value": None, "p_holm": None, "mark": "", "pooled_over": []}
+    return {"baseline": False, "comparison": c.kind, "seed_aware": c.kind == RECIPE, "delta_map10": c.diff,
+            "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "p_holm": c.p_holm, "mark": c.mark,
+            "pooled_over": c.pooled_over}
+
+
+def _delta_cells(c: _Comparison | None) -> list[Cell]:
+    """The display cells of the Δ columns: Δ, CI (query-only CIs say so), p, p (Holm) with mark, comparison."""
+    if c is None:
+        return ["(baseline)", DASH, DASH, DASH, DASH]
+    if c.kind == EXPLORATORY:
+        return [pp(c.diff), DASH, DASH, DASH, EXPLORATORY]
+    ci = f"[{pp(c.ci_low)}, {pp(c.ci_high)}]"
+    if c.kind == QUERY_ONLY:
+        return [pp(c.diff), f"{ci} (query-only)", DASH, DASH, QUERY_ONLY]
+    return [pp(c.diff), ci, p_cell(c.p_value), p_cell(c.p_holm, c.mark), RECIPE]
+
+
+def _names(groups: Sequence[_Group]) -> str:
+    return ", ".join(_group_name(g) for g in groups)
+
+
+def _metrics_note(data: StudyData, groups: Sequence[_Group]) -> str:
+    """What the metric columns are; the sd's description is true for every row (seeds, or configurations)."""
+    head = (f"Test split, {len(data.query_keys)} queries per run; metrics in percent from each run's per_query.csv. "
+            "R@k: means over the row's runs; mAP@10: mean ± sample standard deviation (ddof 1) over the row's runs")
+    pooled = [g for g in groups if g.n_configs > 1]
+    seeds = [g for g in groups if g.n_configs == 1 and len(g.trials) > 1]
+    single = "" if all(len(g.trials) > 1 for g in groups) else " A row of one run has no sd."
+    if not pooled:
+        return head + (" (seeds of one configuration)." if seeds else ".") + single
+    each = "; ".join(f"{_group_name(g)}: sd over {len(g.trials)} runs of {g.n_configs} configurations"
+                     for g in pooled)
+    tail = "; the other rows: sd over the row's runs (seeds of one configuration)" if seeds else ""
+    return (head + f". Rows that pool different configurations (Runs: \"N (K configs)\"), whose sd is not seed "
+            f"noise: {each}{tail}." + single)
+
+
+def followup_command(data: StudyData) -> str:
+    """The controlled follow-up of a search: the ablation spec started from the study's incumbent (``base:
+    {study, storage, trial: best}``, :func:`studies.spec.base_from_study`); the storage is left out when it is
+    the runner's default ``runs/<name>/optuna.db``."""
+    default = re.search(r"(^sqlite:///|/)runs/" + re.escape(data.name) + r"/optuna\.db$", data.storage or "")
+    where = "" if default else f", storage: {data.storage}"
+    return f"python -m studies run studies/ablation.yaml --set 'base={{study: {data.name}{where}, trial: best}}'"
+
+
+def _delta_notes(data: StudyData, spec: FactorSpec, groups: Sequence[_Group], comps: Sequence[_Comparison | None],
+                 n_family: int, settings: Settings) -> list[str]:
+    """One note for Δ and one per kind of comparison present in the table (docs/reports.md, "The tables")."""
+    base = next(g for g, c in zip(groups, comps) if c is None)
+    base_label = spec.baseline_text or ", ".join(f"{k} {value_text(v)}" for k, v in zip(spec.keys, base.values))
+    of_kind = {kind: [(g, c) for g, c in zip(groups, comps) if c is not None and c.kind == kind]
+               for kind in (RECIPE, QUERY_ONLY, EXPLORATORY)}
+    notes = [f"Δ mAP@10 (percentage points) against {base_label}, whose row has {base.runs_text()}: mean mAP@10 of "
+             "the row's runs minus that of the baseline's runs. Comparison: how each row is judged — recipe "
+             "(seed-aware test), query-only (an effect estimate, no test) or exploratory (pooled configurations, no "
+             "test)."]
+    if of_kind[RECIPE]:
+        notes.append(
+            f"recipe ({_names([g for g, _ in of_kind[RECIPE]])}): the row's runs and the baseline's runs are two arms "
+            "of seeds of one configuration each; 95% CI and two-sided p of the recipe t-test over seeds and queries "
+            "(reports.stats.recipe_test: SE² = S²_row/m + S²_baseline/k + Q/n, Welch–Satterthwaite df), which "
+            f"covers training (seed) noise and query sampling; p (Holm): Holm-adjusted over the {n_family} recipe "
+            "comparison(s) of this table; * p<0.05, ** p<0.01, *** p<0.001 (Holm).")
+    if of_kind[QUERY_ONLY]:
+        reasons: dict[str, list[_Group]] = {}
+        for g, _ in of_kind[QUERY_ONLY]:
+            reasons.setdefault(_single_sides(g, base), []).append(g)
+        single = "; ".join(f"{_names(gs)}: {why}" for why, gs in reasons.items())
+        notes.append(
+            f"query-only ({single}): 95% CI = paired percentile bootstrap over queries of per-query AP@10 averaged "
+            f"over each side's runs ({settings.resamples} resamples, seed {settings.seed}). It covers query sampling "
+            "only, not training (seed) noise, so these rows get no p-value and no mark and are not in the Holm "
+            "family: an effect estimate, not a test. For a test give the row and the baseline ≥ 3 seeds each.")
+    if of_kind[EXPLORATORY]:
+        notes.append(_exploratory_note(data, spec, base, of_kind[EXPLORATORY]))
+    return notes
+
+
+def _single_sides(row: _Group, base: _Group) -> str:
+    """``the row has one run`` / ``the baseline has one run`` / ``the row and the baseline have one run each``."""
+    sides = [s for s, g in (("the row", row), ("the baseline", base)) if len(g.trials) == 1]
+    return " and ".join(sides) + (" have one run each" if len(sides) == 2 else " has one run")
+
+
+def _exploratory_note(data: StudyData, spec: FactorSpec, base: _Group,
+                      rows: Sequence[tuple[_Group, _Comparison]]) -> str:
+    what = [f"row {_group_name(g)} " + ("pools " if g.n_configs > 1 else "is ") + g.runs_text() for g, _ in rows]
+    if base.n_configs > 1:
+        what.append(f"the baseline {_group_name(base)} pools {base.runs_text()}")
+    pooled = [k for k in data.param_order if any(k in c.pooled_over for _, c in rows)]
+    listed = "; ".join(what)
+    text = (f"exploratory ({_names([g for g, _ in rows])}): Δ only, no CI, no p-value, no mark. "
+            f"{listed[0].upper()}{listed[1:]}.")
+    if pooled:
+        text += (f" Other searched parameters vary within or between them ({', '.join(pooled)}), so Δ mixes the "
+                 f"effect of {', '.join(spec.keys)} with theirs and with seed noise.")
+    if _sampled(data):
+        text += (f" The {data.sampler} sampler chose which configurations ran (not a controlled grid); the importance "
+                 "table is the tool for a sampled study.")
+    return (text + " To test an effect, run a controlled follow-up from this study's incumbent (best trial) with ≥ 3 "
+            f"seeds per configuration, e.g. {followup_command(data)} (a leave-one-out ablation), or a grid over "
+            f"{', '.join(spec.keys)} with that base and seeds: [0, 1, 2].")
 
 
 # ----------------------------------------------------------------------------------------------- summary
-def summary_table(data: StudyData) -> Table:
-    """Trials per state, what was left out, compute spent and the best trial, as a two-column table."""
+def summary_table(data: StudyData, noise: SeedNoise | None = None) -> Table:
+    """Trials per state, what was left out, compute spent, the seed noise and the best trial, as a two-column
+    table. ``noise``: the study's seed noise (default :func:`reports.noise.seed_noise` without the report's recipe
+    comparisons; :func:`study_tables` passes them)."""
+    noise = seed_noise(data) if noise is None else noise
     counts = data.state_counts()
     epochs = sum(int(t.user_attrs.get("epochs_trained") or 0) for t in data.trials)
     wall = sum(float(t.user_attrs.get("wall_time_s") or 0.0) for t in data.trials)
@@ -444,8 +646,9 @@ def summary_table(data: StudyData) -> Table:
     rows += [("included in comparisons", len(data.included), str(len(data.included))),
              ("left out", data.left_out_summary().removeprefix("left out: "),
               data.left_out_summary().removeprefix("left out: ")),
-             ("queries per run", len(data.query_keys), str(len(data.query_keys))),
-             ("trial-epochs", epochs, str(epochs)),
+             ("queries per run", len(data.query_keys), str(len(data.query_keys)))]
+    rows += _noise_rows(data, noise)
+    rows += [("trial-epochs", epochs, str(epochs)),
              ("wall time (h, sum over trials)", wall / 3600.0, f"{wall / 3600.0:.2f}"),
              ("CPU time (h)", cpu_h, f"{cpu_h:.2f} ({data.cpus_per_trial:g} CPU/trial; {data.cpus_source})")]
     if best is not None:
@@ -459,8 +662,49 @@ def summary_table(data: StudyData) -> Table:
                  cells=[[q, text] for q, _, text in rows],
                  notes=["Trial-epochs: sum of epochs_trained over all trials; CPU time: sum of wall_time_s × "
                         "resources.cpu. Best trial: the COMPLETE trial with the best objective (validation); "
-                        "its test mAP@10 is from per_query.csv, in percent."],
-                 label_columns=["quantity"])
+                        "its test mAP@10 is from per_query.csv, in percent.", _noise_note(data, noise)],
+                 label_columns=["quantity"], extra={"seed_noise": noise})
+
+
+def _noise_rows(data: StudyData, noise: SeedNoise) -> list[tuple[str, Any, str]]:
+    """Summary rows of the seed noise: ``(quantity, CSV value, display text)``."""
+    sd_obj, sd_map = f"seed sd of {data.metric} (within configuration)", "seed sd of test mAP@10 (within configuration)"
+    mde = "minimum detectable Δ test mAP@10"
+    if not noise.available:
+        na = f"not available: {noise.reason}"
+        return [(sd_obj, na, na), (sd_map, na, na), (mde, f"not available: {noise.mde_reason}",
+                                                     f"not available: {noise.mde_reason}")]
+    src = f"{noise.n_configs} configurations with ≥ 2 runs, {noise.n_runs} runs"
+    rows = [(sd_obj, noise.sd_objective, DASH if noise.sd_objective is None else f"{noise.sd_objective:.4f} ({src})"),
+            (sd_map, noise.sd_map10, f"{100.0 * noise.sd_map10:.2f} pp ({src})"),
+            ("seed-noise configurations", noise.n_configs, str(noise.n_configs)),
+            ("seed-noise runs", noise.n_runs, str(noise.n_runs))]
+    if noise.mde is None:
+        return rows + [(mde, f"not available: {noise.mde_reason}", f"not available: {noise.mde_reason}")]
+    bound = "≥ " if noise.mde_lower_bound else ""
+    q = DASH if noise.query_var is None else f"{noise.query_var:.3g}"
+    rows += [(mde, noise.mde, f"{bound}{100.0 * noise.mde:.2f} pp ({noise.seeds_per_config} vs "
+                               f"{noise.seeds_per_config} seeds, {noise.n_queries} queries; power {MDE_POWER:g}, "
+                               f"two-sided α {MDE_ALPHA:g})"),
+             ("MDE seeds per configuration", noise.seeds_per_config, str(noise.seeds_per_config)),
+             ("MDE query variance", noise.query_var, f"{q} ({noise.query_var_source})")]
+    return rows
+
+
+def _noise_note(data: StudyData, noise: SeedNoise) -> str:
+    text = ("Seed noise: pooled within-configuration sd over the configurations (parameters without the seed) with "
+            "≥ 2 included runs, sqrt(Σ(n_i − 1)s_i² / Σ(n_i − 1)), s_i the sample sd of configuration i's runs; "
+            f"{data.metric} is the objective (validation), mAP@10 is test, in percentage points. Minimum detectable Δ: "
+            "the |Δ| test mAP@10 that the recipe test detects with power 0.8 at two-sided α 0.05 "
+            "(reports.stats.minimum_detectable_effect) between two configurations with the study's most common "
+            "number of seeds per configuration (of those with ≥ 2 runs) and its test queries; run variance = the "
+            "pooled seed variance of test mAP@10, query variance = the median Q of the report's recipe comparisons "
+            "(else of each repeated configuration against the one with the most runs; a single repeated "
+            "configuration gives a lower bound without the query term).")
+    if not noise.available:
+        text += (" Not available here: with one run per configuration the study cannot measure its training noise, "
+                 "and no comparison in its tables is seed-aware.")
+    return text
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -531,10 +775,12 @@ def importance_to_table(df) -> Table:
 
 
 def study_tables(data: StudyData, settings: Settings) -> list[Table]:
-    """Every table of a study's report except importance: summary, top configurations, comparison tables."""
-    tables = [summary_table(data), top_configs_table(data, settings)]
-    for spec in factor_specs(data):
-        t = comparison_table(data, spec, settings)
-        if t is not None:
-            tables.append(t)
-    return tables
+    """Every table of a study's report except importance: summary, top configurations, comparison tables. The
+    summary's minimum detectable Δ uses the query variance of the comparison tables' recipe tests."""
+    comparisons = [t for t in (comparison_table(data, spec, settings) for spec in factor_specs(data)) if t is not None]
+    seen: dict[tuple, Any] = {}
+    for t in comparisons:
+        for key, test in t.extra.get("recipe_tests", {}).items():
+            seen.setdefault(key, test)
+    return [summary_table(data, seed_noise(data, list(seen.values()))), top_configs_table(data, settings),
+            *comparisons]

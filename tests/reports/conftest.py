@@ -116,6 +116,80 @@ def ablation_study(tmp_path):
     return {"url": url, "name": "abl", "runs": runs, "ap": ap_by, "tmp": tmp_path}
 
 
+#: run-level seed effects (shift every query of a run) of :func:`seeded_ablation_study`, by (variant, seed)
+SEED_SHIFTS = {"full": (0.03, -0.03, 0.0), "no_x": (0.0, 0.02, -0.02), "same": (0.05, 0.02, 0.02)}
+
+
+@pytest.fixture
+def seeded_ablation_study(tmp_path):
+    """Grid over variants with seed effects, 3 seeds each: full, no_x (per-query AP 0.1 lower), same (the same
+    recipe as full: other seeds, whose shifts happen to average +0.03 above full's), and once (one run: full's
+    seed-0 scores - 0.05). Every run: base + seed shift (:data:`SEED_SHIFTS`) + per-query noise (sd 0.02)."""
+    from optuna.distributions import CategoricalDistribution
+
+    variants = ("full", "no_x", "same", "once")
+    study, url = new_study(tmp_path, "sab")
+    dists = {"variant": CategoricalDistribution(list(variants)), "seed": CategoricalDistribution([0, 1, 2])}
+    base = base_scores()
+    rng = np.random.default_rng(7)
+    ap_by: dict[tuple[str, int], np.ndarray] = {}
+    runs: dict[tuple[str, int], Path] = {}
+    for v in ("full", "no_x", "same"):
+        for seed in (0, 1, 2):
+            ap = np.clip(base + SEED_SHIFTS[v][seed] + rng.normal(0, 0.02, base.size) - (0.1 if v == "no_x" else 0),
+                         0, 1)
+            ap_by[(v, seed)] = ap
+    ap_by[("once", 0)] = np.clip(ap_by[("full", 0)] - 0.05, 0, 1)
+    for (v, seed), ap in ap_by.items():
+        d = write_run(tmp_path / "runs" / f"{v}-{seed}", ap)
+        runs[(v, seed)] = d
+        ap_by[(v, seed)] = np.round(ap, 6)
+        add_trial(study, params={"variant": v, "seed": seed}, distributions=dists,
+                  value=float(np.mean(ap)) + 0.001 * seed, run_dir=d, seed=seed)
+    return {"url": url, "name": "sab", "runs": runs, "ap": ap_by, "tmp": tmp_path}
+
+
+@pytest.fixture
+def single_seed_study(tmp_path):
+    """Grid over variants full / no_x (per-query AP 0.1 lower) / same (independent noise), one seed each."""
+    from optuna.distributions import CategoricalDistribution
+
+    study, url = new_study(tmp_path, "one_seed")
+    dists = {"variant": CategoricalDistribution(list(VARIANTS))}
+    base = base_scores()
+    rng = np.random.default_rng(3)
+    full = np.clip(base + rng.normal(0, 0.02, base.size), 0.2, 0.9)
+    ap_by = {"full": full, "no_x": full - 0.1, "same": np.clip(base + rng.normal(0, 0.02, base.size), 0.2, 0.9)}
+    for v, ap in ap_by.items():
+        add_trial(study, params={"variant": v}, distributions=dists, value=float(np.mean(ap)),
+                  run_dir=write_run(tmp_path / "runs" / v, ap))
+    return {"url": url, "name": "one_seed", "ap": {k: np.round(a, 6) for k, a in ap_by.items()}, "tmp": tmp_path}
+
+
+@pytest.fixture
+def conditional_grid_study(tmp_path):
+    """A grid over fusion.kind -- none: 3 seeds, late: 3 seeds (+0.1 per query), mid with fusion.mid.layers 1 and 2
+    (2 seeds each) -- with seed effects -0.02, 0, +0.02 and per-query noise (sd 0.02); 200 queries."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    study, url = new_study(tmp_path, "gridc", sampler="grid")
+    kind, layers, seed_d = (CategoricalDistribution(["none", "late", "mid"]), IntDistribution(1, 2),
+                            CategoricalDistribution([0, 1, 2]))
+    base = base_scores(200, seed=5) * 0.8
+    rng = np.random.default_rng(4)
+    for k, lay, seeds in (("none", None, (0, 1, 2)), ("late", None, (0, 1, 2)), ("mid", 1, (0, 1)),
+                          ("mid", 2, (0, 1))):
+        for seed in seeds:
+            ap = np.clip(base + (0.1 if k == "late" else 0) + 0.02 * (seed - 1) + rng.normal(0, 0.02, base.size),
+                         0, 1)
+            params, dists = {"fusion.kind": k, "seed": seed}, {"fusion.kind": kind, "seed": seed_d}
+            if lay is not None:
+                params["fusion.mid.layers"], dists["fusion.mid.layers"] = lay, layers
+            add_trial(study, params=params, distributions=dists, value=float(ap.mean()) + 0.001 * seed,
+                      run_dir=write_run(tmp_path / "runs" / f"{k}-{lay}-{seed}", ap), seed=seed)
+    return {"url": url, "name": "gridc", "tmp": tmp_path}
+
+
 @pytest.fixture
 def no_figures(monkeypatch):
     """Builds without matplotlib (fast): the figure step returns nothing."""

@@ -3,6 +3,8 @@ per-query file, atomic replacement, bad input."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -43,6 +45,17 @@ def test_build_writes_tables_index_inputs_and_is_byte_identical(ablation_study, 
     assert "left out: 1 pruned (stopped by ASHA), 1 failed (TrainingDiverged: loss is NaN at epoch 2), " \
            "1 no per-query file" in index
     assert "9 trials (7 complete, 1 pruned, 1 fail)" in index
+    # the summary paragraph states the seed noise and the design's minimum detectable Δ, as the summary table does
+    summary = {r[0]: r[1] for r in csv.reader(io.StringIO(a["tables/summary.csv"].decode()))}
+    sd, mde = float(summary["seed sd of test mAP@10 (within configuration)"]), float(
+        summary["minimum detectable Δ test mAP@10"])
+    assert (f"Seed noise: test mAP@10 varies by {100 * sd:.2f} pp (sd) between seeds of one configuration (pooled "
+            f"over 3 configuration(s) with ≥ 2 runs, 6 runs); with 2 seeds per configuration the smallest Δ test "
+            f"mAP@10 this design detects with 80% power is {100 * mde:.2f} pp.") in index
+    # the ablation table says which comparison each row is
+    ablation = list(csv.DictReader(io.StringIO(a["tables/ablation.csv"].decode())))
+    assert [(r["variant"], r["comparison"], r["seed_aware"]) for r in ablation] == [
+        ("full", "baseline", ""), ("no_x", "recipe", "true"), ("same", "recipe", "true")]
     inputs = json.loads((out1 / "inputs.json").read_text())
     assert inputs["study"]["name"] == "abl" and inputs["settings"] == {"resamples": 500, "seed": 0, "top_k": 10}
     kinds = sorted({f["kind"] for f in inputs["files"]})
@@ -103,6 +116,15 @@ def test_failed_build_leaves_no_half_written_report(ablation_study, tmp_path, no
     with pytest.raises(RuntimeError):
         _build(ablation_study, tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+def test_index_says_when_seed_noise_is_not_measured(single_seed_study, tmp_path, no_figures):
+    out = tmp_path / "rep"
+    assert _build(single_seed_study, out) == 0
+    index = (out / "index.md").read_text()
+    assert ("Seed noise: not measured: no configuration has 2 included runs (each ran once; seeds: [0, 1, 2] in the "
+            "spec repeats every configuration); no comparison in the tables below is seed-aware.") in index
+    assert main(["verify", str(out), "--quiet"]) == 0  # the query-only CIs are recomputed byte for byte
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_report(ablation_study, tmp_path, no_figures, capsys):
@@ -180,6 +202,26 @@ def test_build_with_figures_and_a_degenerate_study(tmp_path, fab, capsys):
     for target in targets:
         assert (out / target).is_file(), target
     assert "(figures/history.png)" in index or "figure history" in index
+
+
+def test_the_delta_figure_says_which_comparisons_it_shows(seeded_ablation_study, tmp_path, monkeypatch):
+    """Real figures: the Δ forest plot of a table with recipe and query-only rows is listed under a title that
+    names both kinds, and it draws the query-only row without a mark."""
+    import reports.plots as plots
+
+    frames = []
+    draw = plots.plot_deltas
+    monkeypatch.setattr(plots, "plot_deltas", lambda df, base, **kw: frames.append(df.copy()) or draw(df, base, **kw))
+    out = tmp_path / "rep"
+    assert _build(seeded_ablation_study, out) == 0
+    index = (out / "index.md").read_text()
+    assert ("### Ablation (leave-one-out): Δ mAP@10 with seed-aware 95% CIs (recipe test); query-only 95% CIs (query "
+            "sampling only, no test)") in index
+    assert (out / "figures" / "deltas_ablation.png").is_file()
+    (df,) = frames
+    assert list(df["name"]) == ["no_x", "same", "once"] and list(df["comparison"]) == ["recipe", "recipe",
+                                                                                        "query-only"]
+    assert df["p_holm"].isna().tolist() == [False, False, True]
 
 
 def test_the_reproduce_command_in_index_rebuilds_the_report_exactly(ablation_study, tmp_path, monkeypatch):

@@ -83,6 +83,7 @@ CASES = {
     "parallel": (plots.plot_parallel_coordinates, plots.parallel_coordinates_figure, lambda: (study_trials(),)),
     "importance": (plots.plot_importance, plots.importance_figure, lambda: (importance_frame(),)),
     "deltas": (plots.plot_deltas, plots.deltas_figure, lambda: (deltas_frame(),)),
+    "deltas_kinds": (plots.plot_deltas, plots.deltas_figure, lambda: (kinds_frame(),)),
     "per_query": (plots.plot_per_query, plots.per_query_figure, lambda: (per_query(),)),
 }
 
@@ -299,6 +300,42 @@ def test_deltas_degenerate_and_malformed():
     no_ci.loc[0, ["ci_low", "ci_high", "p_holm"]] = float("nan")
     fig = plots.deltas_figure(no_ci)
     assert "\u221212.2" in [t.strip() for t in texts(fig)]
+
+
+def kinds_frame() -> pd.DataFrame:
+    """One row of each comparison kind; each has a CI and p_holm < 0.05, so the kind alone decides what is drawn."""
+    return pd.DataFrame({"name": ["no_x", "once", "pooled"], "delta": [-0.10, -0.02, 0.15],
+                         "ci_low": [-0.16, -0.03, 0.10], "ci_high": [-0.04, -0.01, 0.20],
+                         "p_holm": [0.02, 0.001, 0.0001], "comparison": ["recipe", "query-only", "exploratory"]})
+
+
+def test_deltas_by_comparison_kind():
+    fig = plots.deltas_figure(kinds_frame(), title="Ablation")
+    ax = fig.axes[0]
+    column = [t.strip() for t in texts(fig) if t.strip().startswith(("\u2212", "+")) and " " in t.strip()]
+    # recipe: CI and mark; query-only: CI labelled, no mark although p_holm < 0.05; exploratory: no CI, no mark
+    assert column == ["\u221210.0 [\u221216.0, \u22124.0] *", "\u22122.0 [\u22123.0, \u22121.0] query-only",
+                      "+15.0 exploratory"]
+    points = [line for line in ax.get_lines() if line.get_marker() in ("o", "D")]
+    assert [line.get_marker() for line in points] == ["o", "o", "D"]
+    assert [line.get_markerfacecolor() == "white" for line in points] == [False, True, True]
+    whiskers = [line for line in ax.get_lines() if len(line.get_xdata()) == 2 and line.get_ydata()[0] ==
+                line.get_ydata()[1]]
+    assert [(float(w.get_ydata()[0]), w.get_linestyle()) for w in whiskers] == [(2.0, "-"), (1.0, "--")]
+    title = ax.get_title(loc="left")  # the caption wrapped to lines of <= 95 characters
+    assert title.split("\n")[0] == "Ablation" and " ".join(title.split("\n")[1:]) == (
+        "Δ mAP@10 with seed-aware 95% CIs (recipe test); query-only 95% CIs (query sampling only, no test); "
+        "exploratory points (pooled configurations: no CI, no test)")
+    footer = " ".join(texts(fig))
+    assert "dashed, hollow: query-only CI" in footer and "exploratory (pooled configurations), no CI, no test" in footer
+    only = plots.deltas_figure(kinds_frame().iloc[2:], title="Fusion")
+    assert only.axes[0].get_title(loc="left").endswith("exploratory points (pooled configurations: no CI, no test)")
+    assert "Holm-adjusted" not in " ".join(texts(only)) and "with 95% CI" not in only.axes[0].get_xlabel()
+    assert "Δ [95% CI]" not in texts(only) and "Δ" in texts(only)
+    bad = kinds_frame()
+    bad.loc[1, "comparison"] = "system"
+    with pytest.raises(ValueError, match="row 1 \\(once\\): comparison 'system'"):
+        plots.deltas_figure(bad)
 
 
 # --------------------------------------------------------------------------------------------- per query

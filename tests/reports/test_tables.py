@@ -10,10 +10,11 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from reports.collect import CollectError, align_runs, collect_study, read_per_query
-from reports.stats import holm, paired_randomization_test
+from reports.stats import holm, paired_randomization_test, recipe_test
 from reports.tables import Settings, comparison_table, factor_specs, study_tables
 
 SETTINGS = Settings(resamples=2000, seed=0)
+VARIANTS = ("full", "no_x", "same")
 
 
 def _file_keys(run_dir):
@@ -62,16 +63,19 @@ def test_ablation_detects_planted_drop_and_not_a_null_variant(ablation_study):
     tables = study_tables(data, SETTINGS)
     abl = _table(tables, "ablation")
     rows = _rows(abl)
-    assert list(rows) == ["full", "no_x", "same"]  # spec (choices) order
+    assert list(rows) == ["full", "no_x", "same"]  # spec (choices) order, the baseline first
     assert rows["full"]["baseline"] is True and rows["full"]["delta_map10"] is None
+    assert rows["full"]["comparison"] == "baseline" and rows["full"]["seed_aware"] is None
     drop = rows["no_x"]
+    assert drop["comparison"] == "recipe" and drop["seed_aware"] is True  # 2 seeds per arm: the recipe test
     assert drop["delta_map10"] == pytest.approx(-0.1, abs=1e-5)
     assert drop["ci_low"] <= -0.1 <= drop["ci_high"] or drop["ci_high"] - drop["ci_low"] < 1e-5
     assert drop["p_holm"] < 0.01 and drop["mark"] in ("**", "***")
     null = rows["same"]
-    assert null["ci_low"] < 0 < null["ci_high"]
+    assert null["comparison"] == "recipe" and null["ci_low"] < 0 < null["ci_high"]
     assert null["p_holm"] > 0.05 and null["mark"] == ""
-    # naive references: mean +- sample std over seeds, Δ on per-query AP averaged over seeds, Holm over the rows
+    # naive references: mean +- sample std over seeds, Δ of the seed means, the recipe test on the arms of runs
+    # (paired by (query, target, occurrence)), Holm over the rows
     ap = ablation_study["ap"]
     per_seed = [ap[("same", s)].mean() for s in (0, 1)]
     assert null["map10_mean"] == pytest.approx(np.mean(per_seed), abs=1e-12)
@@ -79,28 +83,90 @@ def test_ablation_detects_planted_drop_and_not_a_null_variant(ablation_study):
     full = (ap[("full", 0)] + ap[("full", 1)]) / 2
     same = (ap[("same", 0)] + ap[("same", 1)]) / 2
     assert null["delta_map10"] == pytest.approx(np.mean(same - full), abs=1e-12)
-    # the table pairs queries in sorted (query, target, occurrence) order
     keys = [tuple(k) for k in data.query_keys]
     assert keys == sorted(keys)
     file_keys = _file_keys(ablation_study["runs"][("full", 0)])
     idx = np.array([file_keys.index(k) for k in keys])
-    p_same = paired_randomization_test(same[idx], full[idx], n_resamples=2000, seed=0)
-    assert null["p_randomization"] == pytest.approx(p_same)
-    assert null["p_holm"] == pytest.approx(holm([drop["p_randomization"], p_same])[1])
-    assert null["n_runs"] == 2 and null["seeds"] == [0, 1]
-    # not marginal: only the seed varies within a row
-    assert not any("marginal" in n for n in abl.notes)
+    arm = {v: [ap[(v, s)][idx] for s in (0, 1)] for v in VARIANTS}
+    ref_same, ref_drop = recipe_test(arm["same"], arm["full"]), recipe_test(arm["no_x"], arm["full"])
+    assert null["p_value"] == pytest.approx(ref_same.p_value, rel=1e-9)
+    assert (null["ci_low"], null["ci_high"]) == pytest.approx((ref_same.ci_low, ref_same.ci_high), rel=1e-9)
+    assert null["p_holm"] == pytest.approx(holm([ref_drop.p_value, ref_same.p_value])[1])
+    assert null["n_runs"] == 2 and null["seeds"] == [0, 1] and null["n_configs"] == 1
+    # not pooled: only the seed varies within a row; the sd note says the runs are seeds of one configuration
+    assert not any(n.startswith(("exploratory (", "query-only (")) or "pools" in n for n in abl.notes)
+    assert any("over the row's runs (seeds of one configuration)." in n for n in abl.notes)
     md = abl.to_markdown()
-    assert "| no_x | 2 |" in md and "-10.00" in md and "(baseline)" in md
+    assert "| no_x | 2 |" in md and "-10.00" in md and "(baseline)" in md and "| recipe |" in md
+    # Table 5 layout: R@1, R@5, R@10, mAP@10, then Δ, CI, p, p (Holm)
+    assert md.splitlines()[2] == ("| variant | Runs | R@1 | R@5 | R@10 | mAP@10 | Δ mAP@10 | 95% CI | p | p (Holm) | "
+                                  "Comparison |")
 
 
-def test_deterministic_given_seed_and_seed_matters(ablation_study):
-    data = collect_study(storage=ablation_study["url"], study="abl")
+def test_recipe_rows_cover_seed_noise_and_single_runs_are_query_only(seeded_ablation_study):
+    """3 seeds per variant with run-level seed effects: the planted drop is tested seed-aware and marked; 'same'
+    (the full recipe with other seeds) is not called different although a query-only test on seed-averaged AP
+    would be; 'once' (one run) gets an effect and a labelled query-only CI, no p, no mark, and stays out of Holm."""
+    data = collect_study(storage=seeded_ablation_study["url"], study="sab")
+    abl = _table(study_tables(data, SETTINGS), "ablation")
+    rows = _rows(abl)
+    assert list(rows) == ["full", "no_x", "same", "once"]
+    assert [rows[v]["comparison"] for v in rows] == ["baseline", "recipe", "recipe", "query-only"]
+    assert [rows[v]["seed_aware"] for v in ("no_x", "same", "once")] == [True, True, False]
+    drop, same, once = rows["no_x"], rows["same"], rows["once"]
+    assert drop["ci_low"] < -0.1 < drop["ci_high"] and drop["p_holm"] < 0.05 and drop["mark"] != ""
+    assert same["p_holm"] > 0.05 and same["mark"] == "" and same["ci_low"] < 0 < same["ci_high"]
+    # the old method (seed-averaged per-query AP, paired over queries) calls the same recipe different
+    ap = seeded_ablation_study["ap"]
+    avg = {v: np.mean([ap[(v, s)] for s in (0, 1, 2)], axis=0) for v in ("full", "same")}
+    assert paired_randomization_test(avg["same"], avg["full"], n_resamples=2000, seed=0) < 0.001
+    # Δ of the seed means (hand) and the Holm family: the two recipe rows only
+    assert same["delta_map10"] == pytest.approx(np.mean([ap[("same", s)].mean() - ap[("full", s)].mean()
+                                                         for s in (0, 1, 2)]), abs=1e-12)
+    assert drop["p_holm"] == pytest.approx(holm([drop["p_value"], same["p_value"]])[0])
+    assert once["p_value"] is None and once["p_holm"] is None and once["mark"] == ""
+    assert once["delta_map10"] == pytest.approx(ap[("once", 0)].mean() - np.mean([ap[("full", s)].mean()
+                                                                                  for s in (0, 1, 2)]), abs=1e-12)
+    assert once["ci_low"] <= once["delta_map10"] <= once["ci_high"]
+    line = next(x for x in abl.to_markdown().splitlines() if x.startswith("| once |"))
+    assert "(query-only) | – | – | query-only |" in line and "*" not in line
+    notes = " ".join(abl.notes)
+    assert "Holm-adjusted over the 2 recipe comparison(s)" in notes
+    assert "query-only (once: the row has one run)" in notes and "covers query sampling only" in notes
+    assert "A row of one run has no sd." in notes
+
+
+def test_single_seed_grid_gives_query_only_rows_without_tests(single_seed_study):
+    data = collect_study(storage=single_seed_study["url"], study="one_seed")
+    abl = _table(study_tables(data, SETTINGS), "ablation")
+    rows = _rows(abl)
+    for v in ("no_x", "same"):
+        r = rows[v]
+        assert r["comparison"] == "query-only" and r["seed_aware"] is False
+        assert r["p_value"] is None and r["p_holm"] is None and r["mark"] == ""
+    ap = single_seed_study["ap"]
+    assert rows["no_x"]["delta_map10"] == pytest.approx(-0.1, abs=1e-9)
+    assert rows["no_x"]["ci_low"] == pytest.approx(-0.1, abs=1e-9) == rows["no_x"]["ci_high"]  # constant shift
+    assert rows["same"]["delta_map10"] == pytest.approx(ap["same"].mean() - ap["full"].mean(), abs=1e-12)
+    md = abl.to_markdown()
+    assert "*" not in md.split("\n\n")[1]  # no mark anywhere in the table body
+    notes = " ".join(abl.notes)
+    assert not any(n.startswith("recipe (") for n in abl.notes) and "Holm-adjusted" not in notes
+    assert "query-only (no_x, same: the row and the baseline have one run each)" in notes
+
+
+def test_deterministic_given_seed_and_seed_matters(single_seed_study, seeded_ablation_study):
+    data = collect_study(storage=single_seed_study["url"], study="one_seed")
     a = [t.to_csv() for t in study_tables(data, SETTINGS)]
     b = [t.to_csv() for t in study_tables(data, SETTINGS)]
     c = [t.to_csv() for t in study_tables(data, Settings(resamples=2000, seed=1))]
     assert a == b
-    assert a != c  # the bootstrap CI moves with the seed
+    assert a != c  # the query-only bootstrap CI moves with the seed
+    # recipe rows involve no resampling: the seed changes only the query-only row
+    data = collect_study(storage=seeded_ablation_study["url"], study="sab")
+    r0 = _rows(_table(study_tables(data, SETTINGS), "ablation"))
+    r1 = _rows(_table(study_tables(data, Settings(resamples=2000, seed=1)), "ablation"))
+    assert r0["no_x"] == r1["no_x"] and r0["same"] == r1["same"] and r0["once"] != r1["once"]
 
 
 def test_alignment_by_query_target_any_order_with_duplicates(tmp_path, fab):
@@ -163,7 +229,7 @@ def _fusion_study(tmp_path, fab, kinds, name="fus"):
     return collect_study(storage=url, study=name)
 
 
-def test_fusion_table_delta_against_content_only_and_marginal_note(tmp_path, fab):
+def test_sampled_study_rows_are_exploratory_with_pooled_parameters_named(tmp_path, fab):
     data = _fusion_study(tmp_path, fab, ["late", "none", "mid"])
     names = [s.name for s in factor_specs(data)]
     assert names == ["encoders", "fusion"]  # no separate factor_fusion_kind (same as the fusion table)
@@ -171,12 +237,65 @@ def test_fusion_table_delta_against_content_only_and_marginal_note(tmp_path, fab
     rows = _rows(fusion)
     assert list(rows) == ["none", "late", "mid"]
     assert rows["none"]["baseline"] is True
-    assert rows["late"]["delta_map10"] == pytest.approx(0.15, abs=0.01) and rows["late"]["mark"] == "***"
-    assert rows["mid"]["p_holm"] > 0.05
-    assert any("marginal over the other searched parameters (optim.lr, audio_encoder.name)" in n
-               for n in fusion.notes)
+    late = rows["late"]
+    assert late["delta_map10"] == pytest.approx(0.15, abs=0.01)  # the effect is shown ...
+    for r in (late, rows["mid"]):  # ... but not tested: no CI, no p, no mark
+        assert r["comparison"] == "exploratory" and r["seed_aware"] is False
+        assert (r["ci_low"], r["ci_high"], r["p_value"], r["p_holm"], r["mark"]) == (None, None, None, None, "")
+        assert r["pooled_over"] == ["optim.lr", "audio_encoder.name"] and r["n_configs"] == 2
+    ap = {t.number: t.metrics["map10"] for t in data.included}
+    assert late["delta_map10"] == pytest.approx(np.mean([ap[n] for n in late["trials"]])
+                                                - np.mean([ap[n] for n in rows["none"]["trials"]]), abs=1e-12)
+    notes = " ".join(fusion.notes)
+    assert "exploratory (late, mid): Δ only, no CI, no p-value, no mark." in notes
+    assert "Row late pools 2 runs of 2 different configurations" in notes
+    assert "the baseline none pools 2 runs of 2 different configurations" in notes
+    assert "(optim.lr, audio_encoder.name)" in notes and "The tpe sampler chose" in notes
+    assert f"python -m studies run studies/ablation.yaml --set 'base={{study: fus, storage: {data.storage}, " \
+           "trial: best}'" in notes
+    # the sd is described as what it is: over runs of different configurations, not seeds
+    assert "late: sd over 2 runs of 2 configurations" in notes and "seeds of one configuration" not in notes
+    body = fusion.to_markdown()
+    assert "| late | 2 (2 configs) |" in body and "*" not in body.split("\n\n")[1]
     enc = _table(study_tables(data, SETTINGS), "encoders")
     assert [r["audio_encoder.name"] for r in enc.rows] == ["cnn-small", "cnn10"]
+    assert {r["comparison"] for r in enc.rows} == {"baseline", "exploratory"}
+
+
+def test_sampled_study_is_exploratory_even_when_rows_are_single_configurations(tmp_path, fab):
+    """TPE chose the configurations; each was repeated for 2 seeds and only fusion.kind was searched: nothing is
+    pooled, but no grid controlled the comparison either."""
+    study, url = fab.new_study(tmp_path, "tpe2", sampler="tpe")
+    dists = {"fusion.kind": CategoricalDistribution(["none", "late"])}
+    base = fab.base_scores(100, seed=4)
+    for kind in ("none", "late"):
+        for seed in (0, 1):
+            ap = np.clip(base + (0.1 if kind == "late" else 0.0) + 0.01 * seed, 0, 1)
+            fab.add_trial(study, params={"fusion.kind": kind}, distributions=dists, value=float(ap.mean()),
+                          run_dir=fab.write_run(tmp_path / f"{kind}{seed}", ap), seed=seed)
+    data = collect_study(storage=url, study="tpe2")
+    fusion = _table(study_tables(data, SETTINGS), "fusion")
+    late = _rows(fusion)["late"]
+    assert late["comparison"] == "exploratory" and late["pooled_over"] == [] and late["p_value"] is None
+    notes = " ".join(fusion.notes)
+    assert "Row late is 2 runs, seeds of one configuration." in notes and "The tpe sampler chose" in notes
+    assert "Other searched parameters" not in notes
+
+
+def test_grid_row_pooling_a_conditional_parameter_is_exploratory_the_others_recipe(conditional_grid_study):
+    data = collect_study(storage=conditional_grid_study["url"], study="gridc")
+    tables = study_tables(data, SETTINGS)
+    rows = _rows(_table(tables, "fusion"))
+    assert [rows[k]["comparison"] for k in ("none", "late", "mid")] == ["baseline", "recipe", "exploratory"]
+    assert rows["late"]["mark"] != "" and rows["late"]["p_holm"] == rows["late"]["p_value"]  # a family of one
+    assert rows["mid"]["pooled_over"] == ["fusion.mid.layers"] and rows["mid"]["n_runs"] == 4
+    notes = " ".join(_table(tables, "fusion").notes)
+    assert "Row mid pools 4 runs of 2 different configurations." in notes
+    assert "mid: sd over 4 runs of 2 configurations; the other rows: sd over the row's runs (seeds of one " \
+           "configuration)" in notes
+    assert "sampler chose" not in notes  # a grid
+    layers = _rows(_table(tables, "factor_fusion_mid_layers"))
+    assert layers[2]["comparison"] == "recipe"  # within mid, layers is controlled
 
 
 def test_absent_baseline_gives_no_delta_columns(tmp_path, fab):
@@ -203,7 +322,11 @@ def test_conditional_parameter_gets_its_own_table_of_trials_that_have_it(tmp_pat
     assert any("conditional" in n for n in t.notes)
     fusion = comparison_table(data, next(s for s in factor_specs(data) if s.name == "fusion"), SETTINGS)
     assert [r["fusion.kind"] for r in fusion.rows] == ["none", "mid"]
-    assert fusion.rows[1]["delta_map10"] == 0.0 and fusion.rows[1]["p_randomization"] == 1.0
+    mid = fusion.rows[1]  # pools fusion.mid.layers 1 and 2
+    assert mid["comparison"] == "exploratory" and mid["pooled_over"] == ["fusion.mid.layers"]
+    assert mid["delta_map10"] == 0.0 and mid["p_value"] is None and mid["ci_low"] is None
+    layer2 = t.rows[1]  # within mid, one run per level: controlled but single runs
+    assert layer2["comparison"] == "query-only" and layer2["ci_low"] == layer2["ci_high"] == 0.0
 
 
 def test_latex_is_booktabs_and_escaped(tmp_path, fab):
