@@ -279,8 +279,8 @@ def test_asha_rule_decides_as_ray_tunes_bracket(case):
     grace = int(rng.choice([1, 2, 3, 5]))
     rf = [2, 3, 4, 2.5][case % 4]
     max_t = int(rng.integers(grace + 1, 40)) if case != 0 else 1000
-    ours, ray = hpo.AsyncSuccessiveHalving(grace, rf, max_t), _Bracket(min_t=grace, max_t=max_t, reduction_factor=rf,
-                                                                       s=0)
+    ours = hpo.AsyncSuccessiveHalving(grace, rf, max_t)
+    ray = _Bracket(min_t=grace, max_t=max_t, reduction_factor=rf, s=0)
     n_trials = int(rng.integers(5, 60))
     skips = rng.random() < 0.3  # some trials report only now and then (milestones passed between two reports)
     pending = {t: iter(sorted(rng.choice(np.arange(1, max_t + 1), size=int(rng.integers(1, max_t + 1)),
@@ -303,8 +303,12 @@ def test_asha_rule_decides_as_ray_tunes_bracket(case):
             stops += stop
     assert stops > 0  # the sequences exercise STOP decisions too (4 to 126 per case)
     assert [m for m, _ in reversed(ray._rungs)] == list(ours.milestones)
-    for rung, (_, recorded) in enumerate(reversed(ray._rungs)):
-        assert {int(k[1:]): v for k, v in recorded.items()} == pytest.approx(ours._recorded[rung], nan_ok=True)
+    for rung, (_, recorded) in enumerate(reversed(ray._rungs)):  # the same values recorded, the same cutoffs
+        theirs = {int(k[1:]): v for k, v in recorded.items()}
+        assert theirs.keys() == ours._recorded[rung].keys()
+        assert np.array_equal([theirs[k] for k in theirs], [ours._recorded[rung][k] for k in theirs], equal_nan=True)
+        cut = ray.cutoff(recorded)
+        assert (cut is None and ours.cutoff(rung) is None) or np.array_equal(cut, ours.cutoff(rung), equal_nan=True)
 
 
 def test_cost_to_reach():
