@@ -42,13 +42,13 @@ Example::
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
+from retrieval.checks import float_from_string, is_int, is_integral, is_number, is_real, require
 from retrieval.config import ConfigError, TrialConfig, deep_merge, load_raw, parse_override
 
 
@@ -119,7 +119,7 @@ class Param:
     def contains(self, value: Any) -> bool:
         if self.kind == "categorical":
             return any(_same(value, c) for c in self.choices)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_real(value):
             return False
         if not self.low <= value <= self.high:
             return False
@@ -452,31 +452,22 @@ def _options(raw: Any, table: Mapping[str, Mapping[str, Any]], key: str, default
     return {"kind": kind, **table[kind], **{k: v for k, v in raw.items() if k != "kind"}}
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _need(cond: bool, key: str, msg: str) -> None:
-    if not cond:
-        raise SpecError(f"{key}: {msg}")
+    require(cond, key, msg, SpecError)
 
 
 def _check_sampler(s: dict[str, Any]) -> None:
     for name in ("seed", "n_startup_trials", "n_ei_candidates", "gamma_max"):
         if name in s:
-            _need(_is_int(s[name]) and s[name] >= 0, f"sampler.{name}", f"expected an integer >= 0, got {s[name]!r}")
+            _need(is_int(s[name]) and s[name] >= 0, f"sampler.{name}", f"expected an integer >= 0, got {s[name]!r}")
     for name in ("multivariate", "group", "constant_liar", "consider_endpoints", "consider_prior",
                  "consider_magic_clip", "warn_independent_sampling"):
         if name in s:
             _need(isinstance(s[name], bool), f"sampler.{name}", f"expected true/false, got {s[name]!r}")
     if "gamma" in s:
-        _need(_is_number(s["gamma"]) and 0 < s["gamma"] <= 1, "sampler.gamma", "expected a fraction in (0, 1]")
+        _need(is_number(s["gamma"]) and 0 < s["gamma"] <= 1, "sampler.gamma", "expected a fraction in (0, 1]")
     if "prior_weight" in s:
-        _need(_is_number(s["prior_weight"]) and s["prior_weight"] > 0, "sampler.prior_weight", "expected > 0")
+        _need(is_number(s["prior_weight"]) and s["prior_weight"] > 0, "sampler.prior_weight", "expected > 0")
     if s.get("group"):
         _need(s.get("multivariate", False), "sampler.group", "needs multivariate: true")
     if "n_ei_candidates" in s:
@@ -486,27 +477,27 @@ def _check_sampler(s: dict[str, Any]) -> None:
 def _check_scheduler(s: dict[str, Any]) -> None:
     for name in ("grace_period", "reduction_factor", "brackets", "min_samples_required"):
         if name in s:
-            _need(_is_int(s[name]) and s[name] >= 1, f"scheduler.{name}", f"expected an integer >= 1, got {s[name]!r}")
+            _need(is_int(s[name]) and s[name] >= 1, f"scheduler.{name}", f"expected an integer >= 1, got {s[name]!r}")
     if "reduction_factor" in s:
         _need(s["reduction_factor"] >= 2, "scheduler.reduction_factor", "expected >= 2")
     p = s.get("patience")
-    _need(p is None or (_is_int(p) and p >= 1), "scheduler.patience", f"expected an integer >= 1 or null, got {p!r}")
+    _need(p is None or (is_int(p) and p >= 1), "scheduler.patience", f"expected an integer >= 1 or null, got {p!r}")
 
 
 def _check_budget(b: dict[str, Any]) -> None:
     n = b["num_samples"]
-    _need(n is None or (_is_int(n) and n >= 1), "budget.num_samples", f"expected an integer >= 1, got {n!r}")
+    _need(n is None or (is_int(n) and n >= 1), "budget.num_samples", f"expected an integer >= 1, got {n!r}")
     e = b["max_epochs"]
-    _need(e is None or (_is_int(e) and e >= 1), "budget.max_epochs", f"expected an integer >= 1 or null, got {e!r}")
+    _need(e is None or (is_int(e) and e >= 1), "budget.max_epochs", f"expected an integer >= 1 or null, got {e!r}")
     t = b["time_budget_s"]
-    _need(t is None or (_is_number(t) and t > 0), "budget.time_budget_s", f"expected seconds > 0 or null, got {t!r}")
+    _need(t is None or (is_number(t) and t > 0), "budget.time_budget_s", f"expected seconds > 0 or null, got {t!r}")
 
 
 def _check_resources(r: dict[str, Any]) -> None:
-    _need(_is_int(r["cpu"]) and r["cpu"] >= 1, "resources.cpu", f"expected an integer >= 1, got {r['cpu']!r}")
-    _need(_is_number(r["gpu"]) and r["gpu"] >= 0, "resources.gpu", f"expected a number >= 0, got {r['gpu']!r}")
+    _need(is_int(r["cpu"]) and r["cpu"] >= 1, "resources.cpu", f"expected an integer >= 1, got {r['cpu']!r}")
+    _need(is_number(r["gpu"]) and r["gpu"] >= 0, "resources.gpu", f"expected a number >= 0, got {r['gpu']!r}")
     m = r["max_concurrent"]
-    _need(_is_int(m) and m >= 1, "resources.max_concurrent", f"expected an integer >= 1, got {m!r}")
+    _need(is_int(m) and m >= 1, "resources.max_concurrent", f"expected an integer >= 1, got {m!r}")
 
 
 def _load_base(raw: Any, overrides: Mapping[str, Any], spec_dir: Path) -> TrialConfig:
@@ -555,7 +546,7 @@ def base_from_study(raw: Mapping[str, Any], overrides: Mapping[str, Any] = ()) -
     if not isinstance(runs_dir, str) or not runs_dir:
         raise SpecError(f"base.runs_dir: expected a folder, got {runs_dir!r}")
     which = raw.get("trial", "best")
-    if not (which == "best" or (_is_int(which) and which >= 0)):
+    if not (which == "best" or (is_int(which) and which >= 0)):
         raise SpecError(f"base.trial: expected best or a trial number >= 0, got {which!r}")
     surl = resolve(raw.get("storage"), (Path(runs_dir) / name).resolve())
     if surl.path is not None and not surl.path.exists():
@@ -595,9 +586,9 @@ def base_from_study(raw: Mapping[str, Any], overrides: Mapping[str, Any] = ()) -
 def _seeds(raw: Any, base: TrialConfig) -> tuple[int, ...]:
     if raw is None:
         return (base.train.seed,)
-    if _is_int(raw):
+    if is_int(raw):
         raw = [raw]
-    if not isinstance(raw, list) or not raw or not all(_is_int(s) and s >= 0 for s in raw):
+    if not isinstance(raw, list) or not raw or not all(is_int(s) and s >= 0 for s in raw):
         raise SpecError(f"seeds: expected a non-empty list of integers >= 0, got {raw!r}")
     if len(set(raw)) != len(raw):
         raise SpecError(f"seeds: repeated seed in {raw}")
@@ -633,12 +624,10 @@ def _variants(raw: Any, raw_space: Mapping[str, Any], base: TrialConfig) -> dict
 
 
 def _number(v: Any, key: str) -> float | int:
-    if isinstance(v, str):  # YAML 1.1 reads 1e-5 (no dot) as a string
-        try:
-            return float(v)
-        except ValueError:
-            pass
-    _need(_is_number(v), key, f"expected a number, got {v!r}")
+    parsed = float_from_string(v)  # YAML 1.1 reads 1e-5 (no dot) as a string
+    if parsed is not None:
+        return parsed
+    _need(is_number(v), key, f"expected a number, got {v!r}")
     return v
 
 
@@ -680,10 +669,10 @@ def _param(key: str, raw: Any, variants: Mapping[str, Any]) -> Param:
     if kind == "loguniform" and lo <= 0:
         raise SpecError(f"{where}.loguniform: a log range needs lo > 0, got [{lo}, {hi}]")
     if kind == "int":
-        if not all(_is_int(v) or (isinstance(v, float) and v.is_integer()) for v in (lo, hi)):
+        if not all(is_integral(v) for v in (lo, hi)):
             raise SpecError(f"{where}.int: expected integer bounds, got [{lo}, {hi}]")
         lo, hi = int(lo), int(hi)
-        if step is not None and not (_is_int(step) and step >= 1):
+        if step is not None and not (is_int(step) and step >= 1):
             raise SpecError(f"{where}.step: expected an integer >= 1, got {step!r}")
         if step is not None and (hi - lo) % step:
             raise SpecError(f"{where}.step: {step} does not divide the range [{lo}, {hi}]")

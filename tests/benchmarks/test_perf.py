@@ -1,8 +1,10 @@
 """``python -m benchmarks perf``: naive-vs-chunked scorer agreement, the table, the HPO replay engine, the output."""
 
+import dataclasses
 import itertools
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -244,6 +246,69 @@ def test_asha_sensitivity_grid_matches_the_main_comparison_and_skips_useless_gra
     header, rows = hpo.sensitivity_markdown(sens)
     assert header == ["grace period", "rf 2: TPE / random", "rf 3: TPE / random"] and [r[0] for r in rows] == [1]
     assert all(cell.count("/2)") == 2 for r in rows for cell in r[1:])
+
+
+# --------------------------------------------------------------------------------------------- the ASHA rule
+def test_asha_rule_by_hand():
+    asha = hpo.AsyncSuccessiveHalving(grace_period=1, reduction_factor=3, max_t=10)
+    assert asha.milestones == (1, 3, 9)
+    assert asha.on_result("a", 1, 0.2) and asha.on_result("b", 1, 0.5)  # the first at a rung always continues
+    assert asha.cutoff(0) == pytest.approx(0.4)  # linear interpolation: 0.2 + (0.5 - 0.2) * 2/3
+    assert not asha.on_result("c", 1, 0.39)  # below the cutoff: stop
+    assert asha.on_result("a", 2, 0.0)  # between rungs: no decision
+    ties = hpo.AsyncSuccessiveHalving(grace_period=2, reduction_factor=2, max_t=8)
+    assert ties.milestones == (2, 4, 8)
+    assert ties.on_result(0, 2, 0.3) and ties.on_result(1, 2, 0.3) and ties.on_result(2, 2, 0.3)  # equal continues
+    assert hpo.AsyncSuccessiveHalving(1, 10, 1000).milestones == (1, 10, 100)  # Ray's float rung count
+    with pytest.raises(ValueError, match="reduction_factor > 1"):
+        hpo.AsyncSuccessiveHalving(1, 1, 10)
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_asha_rule_decides_as_ray_tunes_bracket(case):
+    # the replay's own ASHA against the private bookkeeping class of Ray Tune's AsyncHyperBandScheduler (one
+    # bracket, as studies.schedulers.ASHA runs it): every decision and the final rungs must agree
+    from ray.tune.schedulers.async_hyperband import _Bracket
+    from ray.tune.schedulers.trial_scheduler import TrialScheduler
+
+    @dataclasses.dataclass(frozen=True)
+    class RayTrial:
+        trial_id: str
+
+    rng = np.random.default_rng(case)
+    grace = int(rng.choice([1, 2, 3, 5]))
+    rf = [2, 3, 4, 2.5][case % 4]
+    max_t = int(rng.integers(grace + 1, 40)) if case != 0 else 1000
+    ours = hpo.AsyncSuccessiveHalving(grace, rf, max_t)
+    ray = _Bracket(min_t=grace, max_t=max_t, reduction_factor=rf, s=0)
+    n_trials = int(rng.integers(5, 60))
+    skips = rng.random() < 0.3  # some trials report only now and then (milestones passed between two reports)
+    pending = {t: iter(sorted(rng.choice(np.arange(1, max_t + 1), size=int(rng.integers(1, max_t + 1)),
+                                         replace=False)) if skips else range(1, max_t + 1)) for t in range(n_trials)}
+    levels = int(rng.choice([0, 3, 10]))  # 0: continuous values; else a few levels, so ties are frequent
+    stops = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanpercentile of a rung holding only NaN
+        while pending:
+            t = int(rng.choice(sorted(pending)))  # asynchronous: trials report in a random interleaving
+            it = next(pending[t], None)
+            if it is None:
+                del pending[t]
+                continue
+            value = float(rng.integers(levels + 1)) / levels if levels else float(rng.random())
+            if rng.random() < 0.02:
+                value = float("nan")
+            stop = ray.on_result(RayTrial(f"t{t}"), int(it), value) == TrialScheduler.STOP
+            assert ours.on_result(t, int(it), value) is not stop, (case, t, it, value)
+            stops += stop
+    assert stops > 0  # the sequences exercise STOP decisions too (4 to 126 per case)
+    assert [m for m, _ in reversed(ray._rungs)] == list(ours.milestones)
+    for rung, (_, recorded) in enumerate(reversed(ray._rungs)):  # the same values recorded, the same cutoffs
+        theirs = {int(k[1:]): v for k, v in recorded.items()}
+        assert theirs.keys() == ours._recorded[rung].keys()
+        assert np.array_equal([theirs[k] for k in theirs], [ours._recorded[rung][k] for k in theirs], equal_nan=True)
+        cut = ray.cutoff(recorded)
+        assert (cut is None and ours.cutoff(rung) is None) or np.array_equal(cut, ours.cutoff(rung), equal_nan=True)
 
 
 def test_cost_to_reach():

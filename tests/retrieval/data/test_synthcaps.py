@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from retrieval.data import synthcaps as S
+from retrieval.data.synthcaps import render, scenes, writer
 from retrieval.data.synthcaps import EVENT_TYPES, GENERATOR_VERSION, SIZES, SPLITS, default_root, generate
 
 CAP_HEADER = "file_name,caption_1,caption_2,caption_3,caption_4,caption_5"
@@ -156,10 +158,28 @@ def test_same_seed_is_byte_identical(tiny, tmp_path):
     assert [k for k in a if a[k] != b[k]] == []
 
 
+#: sha256 over ``"<sha256 of the file>  <relative path>\n"`` of every file of SynthCaps tiny, seed 0, 16 kHz, sorted by
+#: path (GENERATOR_VERSION 1.1.0). The generator promises byte-identical output per (size, seed, sample_rate,
+#: version): a change of this hash means the output changed, which needs a new GENERATOR_VERSION (and a new pin).
+#: Measured with the pinned numpy/scipy/soundfile of pyproject.toml.
+TINY_SEED0_CONTENT_HASH = "6ebd13224d4d8e237debd1be911ef29a3dbddab3656e902b54e1684def0c574c"
+
+
+def content_hash(root: Path) -> str:
+    files = sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*") if p.is_file())
+    listing = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {rel}\n" for rel, p in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def test_tiny_seed0_output_is_pinned(tiny):
+    assert GENERATOR_VERSION == "1.1.0", "a new generator version needs a new pinned hash"
+    assert content_hash(tiny) == TINY_SEED0_CONTENT_HASH
+
+
 def test_render_clip_matches_written_file_and_seeds_differ(tiny):
     entry, audio = S.render_clip(0, "evaluation", 5)
     written, sr = sf.read(str(tiny / "evaluation" / entry["file_name"]), dtype="int16")
-    assert sr == 16000 and np.array_equal(written, S._to_pcm16(audio))
+    assert sr == 16000 and np.array_equal(written, writer._to_pcm16(audio))
     assert entry == S.load_manifest(tiny)["clips"]["evaluation"][5]
     for i in range(3):
         e0, a0 = S.render_clip(0, "development", i)
@@ -187,7 +207,7 @@ def test_caption_rules_over_many_clips():
     n_caps = n_scene = 0
     lengths = set()
     for clip in clips:
-        scene = S._scene(clip["scene"])
+        scene = scenes._scene(clip["scene"])
         bg = [i for i, e in enumerate(clip["events"]) if e["background"]]
         for cap, mentioned in zip(clip["captions"], clip["caption_mentions"]):
             n_caps += 1
@@ -269,7 +289,7 @@ def test_apply_shift_keeps_rms_before_the_gain():
     x = rng.standard_normal(16000)
     shift = {"gain_db": -6.0, "tilt_db": 8.0, "tilt_pivot_hz": 1000.0,
              "peak": {"freq_hz": 3000.0, "gain_db": 6.0, "q": 1.0}}
-    y = S._apply_shift(x, 16000, shift)
+    y = render._apply_shift(x, 16000, shift)
     assert rms_db(y) == pytest.approx(rms_db(x) - 6.0, abs=0.01)
     spec_x, spec_y = np.abs(np.fft.rfft(x)) ** 2, np.abs(np.fft.rfft(y)) ** 2
     f = np.fft.rfftfreq(x.size, 1 / 16000)
@@ -348,7 +368,7 @@ def test_idempotent_on_complete_folder(tiny, monkeypatch):
     def no_rendering(*args, **kwargs):  # pragma: no cover - reached only if the complete folder were regenerated
         raise AssertionError("a complete folder was generated again")
 
-    monkeypatch.setattr(S, "_write_split", no_rendering)
+    monkeypatch.setattr(writer, "_write_split", no_rendering)
     manifest = generate(tiny, "tiny", 0)
     assert manifest == S.load_manifest(tiny)
     assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in tiny.rglob("*")} == before
@@ -394,8 +414,8 @@ def test_failed_generation_leaves_nothing(mini, tmp_path, monkeypatch):
             raise RuntimeError("synthesis failed")
         return real(*args, **kwargs)
 
-    real = S.render_clip
-    monkeypatch.setattr(S, "render_clip", boom)
+    real = writer.render_clip
+    monkeypatch.setattr(writer, "render_clip", boom)
     with pytest.raises(RuntimeError, match="synthesis failed"):
         generate(tmp_path / "set", mini, 0)
     assert list(tmp_path.iterdir()) == []
