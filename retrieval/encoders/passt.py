@@ -16,7 +16,7 @@ A DeiT-style vision transformer over log-mel "images" ``[B, n_mels, T]`` (the ``
    are prepended, ``depth`` pre-norm blocks (``blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}``,
    LayerNorm eps 1e-6, GELU, qkv with bias) and a final ``norm`` follow.
 
-Output (:class:`~retrieval.encoders.audio.AudioEncoderOutput`): ``sequence`` = the patch tokens averaged over the
+Output (:class:`~retrieval.encoders.base.AudioEncoderOutput`): ``sequence`` = the patch tokens averaged over the
 frequency rows ``[B, T', dim]``; ``pooled`` = the mean of the class and distillation tokens (the embedding of the
 2023 DCASE system and of PaSST's own heads). The state-dict keys are those of the released checkpoints
 (``passt-s-f128-p16-s10-ap.476-swa.pt``); their classifier heads ``head.*`` / ``head_dist.*`` are ignored.
@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from retrieval.config import AudioEncoderConfig, ConfigError
-from retrieval.encoders.audio import AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput
+from retrieval.encoders.base import AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput
 
 __all__ = ["PASST_IGNORED_PREFIXES", "PaSST", "PaSSTBlock"]
 

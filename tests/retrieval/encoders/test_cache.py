@@ -35,7 +35,7 @@ def store(tmp_path, enc, with_sequence=True, mean=-30.0, std=10.0) -> EncodedAud
 
 
 def test_evaluation_view_equals_the_encoder_and_is_cached(tmp_path):
-    from retrieval.train import make_audio_batch
+    from retrieval.batching import make_audio_batch
 
     enc, feats = frozen_passt(), features()
     s = store(tmp_path, enc)
