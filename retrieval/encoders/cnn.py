@@ -160,7 +160,7 @@ class PannsStyleCNN(AudioEncoder):
 
 @AUDIO_ENCODERS.register("cnn-small")
 def _cnn_small(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
-    w = cfg.width
+    w = cfg.cnn.width
     return PannsStyleCNN(n_mels, [w, 2 * w, 4 * w, 8 * w], [(2, 2)] * 4, dropout=cfg.dropout)
 
 

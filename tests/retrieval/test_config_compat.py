@@ -79,3 +79,90 @@ def test_study_specs_keep_their_fingerprints():
     passt = load_spec(REPO / "studies/passt.yaml")
     trial = passt.trial_config({"audio_encoder.s_patchout_t": 30, "audio_encoder.s_patchout_f": 2}, 0)
     assert trial.fingerprint() == "0ccab163d8ea58df"
+
+
+# --------------------------------------------------------------------------------------------- old spellings
+#: ``audio_encoder`` of passt-roberta as ``to_dict()`` wrote it (into every run folder's config.yaml) at fe22cca
+OLD_PASST_SECTION = {
+    "name": "passt", "width": 16, "dropout": 0.0, "checkpoint": "weights/passt-s-f128-p16-s10-ap.476-swa.pt",
+    "frozen": False, "cache": True, "segment_seconds": 10.0, "dim": 768, "depth": 12, "heads": 12,
+    "patch_size": 16, "patch_stride": 10, "max_time_patches": 99, "s_patchout_t": 50, "s_patchout_f": 4}
+
+
+def old_layout(raw: dict) -> dict:
+    """``raw`` (a new ``to_dict()``) with ``audio_encoder`` flat, exactly as the code before the subsections wrote
+    it (same keys, same order)."""
+    ae = raw["audio_encoder"]
+    flat = {"name": ae["name"], "width": ae["cnn"]["width"], "dropout": ae["dropout"],
+            "checkpoint": ae["checkpoint"], "frozen": ae["frozen"], "cache": ae["cache"],
+            "segment_seconds": ae["segment_seconds"], **ae["passt"]}
+    assert set(ae) == {"name", "dropout", "checkpoint", "frozen", "cache", "segment_seconds", "cnn", "passt"}
+    return {**raw, "audio_encoder": flat}
+
+
+def test_old_flat_dicts_give_the_same_config():
+    new = TrialConfig.load("passt-roberta")
+    old = {**new.to_dict(), "audio_encoder": OLD_PASST_SECTION}
+    assert TrialConfig.from_dict(old) == new and TrialConfig.from_dict(old).fingerprint() == NAMED["passt-roberta"]
+    assert old_layout(new.to_dict())["audio_encoder"] == OLD_PASST_SECTION
+    for name in NAMED:
+        cfg = TrialConfig.load(name)
+        assert TrialConfig.from_dict(old_layout(cfg.to_dict())) == cfg
+    # the new layout: one subsection per encoder family
+    ae = new.to_dict()["audio_encoder"]
+    assert ae["cnn"] == {"width": 16} and ae["passt"]["s_patchout_t"] == 50 and "dim" not in ae
+
+
+def test_flat_and_nested_spellings_are_the_same_key():
+    from retrieval.config import KEY_ALIASES, canonical_key
+
+    assert canonical_key("audio_encoder.width") == "audio_encoder.cnn.width"
+    assert canonical_key("audio_encoder.s_patchout_f") == "audio_encoder.passt.s_patchout_f"
+    assert canonical_key("fusion.mid.layers") == "fusion.mid.layers"
+    base = TrialConfig.load("synthcaps-tiny")
+    values = {"dim": 24, "heads": 4, "patch_size": 20}
+    assert len(KEY_ALIASES) == 9
+    for old, new in KEY_ALIASES.items():
+        value = values.get(old.split(".")[-1], 2)
+        a, b = base.with_overrides({old: value}), base.with_overrides({new: value})
+        assert a == b and a.fingerprint() == b.fingerprint(), old
+    assert base.with_overrides({"audio_encoder.width": 8}).audio_encoder.cnn.width == 8
+    assert base.with_overrides({"audio_encoder.dim": 64, "audio_encoder.heads": 4}).audio_encoder.passt.dim == 64
+
+
+def test_an_old_and_a_new_spelling_of_one_key_in_one_mapping_must_agree():
+    from retrieval.config import ConfigError
+
+    same = {"audio_encoder": {"width": 8, "cnn": {"width": 8}}}
+    assert TrialConfig.from_dict(same).audio_encoder.cnn.width == 8
+    with pytest.raises(ConfigError, match=r"^audio_encoder.width: is the old spelling of audio_encoder.cnn.width"):
+        TrialConfig.from_dict({"audio_encoder": {"width": 8, "cnn": {"width": 16}}})
+    with pytest.raises(ConfigError, match=r"^audio_encoder.passt.depth: must be in \[1, 48\]"):
+        TrialConfig.from_dict({"audio_encoder": {"depth": 0}})  # errors name the key where it lives now
+
+
+def test_yaml_files_mix_spellings_across_extends(tmp_path):
+    """A user's file in the old spelling extends a shipped config in the new one (and the other way round)."""
+    old = tmp_path / "old.yaml"
+    old.write_text("extends: synthcaps-tiny\naudio_encoder:\n  width: 8\n  s_patchout_t: 3\n")
+    cfg = TrialConfig.load(old)
+    assert cfg.audio_encoder.cnn.width == 8 and cfg.audio_encoder.passt.s_patchout_t == 3
+    assert cfg == TrialConfig.load("synthcaps-tiny").with_overrides({"audio_encoder.width": 8,
+                                                                      "audio_encoder.s_patchout_t": 3})
+    new = tmp_path / "new.yaml"
+    new.write_text(f"extends: {old}\naudio_encoder:\n  cnn:\n    width: 4\n")
+    assert TrialConfig.load(new).audio_encoder.cnn.width == 4  # the child wins, whatever the spelling
+
+
+def test_study_specs_accept_both_spellings():
+    from studies.spec import load_spec
+
+    spec = {"name": "s", "base": {"extends": "synthcaps-tiny", "audio_encoder": {"width": 8}},
+            "space": {"audio_encoder.width": {"categorical": [4, 8]},
+                      "audio_encoder.passt.depth": {"categorical": [1, 2]}},
+            "sampler": {"kind": "grid"}}
+    s = load_spec(spec)
+    assert s.base.audio_encoder.cnn.width == 8
+    trial = s.trial_config({"audio_encoder.width": 4, "audio_encoder.passt.depth": 2}, 0)
+    assert trial.audio_encoder.cnn.width == 4 and trial.audio_encoder.passt.depth == 2
+    assert load_spec(spec, ["base.audio_encoder.width=16"]).base.audio_encoder.cnn.width == 16
