@@ -40,8 +40,8 @@ def run(config: str = "synthcaps-small", overrides: dict | None = None, batches:
     from retrieval.data.clotho import load_clotho_split
     from retrieval.data.features import FeatureCache, Frontend, compute_logmel
     from retrieval.model import Retriever
-    from retrieval.train import (_frames, build_optimizer, evaluate_split, load_split, make_audio_batch,
-                                 resolve_data_root)
+    from retrieval.batching import make_audio_batch, normalise_batch, seconds_to_frames
+    from retrieval.train import build_optimizer, evaluate_split, load_split, resolve_data_root
 
     if threads:
         torch.set_num_threads(threads)
@@ -80,13 +80,14 @@ def run(config: str = "synthcaps-small", overrides: dict | None = None, batches:
     rng = np.random.default_rng(0)
     gen = torch.Generator().manual_seed(0)
     bs = cfg.train.batch_size
-    frames = _frames(cfg, cfg.features.train_seconds)
+    frames = seconds_to_frames(cfg.features, cfg.features.train_seconds)
     meta = [" ".join(r.keywords) for r in train_split.recordings]
 
     def step(b: int) -> None:
         idx = [(b * bs + j) % len(feats) for j in range(bs)]
         x, lengths = make_audio_batch([feats[i] for i in idx], frames, mean, rng)
-        x = aug.spectral(model.normalise(aug.gain(x, gen)), lengths, gen)
+        x = normalise_batch(aug.gain(x, gen), lengths, model.feat_mean, model.feat_std)  # as fit's batches
+        x = aug.spectral(x, lengths, gen)
         caps = [train_split.recordings[i].captions[0] for i in idx]
         ids = torch.tensor(idx)
         loss = model.loss(x, lengths, caps, [meta[i] for i in idx] if model.uses_metadata else None,

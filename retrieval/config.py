@@ -5,6 +5,11 @@ A :class:`TrialConfig` is a tree of frozen dataclasses, one per section (``data`
 Every value is checked when the config is built: an unknown key, a value of the wrong type or a value out of
 range raises :class:`ConfigError` naming the dotted key, before any work starts.
 
+``audio_encoder`` has one subsection per encoder family (``audio_encoder.cnn``, ``audio_encoder.passt``). The flat
+spellings their keys had before (``audio_encoder.width``, ``audio_encoder.dim`` ...; :data:`KEY_ALIASES`) are
+accepted wherever a key is (files, old run folders, overrides, study spaces) and mean the same key; the
+fingerprint hashes them under the flat spelling, so no fingerprint changed with the subsections.
+
 Example::
 
     >>> cfg = TrialConfig.from_dict({"fusion": {"kind": "late"}})
@@ -24,7 +29,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 import yaml
 
@@ -193,12 +198,56 @@ class FeaturesConfig:
 
 
 @dataclass(frozen=True)
+class CnnEncoderConfig:
+    """``audio_encoder.cnn``: options of the CNN encoders (``cnn-small``; ``cnn10`` / ``cnn14`` have the fixed PANNs
+    channels)."""
+
+    width: int = 16  # cnn-small: channels of the first block (doubled per block)
+
+    def _validate(self, key: str) -> None:
+        _check(1 <= self.width <= 512, f"{key}.width", "must be in [1, 512]")
+
+
+@dataclass(frozen=True)
+class PasstEncoderConfig:
+    """``audio_encoder.passt``: options of PaSST (``retrieval.encoders.passt``)."""
+
+    # transformer width / depth / heads, patch size and stride (PaSST-S: 768 / 12 / 12, 16, 10) and the length of
+    # the time positional embedding in patches (99 for the 10-second checkpoints)
+    dim: int = 768
+    depth: int = 12
+    heads: int = 12
+    patch_size: int = 16
+    patch_stride: int = 10
+    max_time_patches: int = 99
+    # training only: structured patchout, the number of time columns / frequency rows of patches dropped
+    s_patchout_t: int = 0
+    s_patchout_f: int = 0
+
+    def _validate(self, key: str) -> None:
+        _check(self.dim > 0 and self.heads >= 1 and self.dim % self.heads == 0, f"{key}.dim",
+               f"must be > 0 and divisible by {key}.heads")
+        _check(1 <= self.depth <= 48, f"{key}.depth", "must be in [1, 48]")
+        _check(1 <= self.patch_stride <= self.patch_size <= 64, f"{key}.patch_stride",
+               "need 1 <= patch_stride <= patch_size <= 64")
+        _check(self.max_time_patches >= 1, f"{key}.max_time_patches", "must be >= 1")
+        for name in ("s_patchout_t", "s_patchout_f"):
+            _check(0 <= getattr(self, name) <= 1000, f"{key}.{name}", "must be in [0, 1000]")
+
+
+@dataclass(frozen=True)
 class AudioEncoderConfig:
-    """Audio encoder: a registry name (see ``retrieval.encoders.audio.list_audio_encoders()``)."""
+    """Audio encoder: a registry name (see ``retrieval.encoders.audio.list_audio_encoders()``), the options every
+    encoder shares, and one subsection per encoder family (``cnn``, ``passt``), as open_clip keeps one config per
+    tower.
+
+    Before the subsections existed their keys sat directly in ``audio_encoder`` (``audio_encoder.width``,
+    ``audio_encoder.dim``, ``audio_encoder.s_patchout_t`` ...). Those spellings stay valid everywhere (config files,
+    old run folders' ``config.yaml``, ``--set``, study search spaces): see :data:`KEY_ALIASES`.
+    """
 
     name: str = "cnn-small"
-    width: int = 16  # cnn-small: channels of the first block (doubled per block)
-    dropout: float = 0.2
+    dropout: float = 0.2  # cnn*: between convolutional blocks; passt: after attention and the MLP
     checkpoint: str | None = None  # local state-dict file (pretrained weights); None = random init
     frozen: bool = False
     # frozen encoders only: compute the encoder's outputs once per data set and keep them on disk
@@ -207,32 +256,27 @@ class AudioEncoderConfig:
     # embed fixed-length segments separately and average them over the segments holding real audio (PaSST: 10 s);
     # None = the whole crop at once
     segment_seconds: float | None = None
-    # passt: transformer width / depth / heads, patch size and stride (PaSST-S: 768 / 12 / 12, 16, 10) and the
-    # length of the time positional embedding in patches (99 for the 10-second checkpoints)
-    dim: int = 768
-    depth: int = 12
-    heads: int = 12
-    patch_size: int = 16
-    patch_stride: int = 10
-    max_time_patches: int = 99
-    # passt, training only: structured patchout, the number of time columns / frequency rows of patches dropped
-    s_patchout_t: int = 0
-    s_patchout_f: int = 0
+    cnn: CnnEncoderConfig = field(default_factory=CnnEncoderConfig)
+    passt: PasstEncoderConfig = field(default_factory=PasstEncoderConfig)
+
+    # the flat spellings of the subsections' keys: old name -> (subsection, key)
+    ALIASES: ClassVar[dict[str, tuple[str, str]]] = {
+        "width": ("cnn", "width"),
+        **{k: ("passt", k) for k in ("dim", "depth", "heads", "patch_size", "patch_stride", "max_time_patches",
+                                     "s_patchout_t", "s_patchout_f")},
+    }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "AudioEncoderConfig":
+        """Build and validate the section from a mapping (the flat spellings of :data:`KEY_ALIASES` allowed)."""
+        return _build(cls, raw, "audio_encoder")
 
     def _validate(self, key: str) -> None:
-        _check(1 <= self.width <= 512, f"{key}.width", "must be in [1, 512]")
         _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
         _check(self.segment_seconds is None or self.segment_seconds > 0, f"{key}.segment_seconds",
                "must be > 0 or null")
-        _check(self.dim > 0 and self.heads >= 1 and self.dim % self.heads == 0, f"{key}.dim",
-               "must be > 0 and divisible by audio_encoder.heads")
-        _check(1 <= self.depth <= 48, f"{key}.depth", "must be in [1, 48]")
-        _check(1 <= self.patch_stride <= self.patch_size <= 64, f"{key}.patch_stride",
-               "need 1 <= patch_stride <= patch_size <= 64")
-        _check(self.max_time_patches >= 1, f"{key}.max_time_patches", "must be >= 1")
-        for name in ("s_patchout_t", "s_patchout_f"):
-            _check(0 <= getattr(self, name) <= 1000, f"{key}.{name}", "must be in [0, 1000]")
-        _check(not (self.frozen and (self.s_patchout_t or self.s_patchout_f)), f"{key}.s_patchout_t",
+        _check(not (self.frozen and (self.passt.s_patchout_t or self.passt.s_patchout_f)),
+               f"{key}.passt.s_patchout_t",
                "patchout (s_patchout_t / s_patchout_f) acts only while the encoder trains; a frozen encoder "
                "(audio_encoder.frozen=true) always runs in eval mode: set both to 0")
 
@@ -465,21 +509,24 @@ class TrialConfig:
         return _plain(dataclasses.asdict(self))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "TrialConfig":
-        """A new config with dotted keys replaced, e.g. ``{"fusion.kind": "late"}``. Values are re-validated."""
+        """A new config with dotted keys replaced, e.g. ``{"fusion.kind": "late"}``. Values are re-validated.
+        Old spellings (:data:`KEY_ALIASES`, e.g. ``audio_encoder.width``) set the key they stand for."""
         raw = self.to_dict()
         for dotted, value in overrides.items():
-            set_dotted(raw, dotted, value)
+            set_dotted(raw, canonical_key(dotted), value)
         return TrialConfig.from_dict(raw)
 
     def fingerprint(self) -> str:
         """Stable 16-hex-digit hash of the resolved configuration (key order and formatting do not matter).
 
         Settings that cannot change a result (:data:`NON_SEMANTIC_KEYS`: progress bars, the cache folder) are left
-        out, so the same experiment has the same fingerprint wherever it runs."""
+        out, so the same experiment has the same fingerprint wherever it runs. The keys of :data:`KEY_ALIASES` are
+        hashed under their old (flat) spelling, so moving them into subsections changed no fingerprint."""
         raw = self.to_dict()
         for dotted in NON_SEMANTIC_KEYS:
             section, key = dotted.split(".")
             raw[section].pop(key, None)
+        raw = _flat_layout(raw)  # hashed as before the subsections existed, so every fingerprint stays the same
         blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -497,6 +544,92 @@ class TrialConfig:
             _check(not active, active[0] if active else "", f"{', '.join(active)} change the input of the audio "
                    "encoder, but a frozen, cached encoder (audio_encoder.frozen=true, audio_encoder.cache=true) "
                    "computes its outputs once: set them to 0, or set audio_encoder.cache=false")
+
+
+# --------------------------------------------------------------------------------------------- old spellings
+def _section_aliases() -> dict[str, str]:
+    out = {}
+    for section, cls in (("audio_encoder", AudioEncoderConfig),):
+        for old, (sub, key) in cls.ALIASES.items():
+            out[f"{section}.{old}"] = f"{section}.{sub}.{key}"
+    return out
+
+
+#: Old dotted spellings and the keys they stand for (``audio_encoder.width`` -> ``audio_encoder.cnn.width``,
+#: ``audio_encoder.dim`` -> ``audio_encoder.passt.dim`` ...). They are accepted everywhere a key is: in config
+#: files and run folders' ``config.yaml`` (old runs wrote them), in overrides (``--set audio_encoder.width=8``)
+#: and as study search-space parameters (the shipped specs keep them: they are the Optuna parameter names their
+#: studies recorded). The fingerprint hashes these keys under their old spelling.
+KEY_ALIASES: dict[str, str] = _section_aliases()
+
+
+def canonical_key(dotted: str) -> str:
+    """The key ``dotted`` stands for: itself, or the new spelling of an old one (:data:`KEY_ALIASES`)."""
+    return KEY_ALIASES.get(dotted, dotted)
+
+
+def _move_aliases(cls: type, raw: Mapping[str, Any], prefix: str) -> Mapping[str, Any]:
+    """``raw`` (a mapping for section ``cls``) with its old flat keys moved into their subsections."""
+    aliases = getattr(cls, "ALIASES", None)
+    if not aliases or not any(k in raw for k in aliases):
+        return raw
+    out = dict(raw)
+    for old, (sub, key) in aliases.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        section = out.get(sub)
+        if section is None:
+            section = {}
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{prefix}.{sub}: expected a mapping, got {type(section).__name__}")
+        if key in section and section[key] != value:
+            raise ConfigError(f"{prefix}.{old}: is the old spelling of {prefix}.{sub}.{key}, which is given too "
+                              f"({value!r} vs {section[key]!r}); give one of them")
+        out[sub] = {**section, key: value}
+    return out
+
+
+def upgrade_raw(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a nested config mapping with the old flat spellings (:data:`KEY_ALIASES`) moved to the keys they
+    stand for; anything else (unknown keys included) is left for :meth:`TrialConfig.from_dict` to judge. Apply it
+    to each mapping before :func:`deep_merge`-ing them, so an old spelling in one never meets a new one in the
+    other."""
+    return _upgrade(TrialConfig, raw, "")
+
+
+def _upgrade(cls: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, Mapping):
+        return copy.deepcopy(raw)
+    raw = _move_aliases(cls, raw, prefix)
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for name, value in raw.items():
+        tp = hints.get(name)
+        key = f"{prefix}.{name}" if prefix else name
+        out[name] = _upgrade(tp, value, key) if _is_dataclass_type(tp) else copy.deepcopy(value)
+    return out
+
+
+def _flat_layout(raw: dict[str, Any]) -> dict[str, Any]:
+    """``to_dict()`` output with the keys of :data:`KEY_ALIASES` back under their old spelling (fingerprints)."""
+    raw = copy.deepcopy(raw)
+    for old, new in KEY_ALIASES.items():
+        *path, leaf = new.split(".")
+        node = raw
+        for part in path:
+            node = node[part]
+        value = node.pop(leaf)
+        *old_path, old_leaf = old.split(".")
+        target = raw
+        for part in old_path:
+            target = target[part]
+        target[old_leaf] = value
+    for new in KEY_ALIASES.values():  # drop the subsections the move emptied
+        section, sub, _ = new.split(".")
+        if sub in raw[section] and not raw[section][sub]:
+            del raw[section][sub]
+    return raw
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -527,6 +660,7 @@ def load_raw(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[str,
     if "config" in raw and "fingerprint" in raw:  # a run directory's config.yaml
         raw = raw["config"]
     parent = raw.pop("extends", None)
+    raw = upgrade_raw(raw)  # each file on its own, before merging: old spellings never meet new ones
     if parent is None:
         return raw
     base_path = Path(parent)
@@ -580,6 +714,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
         return raw
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(raw).__name__}")
+    raw = _move_aliases(cls, raw, prefix)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))

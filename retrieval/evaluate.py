@@ -110,7 +110,7 @@ def stable_top_k(scores, k: int):
 
 
 def rank_split(model, data, cfg, device, *, k: int = TOP_K) -> list[tuple[str, list[str]]]:
-    """``(caption, top-k file names)`` for every distinct caption of ``data`` (a :class:`retrieval.train.SplitData`).
+    """``(caption, top-k file names)`` for every distinct caption of ``data`` (a :class:`retrieval.batching.SplitData`).
 
     All captions are scored in file order and in the run's evaluation batches (the same chunks as
     :func:`retrieval.train.evaluate_split`, so the scores are bit-identical to the run's own evaluation); a repeated

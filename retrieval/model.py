@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from .config import TrialConfig
-from .encoders.audio import AudioEncoderOutput, build_audio_encoder
+from .encoders.audio import build_audio_encoder
+from .encoders.base import AudioEncoderOutput
 from .encoders.text import build_text_encoder
 from .fusion import ItemEmbedding, QueryEmbedding, build_fusion, similarity
 from .loss import ContrastiveLoss

@@ -1,8 +1,13 @@
 """Training and evaluation of a fused retriever: ``fit(config, run_dir, report)``.
 
-The loop reads top to bottom: prepare data (generate SynthCaps if needed, load splits, log-mels through the
-on-disk cache) → build the model → per epoch: train, validate, report, checkpoint → evaluate the best checkpoint
-on the validation and test splits → write the run directory:
+``fit`` reads top to bottom: set-up (:func:`load_run_data`: generate SynthCaps if needed, load splits, log-mels
+through the on-disk cache; :func:`build_model`; the frozen encoders' output caches; :func:`build_optimisation`;
+:func:`build_batches`; the resume state) → per epoch: :func:`train_one_epoch`, :func:`evaluate` on the validation
+split, :func:`save_checkpoint`, report (early stopping is decided in one place,
+:meth:`Progress.patience_exhausted`) → :func:`final_evaluation` of the best checkpoint on the validation and test
+splits → write the run directory. Batches are assembled by :class:`retrieval.batching.BatchAssembler`.
+
+The run directory:
 
 - ``config.yaml``: resolved config, fingerprint, seed, package version, git commit;
 - ``metrics.json``: per-epoch history, best epoch, final validation and test metrics;
@@ -31,7 +36,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from .batching import (BatchAssembler, SplitData, epoch_pairs, epoch_seed, make_audio_batch, normalise_batch,
+                       seconds_to_frames)
 from .config import ConfigError, TrialConfig
+from .encoders.cache import prepare_frozen_caches
 from .utils import (atomic_torch_save, atomic_write_json, atomic_write_text, atomic_write_yaml, default_cache_dir,
                     git_commit, package_version)
 
@@ -61,22 +69,6 @@ class RunResult:
 
 
 # ---------------------------------------------------------------------------------------------- data
-@dataclass
-class SplitData:
-    """A split with its log-mels in memory (raw dB, full length)."""
-
-    split: Any  # retrieval.data.clotho.Split
-    features: list[np.ndarray]
-    encoded: Any = None  # retrieval.encoders.cache.EncodedSplit when the frozen audio encoder's outputs are cached
-
-    @property
-    def captions(self) -> list[tuple[str, int]]:
-        return self.split.queries()
-
-    def metadata(self) -> list[str]:
-        return [" ".join(r.keywords) for r in self.split.recordings]
-
-
 def resolve_data_root(cfg: TrialConfig, *, progress: bool = False, dataset: str | None = None) -> Path:
     """The folder of ``dataset`` (default: the primary ``data.dataset``): ``data.<dataset>.root``, else ``data.root``
     for the primary data set; SynthCaps is generated on first use into the cache folder."""
@@ -236,52 +228,13 @@ def check_requirements(cfg: TrialConfig) -> None:
         raise ConfigError("train.device: 'cuda' asked for but no CUDA device is available")
 
 
-# ---------------------------------------------------------------------------------------------- batches
-def _frames(cfg: TrialConfig, seconds: float) -> int:
-    return max(1, int(round(seconds * cfg.features.sample_rate / cfg.features.hop_length)))
-
-
-def make_audio_batch(features: Sequence[np.ndarray], frames: int, fill: float,
-                     rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Crop (random offset with ``rng``, centred without) or pad each log-mel to ``frames``; padding holds
-    ``fill``. Returns ``x [B, n_mels, frames]`` and ``lengths [B]``."""
-    n_mels = features[0].shape[0]
-    x = np.full((len(features), n_mels, frames), fill, dtype=np.float32)
-    lengths = np.empty(len(features), dtype=np.int64)
-    for i, f in enumerate(features):
-        total = f.shape[1]
-        if total > frames:
-            start = int(rng.integers(0, total - frames + 1)) if rng is not None else (total - frames) // 2
-            x[i] = f[:, start:start + frames]
-            lengths[i] = frames
-        else:
-            x[i, :, :total] = f
-            lengths[i] = total
-    return torch.from_numpy(x), torch.from_numpy(lengths)
-
-
-def epoch_pairs(data: SplitData, mode: str, rng: np.random.Generator) -> list[tuple[int, str]]:
-    """(recording index, caption) pairs one epoch visits, shuffled."""
-    recs = data.split.recordings
-    if mode == "clip":
-        pairs = [(i, r.captions[int(rng.integers(len(r.captions)))]) for i, r in enumerate(recs)]
-    else:
-        pairs = [(i, c) for i, r in enumerate(recs) for c in r.captions]
-    order = rng.permutation(len(pairs))
-    return [pairs[j] for j in order]
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
 # ---------------------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def embed_items(model, data: SplitData, cfg: TrialConfig, device: torch.device):
     from .fusion import ItemEmbedding
 
     model.eval()
-    frames = _frames(cfg, cfg.features.eval_seconds)
+    frames = seconds_to_frames(cfg.features, cfg.features.eval_seconds)
     meta = data.metadata()
     parts = []
     bs = cfg.train.eval_batch_size
@@ -292,8 +245,9 @@ def embed_items(model, data: SplitData, cfg: TrialConfig, device: torch.device):
             parts.append(emb.parts)
             continue
         x, lengths = make_audio_batch(data.features[start:start + bs], frames, float(model.feat_mean), None)
-        x = model.normalise(x.to(device))
-        emb = model.encode_items(x, lengths.to(device), meta[start:start + bs])
+        x, lengths = x.to(device), lengths.to(device)
+        x = normalise_batch(x, lengths, model.feat_mean, model.feat_std)  # the padding (the mean) becomes 0
+        emb = model.encode_items(x, lengths, meta[start:start + bs])
         parts.append(emb.parts)
     return ItemEmbedding(torch.cat(parts))
 
@@ -353,28 +307,90 @@ def lr_factor(step: int, steps_per_epoch: int, cfg: TrialConfig) -> float:
     return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+@dataclass
+class Optimisation:
+    """The optimiser, its learning-rate schedule and the mixed-precision gradient scaler, stepped together."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    use_amp: bool  # mixed precision: CUDA with train.amp only
+    grad_clip: float | None
+
+    def step(self, loss: torch.Tensor, model: torch.nn.Module) -> None:
+        """Backward pass, gradient clipping, optimiser and scheduler step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()  # disabled scaler (CPU, amp off): plain backward and step
+        if self.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+
+    def learning_rates(self) -> dict[str, float]:
+        return {f"lr_{g['name']}": g["lr"] for g in self.optimizer.param_groups}
+
+
+def steps_per_epoch(cfg: TrialConfig, train: SplitData) -> int:
+    """Optimiser steps of one epoch as the learning-rate schedule counts them."""
+    per_clip = 1 if cfg.data.epoch_mode == "clip" else \
+        max(1, round(train.split.n_captions / max(1, len(train.features))))
+    return max(1, len(train.features) * per_clip // cfg.train.batch_size)
+
+
+def build_optimisation(model, cfg: TrialConfig, train: SplitData, device: torch.device) -> Optimisation:
+    optimizer = build_optimizer(model, cfg)
+    steps = steps_per_epoch(cfg, train)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, steps, cfg))
+    # mixed precision on CUDA only (train.amp); on the CPU everything stays float32 and bit-reproducible
+    use_amp = bool(cfg.train.amp and device.type == "cuda")
+    return Optimisation(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_amp), use_amp,
+                        cfg.optim.grad_clip)
+
+
 # ---------------------------------------------------------------------------------------------- fit
-def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | None = None, *,
-        resume: bool = True) -> RunResult:
-    """Train ``cfg`` and write the run directory. See the module docstring."""
-    from tqdm.auto import tqdm
+@dataclass
+class RunData:
+    """Everything a run trains and evaluates on: the training splits of every data set in ``data.train_on`` (and
+    the data set of each recording), validation and test of ``data.dataset``, the test split of every other
+    training data set that has one, and the standardisation measured on the training log-mels."""
 
-    from .augment.audio import AudioAugment
-    from .augment.text import TextAugment
-    from .model import Retriever
+    roots: dict[str, Path]
+    cache: Any  # retrieval.data.features.FeatureCache
+    train: SplitData
+    sources: list[str]
+    val: SplitData
+    test: SplitData
+    extra_tests: dict[str, SplitData]
+    mean: float
+    std: float
 
-    t_start = time.time()
-    cfg.validate()
-    check_requirements(cfg)
-    run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"run-{cfg.fingerprint()}"
+    def splits(self) -> list[SplitData]:
+        return [self.train, self.val, self.test, *self.extra_tests.values()]
+
+
+def load_run_data(cfg: TrialConfig, *, progress: bool = False) -> RunData:
+    roots = {name: resolve_data_root(cfg, progress=progress, dataset=name) for name in used_datasets(cfg)}
+    root = roots[cfg.data.dataset]
+    cache = feature_cache(cfg)
+    train, sources = load_training_data(cfg, roots, cache, progress=progress)
+    val = load_split(cfg, root, cfg.data.val_split, cache, progress=progress)
+    test = load_split(cfg, root, cfg.data.test_split, cache, progress=progress)
+    extra_tests = load_extra_tests(cfg, roots, cache, progress=progress)
+    all_train = np.concatenate([f.reshape(-1) for f in train.features])
+    mean, std = float(all_train.mean()), float(all_train.std())
+    if cfg.features.kind != "logmel":  # PANNs / PaSST frontends give the pretrained encoder's own input scale
+        mean, std = 0.0, 1.0
+    return RunData(roots, cache, train, sources, val, test, extra_tests, mean, std)
+
+
+def start_run_dir(run_dir: Path, cfg: TrialConfig, fingerprint: str, *, resume: bool) -> None:
+    """Create ``run_dir`` and write ``config.yaml``; refuse (before writing anything) a folder whose ``last.pt``
+    belongs to another configuration when resuming."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
-    device = torch.device(cfg.train.device)
-    show = cfg.train.progress
-    fingerprint = cfg.fingerprint()
     last_path = run_dir / "last.pt"
-    if resume and last_path.exists():  # refuse before writing anything into another run's folder
+    if resume and last_path.exists():
         other = torch.load(last_path, map_location="cpu", weights_only=True).get("fingerprint")
         if other != fingerprint:
             raise ConfigError(f"{run_dir}: holds a run of another configuration (fingerprint {other} != "
@@ -383,137 +399,156 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
         "fingerprint": fingerprint, "seed": cfg.train.seed, "version": package_version(),
         "git_commit": git_commit(), "config": cfg.to_dict()})
 
-    # ---- data (training splits of every data set in data.train_on; validation and test of data.dataset; the
-    # test split of every other training data set that has one)
-    roots = {name: resolve_data_root(cfg, progress=show, dataset=name) for name in used_datasets(cfg)}
-    root = roots[cfg.data.dataset]
-    cache = feature_cache(cfg)
-    train, train_sources = load_training_data(cfg, roots, cache, progress=show)
-    val = load_split(cfg, root, cfg.data.val_split, cache, progress=show)
-    test = load_split(cfg, root, cfg.data.test_split, cache, progress=show)
-    extra_tests = load_extra_tests(cfg, roots, cache, progress=show)
-    all_train = np.concatenate([f.reshape(-1) for f in train.features])
-    mean, std = float(all_train.mean()), float(all_train.std())
-    if cfg.features.kind != "logmel":  # PANNs / PaSST frontends give the pretrained encoder's own input scale
-        mean, std = 0.0, 1.0
 
-    # ---- model
+def build_model(cfg: TrialConfig, data: RunData, run_dir: Path, device: torch.device):
+    """The :class:`~retrieval.model.Retriever`, initialised with ``train.seed`` (or from ``train.init_from``:
+    the pre-trained weights and their input standardisation) and standardising with the training split's."""
+    from .model import Retriever
+
     torch.manual_seed(cfg.train.seed)
-    corpus = [c for r in train.split.recordings for c in r.captions] + train.metadata()
+    corpus = [c for r in data.train.split.recordings for c in r.captions] + data.train.metadata()
     init_state = _init_weights(cfg, run_dir) if cfg.train.init_from else None
     model = Retriever(cfg, text_corpus=corpus, artifacts_dir=run_dir / "text_encoder").to(device)
-    model.set_normalisation(mean, std)
-    if init_state is not None:  # fine-tuning: the pre-trained weights, and its input normalisation
+    model.set_normalisation(data.mean, data.std)
+    if init_state is not None:
         _load_init_state(model, init_state, cfg.train.init_from)
-    from .encoders.cache import prepare_frozen_caches
+    return model
 
-    frozen_caches = prepare_frozen_caches(model, cfg, [train, val, test, *extra_tests.values()],
-                                          cache_dir=cache.cache_dir,
-                                          frontend_key=cache.frontend.key(), device=device, progress=show)
-    optimizer = build_optimizer(model, cfg)
-    batch = cfg.train.batch_size
-    n_pairs = len(train.features) * (1 if cfg.data.epoch_mode == "clip" else
-                                     max(1, round(train.split.n_captions / max(1, len(train.features)))))
-    steps_per_epoch = max(1, n_pairs // batch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, steps_per_epoch, cfg))
-    audio_aug = AudioAugment(cfg.augment)
-    text_aug, variation_keys = build_text_augment(cfg, train, train_sources, cache.cache_dir, progress=show)
-    # mixed precision on CUDA only (train.amp); on the CPU everything stays float32 and bit-reproducible
-    use_amp = bool(cfg.train.amp and device.type == "cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    train_frames = _frames(cfg, cfg.features.train_seconds)
-    train_meta = train.metadata()
 
-    history: list[dict[str, float]] = []
-    best = {"epoch": 0, "val_map10": -1.0}
-    start_epoch = 0
-    if resume and last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if use_amp and "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        history, best, start_epoch = list(state["history"]), dict(state["best"]), int(state["epoch"])
+def build_batches(cfg: TrialConfig, model, data: RunData, device: torch.device, *,
+                  progress: bool = False) -> BatchAssembler:
+    """The training batches' assembler, with the run's audio and text augmentations."""
+    from .augment.audio import AudioAugment
+
+    text_aug, variation_keys = build_text_augment(cfg, data.train, data.sources, data.cache.cache_dir,
+                                                  progress=progress)
+    return BatchAssembler(
+        data.train, seconds_to_frames(cfg.features, cfg.features.train_seconds), fill=data.mean,
+        mean=model.feat_mean, std=model.feat_std, audio_augment=AudioAugment(cfg.augment), text_augment=text_aug,
+        variation_keys=variation_keys, metadata=data.train.metadata() if model.uses_metadata else None,
+        metadata_dropout=cfg.fusion.metadata_dropout, device=device)
+
+
+@dataclass
+class Progress:
+    """Where training stands (what ``last.pt`` keeps besides the weights): one metrics dict per finished epoch and
+    the best epoch so far (``epoch`` 0 before the first)."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=lambda: {"epoch": 0, "val_map10": -1.0})
+
+    def record(self, metrics: dict[str, float]) -> bool:
+        """Append an epoch's metrics (adding ``best_val_map10``); True when its ``val_map10`` is a new best."""
+        improved = metrics["val_map10"] > self.best["val_map10"]
+        if improved:
+            self.best = {"epoch": int(metrics["epoch"]), "val_map10": metrics["val_map10"]}
+        metrics["best_val_map10"] = self.best["val_map10"]
+        self.history.append(metrics)
+        return improved
+
+    def patience_exhausted(self, patience: int | None) -> bool:
+        """Early stopping: ``patience`` epochs in a row without a new best validation mAP@10."""
+        return patience is not None and len(self.history) - int(self.best["epoch"]) >= patience
+
+
+def resume_from(last_path: Path, model, opt: Optimisation, device: torch.device) -> tuple[Progress, int]:
+    """Load ``last.pt`` into the model and the optimisation; the progress and the number of epochs done."""
+    state = torch.load(last_path, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])  # copies into the parameters and buffers in place
+    opt.optimizer.load_state_dict(state["optimizer"])
+    opt.scheduler.load_state_dict(state["scheduler"])
+    if opt.use_amp and "scaler" in state:
+        opt.scaler.load_state_dict(state["scaler"])
+    return Progress(list(state["history"]), dict(state["best"])), int(state["epoch"])
+
+
+def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: TrialConfig, epoch: int) -> float:
+    """One epoch (0-based ``epoch``) of training; every random draw comes from generators seeded with
+    ``(train.seed, epoch)``. Returns the mean training loss."""
+    from tqdm.auto import tqdm
+
+    seed = epoch_seed(cfg.train.seed, epoch)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    pairs = epoch_pairs(batches.data, cfg.data.epoch_mode, rng)
+    model.train()
+    losses = []
+    size = cfg.train.batch_size
+    n_batches = len(pairs) // size if len(pairs) >= size else 1
+    bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{cfg.train.epochs}", disable=not cfg.train.progress,
+               leave=False, file=sys.stderr, dynamic_ncols=True)
+    for b in bar:
+        batch = batches(pairs[b * size:(b + 1) * size], rng, gen)
+        with torch.autocast(device_type=batches.device.type, dtype=torch.float16, enabled=opt.use_amp):
+            loss = model.loss(batch.x, batch.lengths, batch.captions, batch.metadata, batch.positives,
+                              audio=batch.audio)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}")
+        opt.step(loss, model)
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    bar.close()
+    return float(np.mean(losses))
+
+
+def evaluate(model, data: SplitData, cfg: TrialConfig, device: torch.device, prefix: str = "val") -> dict[str, float]:
+    """Summary metrics of ``data`` (``<prefix>_map10``, ``<prefix>_r1`` ...)."""
+    return _prefixed(evaluate_split(model, data, cfg, device).summary(), prefix)
+
+
+def save_checkpoint(run_dir: Path, model, opt: Optimisation, progress: Progress, fingerprint: str, *,
+                    improved: bool) -> None:
+    """``best.pt`` when the epoch improved, then ``last.pt`` (resume state) and the partial ``metrics.json``."""
+    if improved:
+        atomic_torch_save(model.state_dict(), run_dir / "best.pt")
+    atomic_torch_save({"model": model.state_dict(), "optimizer": opt.optimizer.state_dict(),
+                       "scheduler": opt.scheduler.state_dict(), "epoch": len(progress.history),
+                       "history": progress.history, "best": progress.best, "fingerprint": fingerprint,
+                       **({"scaler": opt.scaler.state_dict()} if opt.use_amp else {})}, run_dir / "last.pt")
+    atomic_write_json(run_dir / "metrics.json", {"fingerprint": fingerprint, "history": progress.history,
+                                                 "best_epoch": progress.best["epoch"], "complete": False})
+
+
+def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | None = None, *,
+        resume: bool = True) -> RunResult:
+    """Train ``cfg`` and write the run directory. See the module docstring."""
+    t_start = time.time()
+    cfg.validate()
+    check_requirements(cfg)
+    run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"run-{cfg.fingerprint()}"
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    device, show, fingerprint = torch.device(cfg.train.device), cfg.train.progress, cfg.fingerprint()
+    start_run_dir(run_dir, cfg, fingerprint, resume=resume)
+
+    # ---- set-up: data, model (frozen encoders' outputs cached), optimisation, batches, resume state
+    data = load_run_data(cfg, progress=show)
+    model = build_model(cfg, data, run_dir, device)
+    frozen_caches = prepare_frozen_caches(model, cfg, data.splits(), cache_dir=data.cache.cache_dir,
+                                          frontend_key=data.cache.frontend.key(), device=device, progress=show)
+    opt = build_optimisation(model, cfg, data.train, device)
+    batches = build_batches(cfg, model, data, device, progress=show)
+    progress, start_epoch = Progress(), 0
+    if resume and (run_dir / "last.pt").exists():
+        progress, start_epoch = resume_from(run_dir / "last.pt", model, opt, device)
         if show:
             print(f"Resuming {run_dir} after epoch {start_epoch}", file=sys.stderr)
 
+    # ---- epochs: train, validate, checkpoint, report
     stopped = "completed"
-    bad_epochs = _epochs_since_best(history, best) if history else 0
     for epoch in range(start_epoch, cfg.train.epochs):
-        if cfg.train.patience is not None and bad_epochs >= cfg.train.patience:
+        if progress.patience_exhausted(cfg.train.patience):
             stopped = "early_stopping"
             break
         t_epoch = time.time()
-        seed = _epoch_seed(cfg.train.seed, epoch)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        gen = torch.Generator().manual_seed(seed)
-        pairs = epoch_pairs(train, cfg.data.epoch_mode, rng)
-        model.train()
-        losses = []
-        n_batches = len(pairs) // batch if len(pairs) >= batch else 1
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{cfg.train.epochs}", disable=not show,
-                   leave=False, file=sys.stderr, dynamic_ncols=True)
-        for b in bar:
-            chunk = pairs[b * batch:(b + 1) * batch]
-            idx = [i for i, _ in chunk]
-            captions = [c for _, c in chunk]
-            if text_aug.enabled:
-                captions = text_aug(captions, rng, keys=[variation_keys[i] for i in idx] if variation_keys else None)
-            if train.encoded is not None:  # frozen, cached audio encoder: its outputs for a window-aligned crop
-                x = lengths = None
-                audio = train.encoded.train_batch(idx, rng, device)
-            else:
-                audio = None
-                x, lengths = make_audio_batch([train.features[i] for i in idx], train_frames, mean, rng)
-                x = audio_aug.gain(x, gen)
-                x = model.normalise(x)
-                pad = torch.arange(x.shape[-1]).unsqueeze(0) >= lengths.unsqueeze(1)
-                x = x.masked_fill(pad.unsqueeze(1), 0.0)
-                x = audio_aug.spectral(x, lengths, gen)
-                x, lengths = x.to(device), lengths.to(device)
-            metadata = None
-            if model.uses_metadata:
-                metadata = [train_meta[i] for i in idx]
-                if cfg.fusion.metadata_dropout > 0:
-                    drop = rng.random(len(metadata)) < cfg.fusion.metadata_dropout
-                    metadata = ["" if d else m for m, d in zip(metadata, drop)]
-            ids = torch.tensor(idx)
-            positives = ids.unsqueeze(1) == ids.unsqueeze(0)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                loss = model.loss(x, lengths, captions, metadata, positives.to(device), audio=audio)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()  # disabled scaler (CPU, amp off): plain backward and step
-            if cfg.optim.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        bar.close()
+        loss = train_one_epoch(model, batches, opt, cfg, epoch)
         train_time = time.time() - t_epoch
-        qm = evaluate_split(model, val, cfg, device)
-        metrics = {"epoch": epoch + 1, "loss": float(np.mean(losses)), **_prefixed(qm.summary(), "val"),
-                   **{f"lr_{g['name']}": g["lr"] for g in optimizer.param_groups}, "train_time_s": train_time,
-                   "epoch_time_s": time.time() - t_epoch, "temperature": model.loss_fn.temperature}
-        improved = metrics["val_map10"] > best["val_map10"]
-        if improved:
-            best = {"epoch": epoch + 1, "val_map10": metrics["val_map10"]}
-            atomic_torch_save(model.state_dict(), run_dir / "best.pt")
-        metrics["best_val_map10"] = best["val_map10"]
-        history.append(metrics)
-        bad_epochs = 0 if improved else bad_epochs + 1
-        atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                           "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "history": history,
-                           "best": best, "fingerprint": fingerprint,
-                           **({"scaler": scaler.state_dict()} if use_amp else {})}, last_path)
-        atomic_write_json(run_dir / "metrics.json", {"fingerprint": fingerprint, "history": history,
-                                                     "best_epoch": best["epoch"], "complete": False})
+        metrics = {"epoch": epoch + 1, "loss": loss, **evaluate(model, data.val, cfg, device),
+                   **opt.learning_rates(), "train_time_s": train_time, "epoch_time_s": time.time() - t_epoch,
+                   "temperature": model.loss_fn.temperature}
+        improved = progress.record(metrics)
+        save_checkpoint(run_dir, model, opt, progress, fingerprint, improved=improved)
         if show:
             print(f"epoch {epoch + 1:3d}  loss {metrics['loss']:.4f}  val mAP@10 {metrics['val_map10']:.4f}  "
                   f"R@1 {metrics['val_r1']:.3f}  R@10 {metrics['val_r10']:.3f}  "
@@ -524,39 +559,49 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
             except StopTrial:
                 stopped = "stopped_by_report"
                 break
-    else:
-        if cfg.train.patience is not None and bad_epochs >= cfg.train.patience and len(history) < cfg.train.epochs:
-            stopped = "early_stopping"
 
     # ---- final evaluation of the best checkpoint
     if (run_dir / "best.pt").exists():
         model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device, weights_only=True))
-    val_qm = evaluate_split(model, val, cfg, device)
-    test_qm = evaluate_split(model, test, cfg, device)
-    write_per_query(run_dir / "per_query.csv", test, test_qm)
+    val_metrics, test_metrics = final_evaluation(model, data, cfg, run_dir, device)
+    result = RunResult(
+        run_dir=str(run_dir), fingerprint=fingerprint, best_epoch=progress.best["epoch"], val=val_metrics,
+        test=test_metrics, history=progress.history, epochs_trained=len(progress.history), stopped=stopped,
+        wall_time_s=time.time() - t_start, extra=run_extra(cfg, data, frozen_caches, batches.text_augment))
+    atomic_write_json(run_dir / "metrics.json", {**asdict(result), "complete": True})
+    return result
+
+
+def final_evaluation(model, data: RunData, cfg: TrialConfig, run_dir: Path,
+                     device: torch.device) -> tuple[dict[str, float], dict[str, float]]:
+    """Validation and test metrics of the model as it is (the best checkpoint); writes ``per_query.csv`` and,
+    with ``data.train_on``, ``per_query_<dataset>.csv`` for the other data sets' test splits."""
+    val_qm = evaluate_split(model, data.val, cfg, device)
+    test_qm = evaluate_split(model, data.test, cfg, device)
+    write_per_query(run_dir / "per_query.csv", data.test, test_qm)
     test_metrics = _prefixed(test_qm.summary(), "test")
     if cfg.data.train_on:  # per benchmark: test_<dataset>_map10 ...; per_query_<dataset>.csv for the others
         test_metrics.update(_prefixed(test_qm.summary(), f"test_{cfg.data.dataset}"))
-        for name, data in extra_tests.items():
-            qm = evaluate_split(model, data, cfg, device)
+        for name, split in data.extra_tests.items():
+            qm = evaluate_split(model, split, cfg, device)
             test_metrics.update(_prefixed(qm.summary(), f"test_{name}"))
-            write_per_query(run_dir / f"per_query_{name}.csv", data, qm)
-    result = RunResult(
-        run_dir=str(run_dir), fingerprint=fingerprint, best_epoch=best["epoch"],
-        val=_prefixed(val_qm.summary(), "val"), test=test_metrics, history=history,
-        epochs_trained=len(history), stopped=stopped, wall_time_s=time.time() - t_start,
-        extra={"feature_cache": {"hits": cache.hits, "misses": cache.misses},
-               "encoder_cache": frozen_caches.as_dict(),
-               "data_root": str(root), "n_train": len(train.features), "n_val": len(val.features),
-               "n_test": len(test.features), "n_test_queries": len(test.captions),
-               "data_roots": {k: str(v) for k, v in roots.items()},
-               "n_train_per_dataset": {n: train_sources.count(n) for n in cfg.data.training_sets},
-               "n_test_per_dataset": {cfg.data.dataset: len(test.features),
-                                      **{n: len(d.features) for n, d in extra_tests.items()}},
-               "text_augment": text_aug.stats(),
-               "variations": dict(text_aug.variations.stats) if text_aug.variations is not None else None})
-    atomic_write_json(run_dir / "metrics.json", {**asdict(result), "complete": True})
-    return result
+            write_per_query(run_dir / f"per_query_{name}.csv", split, qm)
+    return _prefixed(val_qm.summary(), "val"), test_metrics
+
+
+def run_extra(cfg: TrialConfig, data: RunData, frozen_caches, text_aug) -> dict[str, Any]:
+    """``RunResult.extra``: cache statistics, data folders and sizes, text augmentation statistics."""
+    return {"feature_cache": {"hits": data.cache.hits, "misses": data.cache.misses},
+            "encoder_cache": frozen_caches.as_dict(),
+            "data_root": str(data.roots[cfg.data.dataset]), "n_train": len(data.train.features),
+            "n_val": len(data.val.features), "n_test": len(data.test.features),
+            "n_test_queries": len(data.test.captions),
+            "data_roots": {k: str(v) for k, v in data.roots.items()},
+            "n_train_per_dataset": {n: data.sources.count(n) for n in cfg.data.training_sets},
+            "n_test_per_dataset": {cfg.data.dataset: len(data.test.features),
+                                   **{n: len(d.features) for n, d in data.extra_tests.items()}},
+            "text_augment": text_aug.stats(),
+            "variations": dict(text_aug.variations.stats) if text_aug.variations is not None else None}
 
 
 def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
@@ -585,17 +630,13 @@ def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_init_state(model, state: dict[str, torch.Tensor], source: str) -> None:
-    from .encoders.audio import state_dict_mismatch
+    from .encoders.base import state_dict_mismatch
 
     parts = state_dict_mismatch(model.state_dict(), state)
     if parts:
         raise ConfigError(f"train.init_from: {source} does not fit this model's architecture: " + "; ".join(parts)
                           + " (fine-tuning needs the same encoders, sizes and fusion)")
     model.load_state_dict(state)
-
-
-def _epochs_since_best(history: list[dict[str, float]], best: dict[str, Any]) -> int:
-    return len(history) - int(best["epoch"])
 
 
 def load_run_model(run_dir: str | Path, device: str = "cpu"):

@@ -49,11 +49,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 from retrieval.checks import float_from_string, is_int, is_integral, is_number, is_real, require
-from retrieval.config import ConfigError, TrialConfig, deep_merge, load_raw, parse_override
+from retrieval.config import (ConfigError, TrialConfig, canonical_key, deep_merge, load_raw, parse_override,
+                              upgrade_raw)
 
-
-class SpecError(ValueError):
-    """A study spec is invalid. The message starts with the dotted spec key."""
+from .errors import SpecError
 
 
 TOP_KEYS = ("name", "storage", "base", "space", "variants", "sampler", "scheduler", "budget", "resources",
@@ -506,7 +505,7 @@ def _load_base(raw: Any, overrides: Mapping[str, Any], spec_dir: Path) -> TrialC
             local = spec_dir / raw
             cfg_raw = load_raw(local if local.is_file() else raw)
         elif isinstance(raw, Mapping):
-            cfg_raw = copy.deepcopy(dict(raw))
+            cfg_raw = upgrade_raw(raw)  # old spellings (audio_encoder.width) where the parent has the new ones
             parent = cfg_raw.pop("extends", None)
             if parent is not None:
                 local = spec_dir / str(parent)
@@ -738,7 +737,7 @@ def _order(params: list[Param]) -> list[Param]:
 
 def _check_config_key(base: TrialConfig, dotted: str, where: str) -> None:
     node: Any = base.to_dict()
-    parts = dotted.split(".")
+    parts = canonical_key(dotted).split(".")  # an old spelling (audio_encoder.width) names its new key
     for i, part in enumerate(parts):
         if not isinstance(node, dict) or part not in node:
             known = ", ".join(sorted(node)) if isinstance(node, dict) else ""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .spec import SpecError
+from .errors import SpecError
 
 
 class StorageError(SpecError):

@@ -70,7 +70,7 @@ def wait_at_gate(number: int, epoch: int, folder: str | Path) -> None:
 
 def gated_train_trial(config: dict[str, Any]) -> None:
     """:func:`studies.trainable.train_trial` that waits at the gate of ``$STUDIES_TEST_GATE`` after every epoch."""
-    from .trainable import _fit_retriever, _run
+    from .trainable import fit_retriever, run_trial
 
     folder = os.environ.get(GATE_ENV)
     if not folder:
@@ -83,9 +83,9 @@ def gated_train_trial(config: dict[str, Any]) -> None:
             report(epoch, metrics)
             wait_at_gate(number, epoch, folder)
 
-        return _fit_retriever(cfg, run_dir, gated)
+        return fit_retriever(cfg, run_dir, gated)
 
-    _run(config, fit_gated)
+    run_trial(config, fit_gated)
 
 
 __all__ = ["GATE_ENV", "Gate", "gated_train_trial", "wait_at_gate"]

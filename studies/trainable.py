@@ -71,12 +71,12 @@ def best_of(history: list[Mapping[str, Any]], metric: str, mode: str) -> tuple[f
 # --------------------------------------------------------------------------------------------- trainables
 def train_trial(config: dict[str, Any]) -> None:
     """The Ray Tune function trainable of a study: train one configuration with :func:`retrieval.train.fit`."""
-    _run(config, _fit_retriever)
+    run_trial(config, fit_retriever)
 
 
 def noop_trainable(config: dict[str, Any]) -> None:
     """A trainable that trains nothing: it reports ``study.max_epochs`` made-up epochs through the same adapter. Used to measure what the harness itself costs per trial (``benchmarks/harness_overhead.py``)."""
-    _run(config, _fit_noop)
+    run_trial(config, _fit_noop)
 
 
 class TuneReport:
@@ -118,7 +118,9 @@ class TuneReport:
 FitFn = Callable[[Mapping[str, Any], Path, TuneReport], dict[str, Any]]
 
 
-def _run(config: Mapping[str, Any], fit_fn: FitFn) -> None:
+def run_trial(config: Mapping[str, Any], fit_fn: FitFn) -> None:
+    """Run one trial of a study in its run directory with ``fit_fn`` (:func:`fit_retriever`, or a wrapper of it)
+    and record the outcome in ``trial_status.json``: state, best value, the per-epoch curve, or the failure."""
     study = config["study"]
     run_dir = run_dir_of(config)
     if (run_dir / STATUS_FILE).exists():
@@ -153,7 +155,9 @@ def _stop_exception(fit_fn: FitFn) -> type[BaseException]:
     return StopTrial
 
 
-def _fit_retriever(config: Mapping[str, Any], run_dir: Path, report: TuneReport) -> dict[str, Any]:
+def fit_retriever(config: Mapping[str, Any], run_dir: Path, report: TuneReport) -> dict[str, Any]:
+    """Train the trial's configuration (the study's base with the trial's overrides) with
+    :func:`retrieval.train.fit` in ``run_dir`` (resuming), reporting every epoch; the status fields it returns."""
     import torch
 
     from retrieval.config import TrialConfig
@@ -197,5 +201,5 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-__all__ = ["STATUS_FILE", "STOP_FILE", "TuneReport", "best_of", "noop_trainable", "read_status", "request_stop",
-           "run_dir_of", "train_trial"]
+__all__ = ["STATUS_FILE", "STOP_FILE", "TuneReport", "best_of", "fit_retriever", "noop_trainable", "read_status",
+           "request_stop", "run_dir_of", "run_trial", "train_trial"]

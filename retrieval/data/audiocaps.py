@@ -38,7 +38,7 @@ import io
 import string
 from pathlib import Path
 
-from .clotho import Recording, Split, _column_index, _iter_rows, clean_caption, read_csv_rows, read_text
+from .clotho import Recording, Split, clean_caption, column_index, iter_rows, read_csv_rows, read_text
 from .errors import DataError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -69,9 +69,9 @@ def audio_candidates(root: Path, pattern: str, **fields: str) -> list[Path]:
 def read_class_labels(path: Path) -> dict[str, str]:
     """``{mid: display_name}`` from ``class_labels_indices.csv`` (header ``index,mid,display_name``)."""
     header, rows = read_csv_rows(path)
-    cols = _column_index(path, header, ("index", "mid", "display_name"))
+    cols = column_index(path, header, ("index", "mid", "display_name"))
     out: dict[str, str] = {}
-    for number, row in _iter_rows(path, header, rows):
+    for number, row in iter_rows(path, header, rows):
         mid, name = row[cols["mid"]].strip(), row[cols["display_name"]].strip()
         if not mid:
             raise DataError(path, "empty mid", row=number, field="mid")
@@ -166,10 +166,10 @@ def load_audiocaps_split(root: str | Path, split: str, *, audio_pattern: str = D
         raise DataError(path, f"AudioCaps captions file for split {split!r} not found (CSV files in {root}: "
                               f"{listing}; expected train.csv, val.csv, test.csv)")
     header, rows = read_csv_rows(path)
-    cols = _column_index(path, header, CAPTION_HEADER)
+    cols = column_index(path, header, CAPTION_HEADER)
     clips: dict[tuple[str, str], dict] = {}
     ids: dict[int, int] = {}
-    for number, row in _iter_rows(path, header, rows):
+    for number, row in iter_rows(path, header, rows):
         raw_id = row[cols["audiocap_id"]].strip()
         try:
             cap_id = int(raw_id)

@@ -138,7 +138,9 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, records[1:]
 
 
-def _column_index(path: Path, header: list[str], required: Sequence[str]) -> dict[str, int]:
+def column_index(path: Path, header: list[str], required: Sequence[str]) -> dict[str, int]:
+    """``{column: index}`` of the ``required`` columns of a CSV ``header``; a missing or duplicated column is a
+    :class:`DataError` naming ``path`` (row 1). Shared by the Clotho, AudioCaps and WavCaps readers."""
     missing = [c for c in required if c not in header]
     if missing:
         raise DataError(path, f"missing required column(s) {', '.join(missing)} (header has: {', '.join(header)})",
@@ -149,8 +151,9 @@ def _column_index(path: Path, header: list[str], required: Sequence[str]) -> dic
     return {c: header.index(c) for c in required}
 
 
-def _iter_rows(path: Path, header: list[str], rows: list[list[str]]):
-    """Yield ``(row_number, row)`` for the non-blank rows, checking the number of fields."""
+def iter_rows(path: Path, header: list[str], rows: list[list[str]]):
+    """Yield ``(row_number, row)`` (1-based file row numbers, the header is row 1) for the non-blank rows; a row
+    with another number of fields than the header is a :class:`DataError` naming ``path`` and the row."""
     for i, row in enumerate(rows):
         number = i + 2
         if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
@@ -201,12 +204,12 @@ def _read_metadata(path: Path, wanted: set[str]) -> tuple[NameIndex, list[tuple[
     """The metadata rows whose name (in any spelling, see :mod:`retrieval.data.names`) may be wanted: a
     :class:`NameIndex` of their names and ``(keywords, sound_id)`` per name. Names are kept as written."""
     header, rows = read_csv_rows(path)
-    cols = _column_index(path, header, METADATA_COLUMNS)
+    cols = column_index(path, header, METADATA_COLUMNS)
     id_col = header.index("sound_id") if "sound_id" in header else None
     seen: dict[str, int] = {}
     names: list[str] = []
     values: list[tuple[tuple[str, ...], str | None]] = []
-    for number, row in _iter_rows(path, header, rows):
+    for number, row in iter_rows(path, header, rows):
         name = row[cols["file_name"]]
         if not name.strip():
             raise DataError(path, "empty file_name", row=number, field="file_name")
@@ -246,10 +249,10 @@ def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> S
         raise DataError(cap_path, f"captions file for split {split!r} not found (CSV files in {root}: {listing})")
 
     header, rows = read_csv_rows(cap_path)
-    cols = _column_index(cap_path, header, ("file_name",) + CAPTION_COLUMNS)
+    cols = column_index(cap_path, header, ("file_name",) + CAPTION_COLUMNS)
     entries: list[tuple[int, str, tuple[str, ...]]] = []
     seen: dict[str, int] = {}
-    for number, row in _iter_rows(cap_path, header, rows):
+    for number, row in iter_rows(cap_path, header, rows):
         name = row[cols["file_name"]]  # exactly as released: a leading space is part of the name
         if not name.strip():
             raise DataError(cap_path, "empty file_name", row=number, field="file_name")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .clotho import Recording, Split, _column_index, _iter_rows, clean_caption, read_csv_rows
+from .clotho import Recording, Split, clean_caption, column_index, iter_rows, read_csv_rows
 from .errors import DataError
 
 #: JSON folder (the ``{source}`` of the audio pattern) -> file name.
@@ -85,8 +85,8 @@ def read_exclusion_list(paths: Sequence[str | Path]) -> set[str]:
     for p in paths:
         path = Path(p)
         header, rows = read_csv_rows(path)
-        col = _column_index(path, header, ("sound_id",))["sound_id"]
-        for number, row in _iter_rows(path, header, rows):
+        col = column_index(path, header, ("sound_id",))["sound_id"]
+        for number, row in iter_rows(path, header, rows):
             value = row[col].strip()
             if not value:
                 raise DataError(path, "empty sound_id", row=number, field="sound_id")

@@ -1,17 +1,22 @@
 """Audio and text encoder registries.
 
 Audio: ``build_audio_encoder(cfg.audio_encoder, n_mels)`` → :class:`AudioEncoder` (``cnn-small``, ``cnn10``,
-``cnn14``, ``passt``; :mod:`retrieval.encoders.passt` is PaSST with structured patchout, loading the released key
-layout). Frozen encoders' outputs are cached on disk by :mod:`retrieval.encoders.cache`. Text: ``build_text_encoder(cfg.text_encoder, corpus=..., artifacts_dir=...)`` → :class:`TextEncoder`
-(``tiny-bert``, ``hf``). New entries register with ``@AUDIO_ENCODERS.register(name)`` /
-``@TEXT_ENCODERS.register(name)``; the shared tests in ``tests/retrieval/encoders`` run over every entry.
+``cnn14`` from :mod:`retrieval.encoders.cnn`; ``passt`` from :mod:`retrieval.encoders.passt`, PaSST with structured
+patchout, loading the released key layout). The base class, output type and registry are in
+:mod:`retrieval.encoders.base`, which the encoder modules import (and which imports none of them); importing this
+package imports every encoder module, so the registry is complete. Frozen encoders' outputs are cached on disk by
+:mod:`retrieval.encoders.cache`. Text: ``build_text_encoder(cfg.text_encoder, corpus=..., artifacts_dir=...)`` →
+:class:`TextEncoder` (``tiny-bert``, ``hf``). New entries register with ``@AUDIO_ENCODERS.register(name)`` /
+``@TEXT_ENCODERS.register(name)`` (and are imported here); the shared tests in ``tests/retrieval/encoders`` run
+over every entry.
 """
 
-from retrieval.encoders.audio import (
+from retrieval.encoders import cnn, passt  # noqa: F401 - the audio encoders register themselves
+from retrieval.encoders.audio import build_audio_encoder
+from retrieval.encoders.base import (
     AUDIO_ENCODERS,
     AudioEncoder,
     AudioEncoderOutput,
-    build_audio_encoder,
     list_audio_encoders,
     load_audio_checkpoint,
 )

@@ -49,8 +49,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from retrieval.batching import make_audio_batch, normalise_batch, seconds_to_frames
+from retrieval.encoders.audio import SegmentedAudioEncoder
+from retrieval.encoders.base import AudioEncoder, AudioEncoderOutput
 from retrieval.utils import write_cache_entry
-from retrieval.encoders.audio import AudioEncoder, AudioEncoderOutput, SegmentedAudioEncoder
 
 __all__ = ["CacheStats", "EncodedAudioStore", "EncodedSplit", "TextEmbeddingCache", "prepare_frozen_caches",
            "state_digest"]
@@ -182,21 +184,15 @@ class EncodedAudioStore:
         self.dir = Path(cache_dir).expanduser() / "encoded" / "audio" / self.key
         self.stats = CacheStats()
 
-    def _normalise(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) / max(self.std, 1e-5)
-        pad = torch.arange(x.shape[-1])[None, :] >= lengths[:, None]
-        return x.masked_fill(pad.unsqueeze(1), 0.0)
-
     @torch.no_grad()
     def _run(self, features: Sequence[np.ndarray], frames: int, device: torch.device,
              starts: Sequence[int] | None = None) -> AudioEncoderOutput:
         """Encoder outputs for crops of ``frames`` frames (centred when ``starts`` is None)."""
-        from retrieval.train import make_audio_batch
-
         if starts is not None:
             features = [f[:, s:s + frames] for f, s in zip(features, starts)]
         x, lengths = make_audio_batch(features, frames, self.mean, None)
-        out = self.encoder(self._normalise(x, lengths).to(device), lengths.to(device))
+        x = normalise_batch(x, lengths, self.mean, max(self.std, 1e-5))
+        out = self.encoder(x.to(device), lengths.to(device))
         return AudioEncoderOutput(out.sequence.float().cpu(), out.mask.bool().cpu(), out.pooled.float().cpu())
 
     def _windows(self, n_frames: int, window: int) -> int:
@@ -350,7 +346,7 @@ def prepare_frozen_caches(model: Any, cfg: Any, splits: Sequence[Any], *, cache_
                           progress: bool = False) -> FrozenCaches:
     """For a frozen, cached audio encoder: set ``split.encoded`` (an :class:`EncodedSplit`) on every split. For a
     frozen, cached text encoder: give the model a table of every caption and keyword text of the splits
-    (``model.set_text_table``). ``splits`` are ``retrieval.train.SplitData`` objects (``features``,
+    (``model.set_text_table``). ``splits`` are :class:`retrieval.batching.SplitData` objects (``features``,
     ``captions``, ``metadata()``, ``split.name``)."""
     import time
 
@@ -358,16 +354,16 @@ def prepare_frozen_caches(model: Any, cfg: Any, splits: Sequence[Any], *, cache_
     out = FrozenCaches()
     ae, te = cfg.audio_encoder, cfg.text_encoder
     if ae.frozen and ae.cache:
-        from retrieval.train import _frames
-
         out.audio = EncodedAudioStore(cache_dir, model.audio_encoder, frontend_key=frontend_key,
                                       normalisation=(float(model.feat_mean), float(model.feat_std)),
                                       with_sequence=cfg.fusion.kind == "mid")
+        eval_frames = seconds_to_frames(cfg.features, cfg.features.eval_seconds)
+        train_frames = seconds_to_frames(cfg.features, cfg.features.train_seconds)
         for data in splits:
             data.encoded = out.audio.encode(
-                data.features, eval_frames=_frames(cfg, cfg.features.eval_seconds),
-                train_frames=_frames(cfg, cfg.features.train_seconds), batch_size=cfg.train.eval_batch_size,
-                device=device, progress=progress, desc=f"encode {data.split.name}")
+                data.features, eval_frames=eval_frames, train_frames=train_frames,
+                batch_size=cfg.train.eval_batch_size, device=device, progress=progress,
+                desc=f"encode {data.split.name}")
     if te.frozen and te.cache:
         out.text = TextEmbeddingCache(cache_dir, model.text_encoder)
         texts = {c for data in splits for c, _ in data.captions}

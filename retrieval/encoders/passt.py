@@ -16,7 +16,7 @@ A DeiT-style vision transformer over log-mel "images" ``[B, n_mels, T]`` (the ``
    are prepended, ``depth`` pre-norm blocks (``blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}``,
    LayerNorm eps 1e-6, GELU, qkv with bias) and a final ``norm`` follow.
 
-Output (:class:`~retrieval.encoders.audio.AudioEncoderOutput`): ``sequence`` = the patch tokens averaged over the
+Output (:class:`~retrieval.encoders.base.AudioEncoderOutput`): ``sequence`` = the patch tokens averaged over the
 frequency rows ``[B, T', dim]``; ``pooled`` = the mean of the class and distillation tokens (the embedding of the
 2023 DCASE system and of PaSST's own heads). The state-dict keys are those of the released checkpoints
 (``passt-s-f128-p16-s10-ap.476-swa.pt``); their classifier heads ``head.*`` / ``head_dist.*`` are ignored.
@@ -31,7 +31,8 @@ Example::
 
     >>> import torch
     >>> from retrieval.config import AudioEncoderConfig
-    >>> cfg = AudioEncoderConfig(name="passt", dim=32, depth=2, heads=2, max_time_patches=20)
+    >>> from retrieval.config import PasstEncoderConfig
+    >>> cfg = AudioEncoderConfig(name="passt", passt=PasstEncoderConfig(dim=32, depth=2, heads=2, max_time_patches=20))
     >>> enc = PaSST.from_config(cfg, n_mels=40).eval()
     >>> out = enc(torch.randn(2, 40, 100), torch.tensor([100, 50]))
     >>> tuple(out.sequence.shape), out.mask.sum(1).tolist(), tuple(out.pooled.shape)
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from retrieval.config import AudioEncoderConfig, ConfigError
-from retrieval.encoders.audio import AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput
+from retrieval.encoders.base import AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput
 
 __all__ = ["PASST_IGNORED_PREFIXES", "PaSST", "PaSSTBlock"]
 
@@ -119,7 +120,7 @@ class PaSST(AudioEncoder):
         self.max_time_patches = max_time_patches
         self.s_patchout_t, self.s_patchout_f = s_patchout_t, s_patchout_f
         if s_patchout_f >= self.freq_patches:
-            raise ConfigError(f"audio_encoder.s_patchout_f: {s_patchout_f} would drop every one of the "
+            raise ConfigError(f"audio_encoder.passt.s_patchout_f: {s_patchout_f} would drop every one of the "
                               f"{self.freq_patches} frequency rows of patches (n_mels={n_mels})")
         self.time_stride = patch_stride
         self.min_frames = patch_size
@@ -142,9 +143,11 @@ class PaSST(AudioEncoder):
 
     @classmethod
     def from_config(cls, cfg: AudioEncoderConfig, n_mels: int) -> "PaSST":
-        return cls(n_mels, dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, patch_size=cfg.patch_size,
-                   patch_stride=cfg.patch_stride, max_time_patches=cfg.max_time_patches,
-                   s_patchout_t=cfg.s_patchout_t, s_patchout_f=cfg.s_patchout_f, dropout=cfg.dropout)
+        """PaSST from ``audio_encoder.passt`` (sizes, patchout) and ``audio_encoder.dropout``."""
+        p = cfg.passt
+        return cls(n_mels, dim=p.dim, depth=p.depth, heads=p.heads, patch_size=p.patch_size,
+                   patch_stride=p.patch_stride, max_time_patches=p.max_time_patches,
+                   s_patchout_t=p.s_patchout_t, s_patchout_f=p.s_patchout_f, dropout=cfg.dropout)
 
     @property
     def max_frames(self) -> int:

@@ -60,3 +60,53 @@ def test_init_from_missing_file_names_it(tmp_path, cache_dir):
     cfg = tiny(cache_dir, **{"train.init_from": str(tmp_path / "nowhere")})
     with pytest.raises(ConfigError, match=r"train.init_from: .*nowhere not found"):
         fit(cfg, tmp_path / "bad")
+
+
+def test_an_old_format_run_folder_resumes_and_serves_init_from(tmp_path, cache_dir, monkeypatch):
+    """Run folders written before ``audio_encoder`` had subsections hold a flat ``audio_encoder`` in config.yaml:
+    ``--config RUN/config.yaml`` + resume continues them exactly, and they serve as ``train.init_from``."""
+    import yaml
+
+    from retrieval.train import load_run_model
+
+    from .test_config_compat import old_layout
+    from .test_train import assert_same_run
+
+    cfg = tiny(cache_dir, **{"train.epochs": 2, "fusion.kind": "late", "audio_encoder.width": 8})
+    fit(cfg, tmp_path / "full")
+
+    def crash(epoch, metrics):
+        raise RuntimeError("simulated crash after epoch 1")
+
+    old = tmp_path / "old"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(cfg, old, report=crash)
+
+    def write_old_config() -> None:
+        meta = yaml.safe_load((old / "config.yaml").read_text())
+        meta["config"] = old_layout(meta["config"])
+        assert "width" in meta["config"]["audio_encoder"] and "cnn" not in meta["config"]["audio_encoder"]
+        (old / "config.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+
+    write_old_config()
+    loaded = TrialConfig.load(old / "config.yaml")
+    assert loaded == cfg and loaded.fingerprint() == yaml.safe_load((old / "config.yaml").read_text())["fingerprint"]
+    import retrieval.train as train_mod
+
+    trained = []
+    real = train_mod.train_one_epoch
+    monkeypatch.setattr(train_mod, "train_one_epoch", lambda *a, **k: trained.append(a[-1]) or real(*a, **k))
+    resumed = fit(loaded, old)  # last.pt's fingerprint matches: resumed after epoch 1, not refused
+    assert trained == [1] and [h["epoch"] for h in resumed.history] == [1, 2]
+    monkeypatch.undo()
+    assert_same_run(tmp_path / "full", old)
+
+    write_old_config()  # a finished run of the old code
+    run_cfg, model = load_run_model(old)
+    assert run_cfg == cfg and model.audio_encoder.conv_block1.conv1.out_channels == 8
+    ft = tiny(cache_dir, **{"fusion.kind": "late", "audio_encoder.width": 8, "train.init_from": str(old),
+                            "optim.lr_audio": 0.0, "optim.lr_text": 0.0, "optim.lr_head": 0.0})
+    fit(ft, tmp_path / "ft")
+    src = torch.load(old / "best.pt", weights_only=True)
+    new = torch.load(tmp_path / "ft" / "best.pt", weights_only=True)
+    assert all(torch.equal(src[n], new[n]) for n, _ in model.named_parameters())

@@ -23,7 +23,7 @@ def test_a_study_with_a_frozen_passt_reuses_the_cached_encoder_outputs(runner, t
     root = resolve_data_root(TrialConfig.load("synthcaps-tiny").with_overrides({"data.cache_dir": str(cache_dir)}))
     torch.manual_seed(0)
     checkpoint = tmp_path / "tiny-passt.pt"
-    torch.save(build_audio_encoder(AudioEncoderConfig(**PASST), 32).state_dict(), checkpoint)
+    torch.save(build_audio_encoder(AudioEncoderConfig.from_dict(PASST), 32).state_dict(), checkpoint)
     feature_cache = tmp_path / "cache"
     spec = {
         "name": "frozen",

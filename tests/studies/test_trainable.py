@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from studies.trainable import (STATUS_FILE, STOP_FILE, _run, best_of, read_status, request_stop, run_dir_of)
+from studies.trainable import STATUS_FILE, STOP_FILE, best_of, read_status, request_stop, run_dir_of, run_trial
 
 
 def config(tmp_path, number=3):
@@ -38,7 +38,7 @@ def test_a_raising_fit_becomes_a_fail_status(tmp_path):
     def broken(config, run_dir, report):
         raise RuntimeError("loss became nan at epoch 1")
 
-    _run(cfg, broken)
+    run_trial(cfg, broken)
     status = read_status(run_dir_of(cfg))
     assert status["state"] == "FAIL" and status["reason"] == "RuntimeError: loss became nan at epoch 1"
     assert "Traceback" in status["traceback"] and status["seed"] == 5 and status["wall_time_s"] >= 0
@@ -50,7 +50,7 @@ def test_a_finished_trial_is_not_run_again(tmp_path):
     run_dir_of(cfg).mkdir(parents=True)
     (run_dir_of(cfg) / STATUS_FILE).write_text(json.dumps({"state": "COMPLETE", "best_value": 0.3}))
     calls = []
-    _run(cfg, lambda *a: calls.append(a) or {})
+    run_trial(cfg, lambda *a: calls.append(a) or {})
     assert calls == [] and read_status(run_dir_of(cfg))["best_value"] == 0.3
 
 
@@ -63,7 +63,7 @@ def test_the_status_holds_the_best_epoch(tmp_path):
                 "history": [{"epoch": 1, "val_map10": 0.1}, {"epoch": 2, "val_map10": 0.3},
                             {"epoch": 3, "val_map10": 0.2}]}
 
-    _run(cfg, fake_fit)
+    run_trial(cfg, fake_fit)
     status = read_status(run_dir_of(cfg))
     assert status["state"] == "COMPLETE" and (status["best_value"], status["best_value_epoch"]) == (0.3, 2)
     assert "history" not in status and status["test"] == {"test_map10": 0.1}

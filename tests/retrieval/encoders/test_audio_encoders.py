@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from retrieval.config import AudioEncoderConfig, ConfigError
+from retrieval.config import AudioEncoderConfig, CnnEncoderConfig, ConfigError
 from retrieval.encoders import AUDIO_ENCODERS, AudioEncoderOutput, Registry, build_audio_encoder, list_audio_encoders
 
 N_MELS = 40
@@ -130,7 +130,7 @@ def test_cnn_small_shapes_on_the_benchmark_frontend():
     assert out.sequence.shape == (3, 10, 128) and out.pooled.shape == (3, 128)
     assert out.mask.sum(1).tolist() == [10, 7, 2]
     assert enc(torch.randn(1, 40, 40), None).mask.all()  # lengths=None: every frame is valid
-    narrow = build_audio_encoder(AudioEncoderConfig(name="cnn-small", width=4), n_mels=40)
+    narrow = build_audio_encoder(AudioEncoderConfig(name="cnn-small", cnn=CnnEncoderConfig(width=4)), n_mels=40)
     assert narrow.out_dim == narrow.seq_dim == 32
 
 
@@ -189,12 +189,13 @@ def test_panns_checkpoint_with_other_mel_count_reports_bn0(tmp_path):
 
 @pytest.fixture()
 def small_state():
-    enc = build_audio_encoder(AudioEncoderConfig(name="cnn-small", width=4), n_mels=40)
+    enc = build_audio_encoder(AudioEncoderConfig(name="cnn-small", cnn=CnnEncoderConfig(width=4)), n_mels=40)
     return dict(enc.state_dict())
 
 
 def _load_small(path) -> None:
-    build_audio_encoder(AudioEncoderConfig(name="cnn-small", width=4, checkpoint=str(path)), n_mels=40)
+    build_audio_encoder(AudioEncoderConfig(name="cnn-small", cnn=CnnEncoderConfig(width=4), checkpoint=str(path)),
+                        n_mels=40)
 
 
 def test_checkpoint_missing_key(tmp_path, small_state):
@@ -252,7 +253,7 @@ def test_unknown_name_lists_known_encoders():
 def test_too_few_mels_or_frames():
     with pytest.raises(ConfigError, match="features.n_mels"):
         build_audio_encoder(AudioEncoderConfig(name="cnn-small"), n_mels=8)
-    enc = build_audio_encoder(AudioEncoderConfig(name="cnn-small", width=4), n_mels=40)
+    enc = build_audio_encoder(AudioEncoderConfig(name="cnn-small", cnn=CnnEncoderConfig(width=4)), n_mels=40)
     with pytest.raises(ValueError, match="at least 16 frames"):
         enc(torch.randn(1, 40, 10), torch.tensor([10]))
     with pytest.raises(ValueError, match=r"\[B, 40, T\]"):

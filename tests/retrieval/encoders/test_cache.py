@@ -20,8 +20,8 @@ TINY = dict(name="passt", dim=32, depth=1, heads=2, max_time_patches=12, dropout
 
 def frozen_passt(segment_seconds: float | None = 1.0, seed: int = 0):
     torch.manual_seed(seed)
-    return build_audio_encoder(AudioEncoderConfig(**(TINY | {"frozen": True, "segment_seconds": segment_seconds})),
-                               40, frame_rate=100)
+    cfg = AudioEncoderConfig.from_dict(TINY | {"frozen": True, "segment_seconds": segment_seconds})
+    return build_audio_encoder(cfg, 40, frame_rate=100)
 
 
 def features(seed: int = 0) -> list[np.ndarray]:
@@ -35,7 +35,7 @@ def store(tmp_path, enc, with_sequence=True, mean=-30.0, std=10.0) -> EncodedAud
 
 
 def test_evaluation_view_equals_the_encoder_and_is_cached(tmp_path):
-    from retrieval.train import make_audio_batch
+    from retrieval.batching import make_audio_batch
 
     enc, feats = frozen_passt(), features()
     s = store(tmp_path, enc)
@@ -62,7 +62,8 @@ def test_keys_follow_weights_normalisation_and_views(tmp_path):
     assert store(tmp_path, frozen_passt(seed=1)).key != base.key  # other weights
     assert store(tmp_path, frozen_passt(), mean=0.0, std=1.0).key != base.key  # other encoder input
     assert state_digest(frozen_passt()) == state_digest(frozen_passt())
-    cnn = build_audio_encoder(AudioEncoderConfig(name="cnn-small", width=4), 40)  # 0-dim BN counters too
+    cnn = build_audio_encoder(AudioEncoderConfig.from_dict({"name": "cnn-small", "cnn": {"width": 4}}), 40)
+    # (0-dim BN counters too)
     digest = state_digest(cnn)
     cnn.conv_block1.bn1.num_batches_tracked += 1
     assert state_digest(cnn) != digest
@@ -178,7 +179,7 @@ def frozen_passt_config(root: Path, cache: Path, checkpoint: Path, **extra) -> T
 @pytest.fixture(scope="module")
 def passt_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(42)
-    enc = build_audio_encoder(AudioEncoderConfig(**(TINY | {"max_time_patches": 9})), 32)
+    enc = build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"max_time_patches": 9}), 32)
     path = tmp_path_factory.mktemp("weights") / "tiny-passt.pt"
     torch.save(enc.state_dict(), path)
     return path

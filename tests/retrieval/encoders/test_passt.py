@@ -17,7 +17,7 @@ TINY = dict(name="passt", dim=32, depth=2, heads=4, max_time_patches=12, dropout
 
 def tiny(n_mels: int = 40, **kw) -> PaSST:
     torch.manual_seed(0)
-    return build_audio_encoder(AudioEncoderConfig(**(TINY | kw)), n_mels)
+    return build_audio_encoder(AudioEncoderConfig.from_dict(TINY | kw), n_mels)
 
 
 def released_passt_s_keys(depth: int = 12, dim: int = 768) -> dict[str, tuple[int, ...]]:
@@ -121,8 +121,8 @@ def test_structured_patchout_drops_columns_and_rows_in_training_only():
 
 
 def test_patchout_is_refused_for_a_frozen_encoder():
-    with pytest.raises(ConfigError, match="audio_encoder.s_patchout_t"):
-        AudioEncoderConfig(**(TINY | {"frozen": True, "s_patchout_t": 5}))._validate("audio_encoder")
+    with pytest.raises(ConfigError, match="audio_encoder.passt.s_patchout_t"):
+        AudioEncoderConfig.from_dict(TINY | {"frozen": True, "s_patchout_t": 5})._validate("audio_encoder")
 
 
 def _save(state: dict, path) -> None:
@@ -138,7 +138,7 @@ def test_released_checkpoint_heads_are_ignored(tmp_path):
     path = tmp_path / "passt-s-f128-p16-s10-ap.476-swa.pt"
     _save(state, path)
     torch.manual_seed(5)
-    loaded = build_audio_encoder(AudioEncoderConfig(**(TINY | {"checkpoint": str(path)})), 40)
+    loaded = build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"checkpoint": str(path)}), 40)
     assert torch.equal(loaded.time_new_pos_embed, enc.time_new_pos_embed)
     assert torch.equal(loaded.blocks[1].mlp.fc2.weight, enc.blocks[1].mlp.fc2.weight)
 
@@ -151,20 +151,20 @@ def test_mismatched_checkpoint_names_the_file_and_the_keys(tmp_path):
     path = tmp_path / "bad.pt"
     _save(state, path)
     with pytest.raises(ConfigError) as err:
-        build_audio_encoder(AudioEncoderConfig(**(TINY | {"checkpoint": str(path)})), 40)
+        build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"checkpoint": str(path)}), 40)
     msg = str(err.value)
     assert str(path) in msg and "missing key(s): dist_token" in msg and "unexpected key(s): pos_embed" in msg
     assert "time_new_pos_embed: checkpoint [1, 32, 1, 99] vs model [1, 32, 1, 12]" in msg
     with pytest.raises(ConfigError, match="file not found"):
-        build_audio_encoder(AudioEncoderConfig(**(TINY | {"checkpoint": str(tmp_path / "none.pt")})), 40)
+        build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"checkpoint": str(tmp_path / "none.pt")}), 40)
 
 
 def test_frozen_segmented_checkpoint_loads_into_the_inner_encoder(tmp_path):
     enc = tiny()
     path = tmp_path / "w.pt"
     _save(enc.state_dict(), path)
-    seg = build_audio_encoder(AudioEncoderConfig(**(TINY | {"checkpoint": str(path), "segment_seconds": 1.0,
-                                                            "frozen": True})), 40, frame_rate=100)
+    seg = build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"checkpoint": str(path), "segment_seconds": 1.0,
+                                                            "frozen": True}), 40, frame_rate=100)
     assert isinstance(seg, SegmentedAudioEncoder) and torch.equal(seg.inner.cls_token, enc.cls_token)
     seg.train()
     assert not any(m.training for m in seg.modules()) and not any(p.requires_grad for p in seg.parameters())
@@ -173,7 +173,7 @@ def test_frozen_segmented_checkpoint_loads_into_the_inner_encoder(tmp_path):
 # --------------------------------------------------------------------------------------------- segments
 def segmented(n_mels: int = 40, seconds: float = 1.0) -> SegmentedAudioEncoder:
     torch.manual_seed(0)
-    return build_audio_encoder(AudioEncoderConfig(**(TINY | {"segment_seconds": seconds})), n_mels,
+    return build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"segment_seconds": seconds}), n_mels,
                                frame_rate=100).eval()
 
 
@@ -199,7 +199,7 @@ def test_segments_are_averaged_over_the_real_ones():
 
 def test_a_25_second_clip_is_three_segments_at_the_passt_rate():
     torch.manual_seed(0)
-    enc = build_audio_encoder(AudioEncoderConfig(**(TINY | {"segment_seconds": 10.0, "max_time_patches": 99})),
+    enc = build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"segment_seconds": 10.0, "max_time_patches": 99}),
                               40, frame_rate=32000 / 320)
     assert enc.segment_frames == 1000
     real, counts = enc.segment_lengths(torch.tensor([2500, 1000, 1005, 3]), 3000)
@@ -210,6 +210,6 @@ def test_a_25_second_clip_is_three_segments_at_the_passt_rate():
 
 def test_segment_longer_than_the_positional_embedding_is_refused():
     with pytest.raises(ConfigError, match="segment_seconds"):
-        build_audio_encoder(AudioEncoderConfig(**(TINY | {"segment_seconds": 20.0})), 40, frame_rate=100)
+        build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"segment_seconds": 20.0}), 40, frame_rate=100)
     with pytest.raises(ConfigError, match="frame rate"):
-        build_audio_encoder(AudioEncoderConfig(**(TINY | {"segment_seconds": 1.0})), 40)
+        build_audio_encoder(AudioEncoderConfig.from_dict(TINY | {"segment_seconds": 1.0}), 40)
