@@ -33,20 +33,10 @@ def read_per_query(run_dir: Path) -> tuple[list[tuple[str, str]], np.ndarray]:
 
 
 def train_or_reuse(config: str, kind: str, seed: int, runs_dir: Path, overrides: dict) -> Path:
-    from retrieval.config import TrialConfig
-    from retrieval.train import fit
+    """``runs_dir/<kind>-s<seed>``: trained, or reused when it holds this finished configuration."""
+    from .seed_noise import train_or_reuse as train
 
-    cfg = TrialConfig.load(config).with_overrides({"fusion.kind": kind, "train.seed": seed, **overrides})
-    run_dir = runs_dir / f"{kind}-s{seed}"
-    metrics = run_dir / "metrics.json"
-    if metrics.exists():
-        m = json.loads(metrics.read_text())
-        if m.get("complete") and TrialConfig.load(run_dir / "config.yaml").fingerprint() == cfg.fingerprint():
-            print(f"reusing {run_dir}")
-            return run_dir
-    print(f"training {run_dir} ({config}, fusion.kind={kind}, seed {seed})")
-    fit(cfg, run_dir)
-    return run_dir
+    return train(config, {**overrides, "fusion.kind": kind}, seed, runs_dir, label=kind)
 
 
 def main(argv: list[str] | None = None) -> int:
