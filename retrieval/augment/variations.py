@@ -7,7 +7,7 @@ probability 0.3. Two formats are read:
 **The released list** (``clotho_gpt/variations.json`` of the paper's repository), used as it is: a JSON list with
 one record per caption::
 
-    [{"idx": 0, "path": "/home/someone/clotho/development/ Ambience Birds.wav", "caption": "Birds chirp ...",
+    [{"idx": 0, "path": "/mnt/authors/clotho/development/ Ambience Birds.wav", "caption": "Birds chirp ...",
       "query": "...", "response": "...", "variations": ["Birds are chirping ...", ...], "finish_reason": "stop",
       "usage": {...}}, ...]
 

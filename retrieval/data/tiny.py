@@ -254,7 +254,7 @@ def write_released_clotho(root: str | Path, *, sizes: dict[str, int] | None = No
 
 
 def write_released_variations(root: str | Path, split: str, out: str | Path, *, n: int = 5, seed: int = 0,
-                              prefix: str = "/home/someone/data/clotho_v2") -> Path:
+                              prefix: str = "/mnt/authors/data/clotho_v2") -> Path:
     """The released ``clotho_gpt/variations.json`` format for the captions CSV of ``split`` in ``root``: a JSON list,
     one record per caption, ``{"idx", "path", "caption", "query", "response", "variations", "finish_reason",
     "usage"}``; ``path`` an absolute path on another machine ending in the file name as listed, ``caption`` the CSV

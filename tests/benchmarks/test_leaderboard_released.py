@@ -84,7 +84,7 @@ def test_directory_prefixes_are_reduced_and_counted(tmp_path):
     ranks = rankings(1)
     plain = read_submission(write_sub(tmp_path / "a.csv", ranks), gt)
     prefixed = read_submission(write_sub(tmp_path / "b.csv", ranks, header=DCASE_2023_HEADER,
-                                         prefix="/home/team/clotho/evaluation/"), gt)
+                                         prefix="/mnt/team/clotho/evaluation/"), gt)
     assert prefixed.rankings == plain.rankings and prefixed.n_reduced == 25 * 5
     assert score_submission(gt, prefixed).summary()["n_reduced"] == 125
 

@@ -74,7 +74,7 @@ def test_submission_scores_exactly_the_runs_own_per_query_map(released_run, tmp_
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(DCASE_2023_HEADER)
         for r in rows[1:]:
-            w.writerow([r[0], *(f"/home/team/clotho/evaluation/{f}" if f else "" for f in r[1:])])
+            w.writerow([r[0], *(f"/mnt/team/clotho/evaluation/{f}" if f else "" for f in r[1:])])
     assert leaderboard(["score", "--ground-truth", str(gt), "--submission", str(prefixed), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["map10"] == scored["map10"] and again["header"] == "dcase2023"

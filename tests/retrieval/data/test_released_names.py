@@ -114,7 +114,7 @@ def test_empty_or_blank_file_name_is_still_an_error(tmp_path):
 
 
 def test_name_helpers():
-    assert base_name("/home/x/clotho/development/ Ambience Birds.wav") == " Ambience Birds.wav"
+    assert base_name("/mnt/x/clotho/development/ Ambience Birds.wav") == " Ambience Birds.wav"
     assert base_name("C:\\data\\evaluation\\a b.wav ") == "a b.wav "
     assert base_name("plain.wav") == "plain.wav"
     assert loose_key(" Bird&#39;s.wav ") == "Bird's.wav"
