@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from retrieval.data.names import NameIndex, base_name, has_directory
+from retrieval.errors import HarnessError
 from retrieval.evaluate import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
 
 __all__ = [
@@ -79,7 +80,7 @@ SUBMISSION_HEADERS: dict[str, tuple[str, ...]] = {"dcase2022": DCASE_HEADER, "dc
 MAX_LISTED = 20
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(HarnessError, ValueError):
     """Bad input or a refused board operation; the command line prints ``error: <message>`` and exits 2."""
 
 
