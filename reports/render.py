@@ -1,4 +1,5 @@
-"""The one table renderer of the reports and the benchmarks: Markdown pipe tables, LaTeX booktabs floats and CSV.
+"""The one table renderer of the reports and the benchmarks: Markdown pipe tables, LaTeX booktabs floats, CSV, and
+aligned plain text for the terminal.
 
 It only lays out what it is given: the caller formats the values (``reports.tables`` in percent with 2 decimals,
 the benchmarks with 3 significant digits, the leaderboard with 4 decimals) and the renderer never reformats them,
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence, Union
 
 __all__ = ["Cell", "Column", "csv_text", "latex_escape", "latex_label", "latex_table", "markdown_cell",
-           "markdown_table"]
+           "markdown_table", "text_table"]
 
 #: A display cell: the same text for Markdown and LaTeX (escaped for LaTeX), or ``(markdown, raw_latex)``.
 Cell = Union[str, tuple]
@@ -134,3 +135,15 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
+
+
+def text_table(rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    """Rows of cells (the first one the header) as lines for the terminal, columns two spaces apart and padded to
+    their widest cell; ``align[c]`` is ``l`` or ``r`` for column ``c``; trailing spaces are dropped.
+
+    >>> text_table([["arm", "mAP@10"], ["late", "0.2500"]], "lr")
+    ['arm   mAP@10', 'late  0.2500']
+    """
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return ["  ".join(c.ljust(wd) if al == "l" else c.rjust(wd) for c, wd, al in zip(r, widths, align)).rstrip()
+            for r in rows]
