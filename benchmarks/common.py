@@ -20,14 +20,16 @@ def machine() -> dict[str, Any]:
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A benchmark's Markdown table (:func:`reports.render.markdown_table`): floats with 3 significant digits
+    (whole numbers from 1000 on), anything else as ``str`` gives it."""
+    from reports.render import markdown_table as render
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
         return str(v)
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return render(header, [[fmt(v) for v in row] for row in rows])
 
 
 def write_results(out_dir: str | Path, name: str, payload: dict[str, Any], markdown: str) -> tuple[Path, Path]:

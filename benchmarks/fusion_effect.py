@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.errors import command_line
+
 from .common import machine, markdown_table, write_results
 
 
@@ -24,9 +26,11 @@ def random_map10(n_items: int) -> float:
 
 
 def read_per_query(run_dir: Path) -> tuple[list[tuple[str, str]], np.ndarray]:
+    from reports.collect import CollectError
+
     path = Path(run_dir) / "per_query.csv"
     if not path.exists():
-        raise SystemExit(f"error: {path} not found (is {run_dir} a finished run?)")
+        raise CollectError(f"{path} not found (is {run_dir} a finished run?)")
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     return [(r["query"], r["target"]) for r in rows], np.array([float(r["ap10"]) for r in rows])
@@ -39,6 +43,7 @@ def train_or_reuse(config: str, kind: str, seed: int, runs_dir: Path, overrides:
     return train(config, {**overrides, "fusion.kind": kind}, seed, runs_dir, label=kind)
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks fusion_effect", description=__doc__.splitlines()[0])
     p.add_argument("--config", default="synthcaps-small")
@@ -64,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             if queries_ref is None:
                 queries_ref = queries
             elif queries != queries_ref:
-                raise SystemExit(f"error: {run_dir}/per_query.csv holds other queries than the first run")
+                from reports.collect import CollectError
+
+                raise CollectError(f"{run_dir}/per_query.csv holds other queries than the first run")
             m = json.loads((run_dir / "metrics.json").read_text())
             n_items = m["extra"]["n_test"]
             per_kind.setdefault(kind, []).append(ap)

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from retrieval.errors import command_line
+
 from .common import machine, markdown_table, write_results
 
 
@@ -108,6 +110,7 @@ def run(trials: int = 20, reports: int = 5, concurrent: int = 2, out_dir: str | 
     return payload
 
 
+@command_line
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks harness_overhead", description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, default=20)

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.errors import command_line
+
 from .common import machine, markdown_table, write_results
 
 
@@ -65,7 +67,7 @@ def train_or_reuse(config: str, overrides: dict[str, Any], seed: int, runs_dir: 
 
 def read_runs(run_dirs: list[Path]) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Per-query AP@10 of each run (runs x queries, rows paired by query) and each run's test metrics."""
-    from reports.collect import read_per_query
+    from reports.collect import CollectError, read_per_query
 
     ref: dict | None = None
     rows, metrics = [], []
@@ -74,7 +76,7 @@ def read_runs(run_dirs: list[Path]) -> tuple[np.ndarray, list[dict[str, Any]]]:
         if ref is None:
             ref = {key: i for i, key in enumerate(pq.keys)}
         elif set(pq.keys) != set(ref):
-            raise SystemExit(f"error: {d}/per_query.csv holds other queries than {run_dirs[0]}/per_query.csv")
+            raise CollectError(f"{d}/per_query.csv holds other queries than {run_dirs[0]}/per_query.csv")
         ap = np.empty(len(ref))
         ap[[ref[key] for key in pq.keys]] = pq.ap
         rows.append(ap)
@@ -156,6 +158,7 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(md)
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks seed_noise", description=__doc__.splitlines()[0])
     p.add_argument("--config", default="synthcaps-small")

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import torch
 
+from retrieval.errors import command_line
+
 from .common import machine, markdown_table, write_results
 
 if TYPE_CHECKING:
@@ -225,6 +227,7 @@ def _default_cache() -> Path:
     return default_cache_dir()
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks train_speed", description=__doc__.splitlines()[0])
     p.add_argument("--config", default="synthcaps-small")

@@ -8,7 +8,8 @@ that does not exist, a run directory without ``per_query.csv``, mismatched query
 from __future__ import annotations
 
 import argparse
-import sys
+
+from retrieval.errors import command_line
 
 
 def _int_at_least(lo: int):
@@ -121,15 +122,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+@command_line(one_line=True)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .collect import CollectError
-
-    try:
-        return args.func(args)
-    except CollectError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return args.func(args)

@@ -30,6 +30,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from retrieval.errors import HarnessError
+
 __all__ = [
     "CollectError",
     "PerQuery",
@@ -49,7 +51,7 @@ VARIANT_PARAM = "variant"  # studies.spec.VARIANT
 PER_QUERY_COLUMNS = ("query", "target", "rank", "ap10")
 
 
-class CollectError(ValueError):
+class CollectError(HarnessError, ValueError):
     """Bad input for a report: a missing study, run directory or per-query file, mismatched query sets."""
 
 

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .collect import CollectError, align_runs, metrics_from_per_query, per_query_path, read_per_query
+from .render import text_table
 from .stats import RecipeTest, compare_arms, holm, significance_mark
 
 __all__ = ["compare_runs", "format_comparison", "parse_arm"]
@@ -176,13 +177,6 @@ def _p(p: float | None) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def _table(rows: list[list[str]], align: str) -> list[str]:
-    """Rows of cells as aligned lines; ``align[c]`` is ``"l"`` or ``"r"`` for column ``c``."""
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return ["  ".join(c.ljust(wd) if al == "l" else c.rjust(wd) for c, wd, al in zip(r, widths, align)).rstrip()
-            for r in rows]
-
-
 def format_comparison(result: dict[str, Any]) -> str:
     """The terminal tables of :func:`compare_runs`' result."""
     arms = result.get("arms") or [{**r, "n_runs": 1, "map10_sd": None} for r in result["runs"]]
@@ -194,7 +188,7 @@ def format_comparison(result: dict[str, Any]) -> str:
         rows.append([a["name"], str(a["n_runs"]), str(a["n_queries"]), f"{a['map10']:.4f}",
                      "-" if a["map10_sd"] is None else f"{a['map10_sd']:.4f}", f"{a['r1']:.3f}", f"{a['r5']:.3f}",
                      f"{a['r10']:.3f}"])
-    lines += _table(rows, "lrrrrrrr")
+    lines += text_table(rows, "lrrrrrrr")
     lines.append("")
     rows = [["A", "B", "runs", "mean A-B", "95% CI", "p", "p Holm", "", "test"]]
     for p in result["pairs"]:
@@ -203,7 +197,7 @@ def format_comparison(result: dict[str, Any]) -> str:
         rows.append([p["a"], p["b"], f"{p['n_runs_a']}v{p['n_runs_b']}", f"{p['diff']:+.4f}",
                      f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]", _p(p["p_value"]), _p(p["p_holm"]), p["mark"],
                      test])
-    lines += _table(rows, "llrrrrrll")
+    lines += text_table(rows, "llrrrrrll")
     s = result["settings"]
     lines.append("")
     lines.append(f"mean A-B: difference of the arms' mean mAP@10 over the {result['pairs'][0]['n']} shared queries.")
@@ -240,7 +234,7 @@ def _format_single_runs(result: dict[str, Any]) -> str:
     for p in result["pairs"]:
         rows.append([p["a"], p["b"], f"{p['diff']:+.4f}", f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]",
                      _p(p["p_randomization"]), _p(p["p_wilcoxon"]), _p(p["p_holm"]), p["mark"]])
-    lines += _table(rows, "llrrrrrr")
+    lines += text_table(rows, "llrrrrrr")
     s = result["settings"]
     lines.append("")
     lines.append(f"per-query AP@10 paired over {result['pairs'][0]['n']} queries; CI: paired percentile bootstrap; "

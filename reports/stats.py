@@ -220,26 +220,47 @@ def _paired_differences(a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a, b, a - b
 
 
+def _check_integer(value, name: str, lo: int, what: str) -> int:
+    """``value`` as an int when it is an integer (not a bool) >= ``lo``, else ``ValueError`` saying ``what`` it must
+    be."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lo:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
 def _check_n_resamples(n_resamples) -> int:
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    return int(n_resamples)
+    return _check_integer(n_resamples, "n_resamples", 1, "a positive integer")
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return _check_integer(seed, "seed", 0, "a non-negative integer")
+
+
+def _check_probability(x, name: str, example: str = "") -> float:
+    """``x`` as a float in the open interval (0, 1), else ``ValueError`` naming ``name`` (``example``: a hint)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1), got {x!r}") from None
+    if not 0.0 < x < 1.0:
+        raise ValueError(f"{name} must be in (0, 1){example}, got {x!r}")
+    return x
 
 
 def _check_level(level) -> float:
+    return _check_probability(level, "level", " (e.g. 0.95)")
+
+
+def _check_finite(x, name: str, *, non_negative: bool = False) -> float:
+    """``x`` as a finite float (``non_negative``: also >= 0), else ``ValueError`` naming ``name``."""
+    what = "a finite number >= 0" if non_negative else "a finite number"
     try:
-        level = float(level)
+        x = float(x)
     except (TypeError, ValueError):
-        raise ValueError(f"level must be a number in (0, 1), got {level!r}") from None
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1) (e.g. 0.95), got {level!r}")
-    return level
+        raise ValueError(f"{name} must be {what}, got {x!r}") from None
+    if not math.isfinite(x) or (non_negative and x < 0):
+        raise ValueError(f"{name} must be {what}, got {x!r}")
+    return x
 
 
 def _chunk_rows(n: int) -> int:
@@ -846,16 +867,6 @@ def compare_arms(runs_a, runs_b, *, n_resamples: int = 10_000, seed: int = 0,
 # planning: power and minimum detectable effect of the recipe test
 
 
-def _check_probability(x, name: str) -> float:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, 1), got {x!r}") from None
-    if not 0.0 < x < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {x!r}")
-    return x
-
-
 #: Gauss-generalised-Laguerre nodes per arm for :func:`recipe_power` (agrees with Monte Carlo within 0.001 for
 #: >= 3 seeds per arm, 0.004 with 2).
 _POWER_NODES = 96
@@ -864,20 +875,10 @@ _POWER_NODES = 96
 def _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b,
             query_var) -> tuple[int, int, int, float, float, float]:
     """Validated ``(m, k, n, run_var_a/m, run_var_b/k, query_var/n)``."""
-    counts = {}
-    for name, val in (("n_runs_a", n_runs_a), ("n_runs_b", n_runs_b), ("n_queries", n_queries)):
-        if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < 2:
-            raise ValueError(f"{name} must be an integer >= 2, got {val!r}")
-        counts[name] = int(val)
-    variances = {}
-    for name, val in (("run_var_a", run_var_a), ("run_var_b", run_var_b), ("query_var", query_var)):
-        try:
-            val = float(val)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a finite number >= 0, got {val!r}") from None
-        if not math.isfinite(val) or val < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {val!r}")
-        variances[name] = val
+    counts = {name: _check_integer(val, name, 2, "an integer >= 2")
+              for name, val in (("n_runs_a", n_runs_a), ("n_runs_b", n_runs_b), ("n_queries", n_queries))}
+    variances = {name: _check_finite(val, name, non_negative=True)
+                 for name, val in (("run_var_a", run_var_a), ("run_var_b", run_var_b), ("query_var", query_var))}
     m, k, n = counts["n_runs_a"], counts["n_runs_b"], counts["n_queries"]
     c = (variances["run_var_a"] / m, variances["run_var_b"] / k, variances["query_var"] / n)
     if sum(c) <= 0:
@@ -929,12 +930,7 @@ def recipe_power(delta: float, *, n_runs_a: int, n_runs_b: int, n_queries: int, 
     the test under the model (0.045 for 3 vs 3 equal variances).
     """
     alpha = _check_probability(alpha, "alpha")
-    try:
-        delta = float(delta)
-    except (TypeError, ValueError):
-        raise ValueError(f"delta must be a finite number, got {delta!r}") from None
-    if not math.isfinite(delta):
-        raise ValueError(f"delta must be a finite number, got {delta!r}")
+    delta = _check_finite(delta, "delta")
     m, k, n, ca, cb, cq = _design(n_runs_a, n_runs_b, n_queries, run_var_a, run_var_b, query_var)
     return _power(delta, m, k, n, ca, cb, cq, alpha)
 

@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from .errors import HarnessError, UsageError, command_line
+
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="a named config (synthcaps-tiny, synthcaps-small, synthcaps) "
@@ -47,27 +49,22 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .config import ConfigError
-    from .data.errors import DataError
     from .evaluate import export_run, summary_line
 
     if args.submission is None and args.ground_truth is None:
-        print("error: nothing to write: give --submission OUT.csv and/or --ground-truth GT.csv", file=sys.stderr)
-        return 2
+        raise UsageError("nothing to write: give --submission OUT.csv and/or --ground-truth GT.csv")
     if args.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
-            print("error: --device cuda: no CUDA device is available", file=sys.stderr)
-            return 2
+            raise UsageError("--device cuda: no CUDA device is available")
     try:
         result = export_run(args.run, args.split, submission=args.submission, ground_truth=args.ground_truth,
                             data_root=args.data_root, device=args.device, progress=not args.quiet)
-    except (ConfigError, DataError):
+    except HarnessError:
         raise  # reported by main()
     except (OSError, ValueError) as exc:  # an unwritable output path, NaN scores ...
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise HarnessError(str(exc)) from exc
     print(summary_line(result))
     return 0
 
@@ -88,8 +85,7 @@ def cmd_data_summary(args) -> int:
     from .data.datasets import DATASETS, LoadOptions, summarize
 
     if args.dataset not in DATASETS:
-        print(f"error: --dataset {args.dataset!r}: known datasets are {', '.join(DATASETS)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--dataset {args.dataset!r}: known datasets are {', '.join(DATASETS)}")
     defaults = LoadOptions()
     options = LoadOptions(
         audiocaps_audio_pattern=args.audio_pattern or defaults.audiocaps_audio_pattern,
@@ -207,21 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command_line(also=(FileExistsError,))
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .config import ConfigError
-
-    try:
-        from .data.errors import DataError
-    except ImportError:  # pragma: no cover
-        DataError = ConfigError  # type: ignore[misc,assignment]
-    from .augment.wordnet import WordNetMissing
-
-    try:
-        return args.func(args)
-    except (ConfigError, DataError, FileExistsError, WordNetMissing) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return args.func(args)

@@ -33,11 +33,13 @@ from typing import Any, ClassVar, Literal, Mapping
 
 import yaml
 
+from .errors import HarnessError
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 NON_SEMANTIC_KEYS = ("train.progress", "data.cache_dir")
 
 
-class ConfigError(ValueError):
+class ConfigError(HarnessError, ValueError):
     """A configuration value is unknown, of the wrong type or out of range. The message names the key."""
 
 

@@ -7,7 +7,8 @@ storage URL or a study that cannot run as asked prints ``error: ...`` (starting 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from retrieval.errors import command_line
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -68,22 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .spec import SpecError
-
-    try:
-        return args.func(args)
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        from .study import RunnerError
-
-        if isinstance(exc, RunnerError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    return args.func(args)

@@ -4,8 +4,10 @@ other."""
 
 from __future__ import annotations
 
+from retrieval.errors import HarnessError
+
 __all__ = ["SpecError"]
 
 
-class SpecError(ValueError):
+class SpecError(HarnessError, ValueError):
     """A study spec is invalid. The message starts with the dotted spec key."""

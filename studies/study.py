@@ -26,13 +26,15 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from retrieval.errors import HarnessError
+
 from .spec import TPE_DEFAULTS, StudySpec, grid_points
 
 HEARTBEAT_EVERY_S = 60.0
 STALE_AFTER_S = 900.0  # a runner on another host whose trials have not beaten for this long is gone
 
 
-class RunnerError(RuntimeError):
+class RunnerError(HarnessError, RuntimeError):
     """The study cannot be run as asked (e.g. it has stale trials and --resume was not given)."""
 
 

@@ -25,6 +25,21 @@ def cache_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture
+def error_from_file(tmp_path):
+    """``error_from_file(name, text, read, error)``: write ``text`` to ``tmp_path / name``, expect ``read(path)`` to
+    raise ``error``; returns ``(path, message)`` for the test to check what the message names."""
+
+    def check(name: str, text: str, read, error: type[BaseException]) -> tuple[Path, str]:
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(error) as info:
+            read(path)
+        return path, str(info.value)
+
+    return check
+
+
 # ---------------------------------------------------------------- a real PostgreSQL server (study + board tests)
 def _pg_bin() -> Path | None:
     for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):

@@ -23,6 +23,8 @@ import re
 import sys
 from pathlib import Path
 
+from retrieval.errors import UsageError, command_line
+
 from .formats import LeaderboardError
 
 PROG = "python -m benchmarks leaderboard"
@@ -213,32 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command_line(also=(OSError,))  # OSError: an output path that cannot be written, ...
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "split", None) is not None and getattr(args, "run", None) is None:
-        print("error: --split goes with --run", file=sys.stderr)
-        return 2
+        raise UsageError("--split goes with --run")
     if getattr(args, "resamples", 1) < 1 or not 0 < getattr(args, "alpha", 0.5) < 1:
-        print("error: --resamples must be >= 1 and --alpha in (0, 1)", file=sys.stderr)
-        return 2
+        raise UsageError("--resamples must be >= 1 and --alpha in (0, 1)")
     try:
-        from retrieval.config import ConfigError
-        from retrieval.data.errors import DataError
-
         return args.func(args)
-    except (LeaderboardError, ConfigError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # an output path that cannot be written, ...
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except Exception as exc:  # a database failure after the store opened (server gone, disk full, ...)
         if not type(exc).__module__.startswith("sqlalchemy"):
             raise
-        from .board import redact
+        from .board import BoardError, redact
 
-        print(f"error: boards database: {type(exc).__name__}: {redact(str(exc).splitlines()[0])}", file=sys.stderr)
-        return 2
+        raise BoardError(f"boards database: {type(exc).__name__}: {redact(str(exc).splitlines()[0])}") from None

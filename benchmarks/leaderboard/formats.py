@@ -40,16 +40,17 @@ parsable as CSV is refused. Ground truth falls back to ISO-8859-1 when it is not
 from __future__ import annotations
 
 import ast
-import csv
 import hashlib
 import html
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from retrieval.data.csvfile import csv_records
+from retrieval.data.errors import DataError
 from retrieval.data.names import NameIndex, base_name, has_directory
+from retrieval.errors import HarnessError
 from retrieval.evaluate import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
 
 __all__ = [
@@ -79,7 +80,7 @@ SUBMISSION_HEADERS: dict[str, tuple[str, ...]] = {"dcase2022": DCASE_HEADER, "dc
 MAX_LISTED = 20
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(HarnessError, ValueError):
     """Bad input or a refused board operation; the command line prints ``error: <message>`` and exits 2."""
 
 
@@ -125,14 +126,10 @@ def read_csv_records(path: str | Path, *, what: str, latin1_fallback: bool = Fal
             raise InputError(path, f"not a UTF-8 text file: byte 0x{data[exc.start]:02x} at line {line} cannot be "
                                    "decoded (save the CSV as UTF-8)") from None
         text = data.decode("iso-8859-1")
-    records: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        for record in reader:
-            records.append(record)
-    except csv.Error as exc:
-        raise InputError(path, f"not a parsable CSV file ({exc}) in the record starting here",
-                         row=len(records) + 1) from None
+        records = csv_records(text, path)
+    except DataError as exc:
+        raise InputError(path, exc.reason, row=exc.row) from None
     first = 0  # leading blank lines are skipped
     while first < len(records) and _is_blank(records[first]):
         first += 1
@@ -280,6 +277,17 @@ def _build(merged: dict[str, list[str]], rows: dict[str, Sequence[int]], source:
                        rows=tuple(tuple(rows[q]) for q in merged), source=source, format=fmt)
 
 
+def _parsed(path: Path, problems: list[str], merged: dict[str, list[str]], where: dict[str, list[int]],
+            fmt: str) -> GroundTruth:
+    """The ground truth a parser read from ``path``, or an :class:`InputError` listing its ``problems`` (or saying
+    that the file holds no queries)."""
+    if problems:
+        raise InputError(path, problems)
+    if not merged:
+        raise InputError(path, "the ground truth has no queries (no data rows)")
+    return _build(merged, where, str(path), fmt)
+
+
 def read_ground_truth(path: str | Path) -> GroundTruth:
     """Read a ground-truth CSV in the Clotho captions or the multi-positive format (see the module docstring)."""
     header, rows = read_csv_records(path, what="ground truth", latin1_fallback=True)
@@ -323,11 +331,7 @@ def _parse_clotho(path: Path, header: Sequence[str], rows) -> GroundTruth:
             rws = where.setdefault(q, [])
             if n not in rws:
                 rws.append(n)
-    if problems:
-        raise InputError(path, problems)
-    if not merged:
-        raise InputError(path, "the ground truth has no queries (no data rows)")
-    return _build(merged, where, str(path), "clotho")
+    return _parsed(path, problems, merged, where, "clotho")
 
 
 def _parse_multi(path: Path, header: Sequence[str], rows) -> GroundTruth:
@@ -363,11 +367,7 @@ def _parse_multi(path: Path, header: Sequence[str], rows) -> GroundTruth:
             continue
         merged[q] = names
         where[q] = [n]
-    if problems:
-        raise InputError(path, problems)
-    if not merged:
-        raise InputError(path, "the ground truth has no queries (no data rows)")
-    return _build(merged, where, str(path), "multi")
+    return _parsed(path, problems, merged, where, "multi")
 
 
 def _short(text: str, n: int = 60) -> str:

@@ -18,8 +18,6 @@ submission, so :attr:`ScoreResult.rank` reports them as NaN ("not in the top 10"
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,17 +59,15 @@ class ScoreResult:
     def per_query_csv(self) -> str:
         """``query,relevant,submission_row,missing,rank,ap10,r1,r5,r10`` (``relevant`` ``;``-joined, ``rank`` empty
         when no relevant file is in the top 10), ground-truth query order."""
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["query", "relevant", "submission_row", "missing", "rank", "ap10", *(f"r{k}" for k in KS)])
+        from reports.render import csv_text
+
         gt, sub = self.ground_truth, self.submission
         missing = set(sub.missing)
-        for q in range(self.n_queries):
-            r = self.rank[q]
-            w.writerow([gt.queries[q], ";".join(gt.relevant_files(q)), sub.rows[q] or "", int(q in missing),
-                        "" if math.isnan(r) else int(r), f"{self.ap[q]:.6f}",
-                        *(int(self.recall[k][q]) for k in KS)])
-        return buf.getvalue()
+        rows = [[gt.queries[q], ";".join(gt.relevant_files(q)), sub.rows[q] or "", int(q in missing),
+                 "" if math.isnan(r) else int(r), f"{self.ap[q]:.6f}", *(int(self.recall[k][q]) for k in KS)]
+                for q, r in enumerate(self.rank[: self.n_queries])]
+        return csv_text(["query", "relevant", "submission_row", "missing", "rank", "ap10", *(f"r{k}" for k in KS)],
+                        rows)
 
     def write_per_query(self, path: str | Path) -> None:
         from retrieval.utils import atomic_write_text

@@ -17,18 +17,16 @@ canvas (no display needed, no global backend switch).
 
 from __future__ import annotations
 
-import csv
 import io
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from benchmarks.common import markdown_table
-from reports.tables import latex_escape
+from reports.render import Column, csv_text, latex_escape, latex_label, markdown_table
+from reports.render import latex_table as render_latex
 
 from .board import BoardInfo, Entry
 
@@ -88,11 +86,7 @@ def _notes(info: BoardInfo, n_resamples: int, seed: int, alpha: float) -> str:
 def markdown_report(info: BoardInfo, rows: Sequence[Standing], *, n_resamples: int, seed: int,
                     alpha: float = 0.05) -> str:
     header = ["Rank", "Team", "System", "mAP@10", "R@1", "R@5", "R@10", "Δ mAP@10", "p (Holm)", "Submitted"]
-
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    body = [[s.rank, esc(s.entry.team), esc(s.entry.system), f"{s.entry.map10:.4f}", f"{s.entry.r1:.4f}",
+    body = [[s.rank, s.entry.team, s.entry.system, f"{s.entry.map10:.4f}", f"{s.entry.r1:.4f}",
              f"{s.entry.r5:.4f}", f"{s.entry.r10:.4f}", "–" if s.is_leader else f"{s.delta:+.4f}",
              "leader" if s.is_leader else f"{_p_text(s.p_holm)} {s.mark}".strip(), s.entry.submitted_at]
             for s in rows]
@@ -103,34 +97,26 @@ def markdown_report(info: BoardInfo, rows: Sequence[Standing], *, n_resamples: i
 def latex_table(info: BoardInfo, rows: Sequence[Standing], *, n_resamples: int, seed: int,
                 alpha: float = 0.05) -> str:
     """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``); the leader in bold."""
-    label = re.sub(r"[^A-Za-z0-9:-]+", "-", info.name).strip("-") or "board"
-    lines = [
-        f"% Leaderboard {info.name} (python -m benchmarks leaderboard show); needs \\usepackage{{booktabs}}",
-        r"\begin{table}[t]",
-        r"  \centering",
-        f"  \\caption{{Leaderboard {latex_escape(info.name)}: {info.n_queries} queries. $p$: paired randomization "
-        f"test of per-query AP@10 against the leader ({n_resamples} resamples), Holm-corrected; "
-        r"$^{*}\,p<0.05$, $^{**}\,p<0.01$, $^{***}\,p<0.001$.}",
-        f"  \\label{{tab:leaderboard-{label}}}",
-        r"  \begin{tabular}{rllrrrrr}",
-        r"    \toprule",
-        r"    Rank & Team & System & mAP@10 & R@1 & R@5 & R@10 & $p$ (Holm) \\",
-        r"    \midrule",
-    ]
+    body = []
     for s in rows:
         e = s.entry
         nums = [f"{e.map10:.4f}", f"{e.r1:.4f}", f"{e.r5:.4f}", f"{e.r10:.4f}"]
         if s.is_leader:
-            nums = [f"\\textbf{{{v}}}" for v in nums]
+            nums = [(v, f"\\textbf{{{v}}}") for v in nums]
             p = "--"
         else:
             p = _p_text(s.p_holm).replace("<", "$<$") + (f"$^{{{s.mark}}}$" if s.mark else "")
-        lines.append(f"    {s.rank} & {latex_escape(e.team)} & {latex_escape(e.system)} & " + " & ".join(nums)
-                     + f" & {p} \\\\")
-    if not rows:
-        lines.append(r"    \multicolumn{8}{c}{(no entries yet)} \\")
-    lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+        body.append([str(s.rank), e.team, e.system, *nums, ("", p)])
+    caption = (f"Leaderboard {latex_escape(info.name)}: {info.n_queries} queries. $p$: paired randomization test of "
+               f"per-query AP@10 against the leader ({n_resamples} resamples), Holm-corrected; "
+               r"$^{*}\,p<0.05$, $^{**}\,p<0.01$, $^{***}\,p<0.001$.")
+    label = f"tab:leaderboard-{latex_label(info.name, 'board')}"
+    return render_latex(_LATEX_COLUMNS, body, caption=caption, label=label, comment=f"Leaderboard {info.name} (python -m benchmarks leaderboard show); needs "
+                                "\\usepackage{booktabs}", empty="(no entries yet)")
+
+
+_LATEX_COLUMNS = (Column("Rank"), Column("Team", align="l"), Column("System", align="l"), Column("mAP@10"),
+                  Column("R@1"), Column("R@5"), Column("R@10"), Column("p (Holm)", "$p$ (Holm)"))
 
 
 CSV_COLUMNS = ("rank", "team", "system", "map10", "r1", "r5", "r10", "delta_map10", "p_value", "p_holm", "mark",
@@ -138,15 +124,13 @@ CSV_COLUMNS = ("rank", "team", "system", "map10", "r1", "r5", "r10", "delta_map1
 
 
 def csv_table(info: BoardInfo, rows: Sequence[Standing]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    body = []
     for s in rows:
         e = s.entry
-        w.writerow([s.rank, e.team, e.system, repr(e.map10), repr(e.r1), repr(e.r5), repr(e.r10), repr(s.delta),
-                    "" if math.isnan(s.p) else repr(s.p), "" if math.isnan(s.p_holm) else repr(s.p_holm), s.mark,
-                    int(s.same_as_leader), e.n_queries, e.n_missing, e.id, e.submitted_at, e.source])
-    return buf.getvalue()
+        body.append([s.rank, e.team, e.system, repr(e.map10), repr(e.r1), repr(e.r5), repr(e.r10), repr(s.delta),
+                     "" if math.isnan(s.p) else repr(s.p), "" if math.isnan(s.p_holm) else repr(s.p_holm), s.mark,
+                     int(s.same_as_leader), e.n_queries, e.n_missing, e.id, e.submitted_at, e.source])
+    return csv_text(CSV_COLUMNS, body)
 
 
 def plot_standings(info: BoardInfo, rows: Sequence[Standing], png: str | Path, pdf: str | Path, *,

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from retrieval.errors import UsageError, command_line
 
 from .driver import PARTS, build_table, run
 from .report import markdown
 
 
+@command_line(also=(RuntimeError,))
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks perf", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller measurements (< 15 min); writes perf_quick.*")
@@ -37,31 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow-partial", action="store_true", help="extract a table from an unfinished study")
     args = p.parse_args(argv)
 
-    from studies.spec import SpecError
-
-    from .hpo import DEFAULT_TABLE, TableError
+    from .hpo import DEFAULT_TABLE
 
     for flag, value, lo in (("--repetitions", args.repetitions, 1),
                             ("--sensitivity-repetitions", args.sensitivity_repetitions, 0),
                             ("--frozen-epochs", args.frozen_epochs, 0), ("--trial-epochs", args.trial_epochs, 1)):
         if value is not None and value < lo:
-            print(f"error: {flag}: expected an integer >= {lo}", file=sys.stderr)
-            return 2
-    try:
-        if args.build_table or args.extract_table:
-            build_table(args.spec, args.runs_dir, args.table or DEFAULT_TABLE, allow_partial=args.allow_partial,
-                        run_study=args.build_table)
-            return 0
-        if "hpo" in args.parts:  # fail on a bad table before minutes of other measurements
-            from .hpo import load_table
+            raise UsageError(f"{flag}: expected an integer >= {lo}")
+    if args.build_table or args.extract_table:
+        build_table(args.spec, args.runs_dir, args.table or DEFAULT_TABLE, allow_partial=args.allow_partial,
+                    run_study=args.build_table)
+        return 0
+    if "hpo" in args.parts:  # fail on a bad table before minutes of other measurements
+        from .hpo import load_table
 
-            load_table(args.table or DEFAULT_TABLE)
-        payload = run(quick=args.quick, parts=tuple(args.parts), out_dir=args.out, table=args.table,
-                      repetitions=args.repetitions, asha_impl=args.asha_impl, trial_epochs=args.trial_epochs,
-                      frozen_epochs=args.frozen_epochs, sensitivity_repetitions=args.sensitivity_repetitions)
-    except (TableError, SpecError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        load_table(args.table or DEFAULT_TABLE)
+    payload = run(quick=args.quick, parts=tuple(args.parts), out_dir=args.out, table=args.table,
+                  repetitions=args.repetitions, asha_impl=args.asha_impl, trial_epochs=args.trial_epochs,
+                  frozen_epochs=args.frozen_epochs, sensitivity_repetitions=args.sensitivity_repetitions)
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
     else:

@@ -29,6 +29,8 @@ import re
 import threading
 from pathlib import Path
 
+from ..errors import HarnessError
+
 WORDNET_INSTALL_HINT = "apt-get install wordnet-base wordnet-sense-index"
 
 #: Searched after an explicit directory and ``$WORDNET_DIR`` (a module constant so tests can monkeypatch it).
@@ -50,7 +52,7 @@ _DETACH: dict[str, tuple[tuple[str, str], ...]] = {
 _MARKER = re.compile(r"\([a-z]+\)$")
 
 
-class WordNetMissing(RuntimeError):
+class WordNetMissing(HarnessError, RuntimeError):
     """The WordNet database files were not found; the message names where we looked and how to install them."""
 
 

@@ -33,9 +33,7 @@ Example::
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -43,6 +41,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .audio import audio_duration
+from .csvfile import csv_records
 from .errors import DataError
 from .names import NameIndex, loose_key, name_variants
 
@@ -120,16 +119,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     text = read_text(path)
     if "\x00" in text:
         raise DataError(path, "not a CSV file: it holds NUL bytes (a binary file?)")
-    records: list[list[str]] = []
-    # strict: an unterminated quote (which would swallow the rest of the file) or a stray character after a
-    # closing quote is an error instead of a silently merged field
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        for record in reader:
-            records.append(record)
-    except csv.Error as exc:
-        raise DataError(path, f"not a parsable CSV file ({exc}) in the record starting here",
-                        row=len(records) + 1) from None
+    records = csv_records(text, path)
     while records and not records[0]:  # leading blank lines
         records.pop(0)
     if not records:
@@ -200,6 +190,18 @@ def parse_sound_id(text: str) -> str | None:
     return None if text.lower() in _NO_ID else text
 
 
+def _listed_name(path: Path, name: str, number: int, seen: dict[str, int]) -> str:
+    """A ``file_name`` cell of CSV row ``number``, exactly as listed (a leading space is part of the name), recorded
+    in ``seen``; an empty or an already listed name is a :class:`DataError`."""
+    if not name.strip():
+        raise DataError(path, "empty file_name", row=number, field="file_name")
+    if name in seen:
+        raise DataError(path, f"duplicated file_name {name!r} (first at row {seen[name]})", row=number,
+                        field="file_name")
+    seen[name] = number
+    return name
+
+
 def _read_metadata(path: Path, wanted: set[str]) -> tuple[NameIndex, list[tuple[tuple[str, ...], str | None]]]:
     """The metadata rows whose name (in any spelling, see :mod:`retrieval.data.names`) may be wanted: a
     :class:`NameIndex` of their names and ``(keywords, sound_id)`` per name. Names are kept as written."""
@@ -210,13 +212,7 @@ def _read_metadata(path: Path, wanted: set[str]) -> tuple[NameIndex, list[tuple[
     names: list[str] = []
     values: list[tuple[tuple[str, ...], str | None]] = []
     for number, row in iter_rows(path, header, rows):
-        name = row[cols["file_name"]]
-        if not name.strip():
-            raise DataError(path, "empty file_name", row=number, field="file_name")
-        if name in seen:
-            raise DataError(path, f"duplicated file_name {name!r} (first at row {seen[name]})",
-                            row=number, field="file_name")
-        seen[name] = number
+        name = _listed_name(path, row[cols["file_name"]], number, seen)
         if wanted.isdisjoint(name_variants(name)) and loose_key(name) not in wanted:
             continue  # metadata for files not in the captions CSV is ignored
         names.append(name)
@@ -253,13 +249,7 @@ def load_clotho_split(root: str | Path, split: str, *, strict: bool = True) -> S
     entries: list[tuple[int, str, tuple[str, ...]]] = []
     seen: dict[str, int] = {}
     for number, row in iter_rows(cap_path, header, rows):
-        name = row[cols["file_name"]]  # exactly as released: a leading space is part of the name
-        if not name.strip():
-            raise DataError(cap_path, "empty file_name", row=number, field="file_name")
-        if name in seen:
-            raise DataError(cap_path, f"duplicated file_name {name!r} (first at row {seen[name]})",
-                            row=number, field="file_name")
-        seen[name] = number
+        name = _listed_name(cap_path, row[cols["file_name"]], number, seen)
         captions = []
         for column in CAPTION_COLUMNS:
             caption = clean_caption(row[cols[column]])

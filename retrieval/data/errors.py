@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import HarnessError
 
-class DataError(ValueError):
+
+class DataError(HarnessError, ValueError):
     """A data file is missing, malformed or unreadable.
 
     The message always names the file and, where relevant, the 1-based CSV row (the header is row 1) and the

@@ -2,8 +2,13 @@
 
 Tests (and anyone who wants to try the loaders without the real data) write them into a temporary folder::
 
-    >>> from retrieval.data.tiny import write_tiny_audiocaps                  # doctest: +SKIP
-    >>> write_tiny_audiocaps(tmp / "audiocaps")                              # doctest: +SKIP
+    >>> import tempfile
+    >>> from retrieval.data.datasets import load_split
+    >>> from retrieval.data.tiny import write_tiny_audiocaps
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     split = load_split("audiocaps", write_tiny_audiocaps(Path(tmp) / "audiocaps"), "evaluation")
+    >>> split.name, len(split.recordings), len(split.missing_audio)  # the last clip of a split has no audio
+    ('test', 2, 1)
 
 Audio is 0.5 s of 16 kHz mono (WAV or FLAC, written with soundfile): a tone whose frequency depends on the
 recording plus a little noise, so a model can tell recordings apart. Everything is deterministic.

@@ -14,15 +14,12 @@ from benchmarks.leaderboard.formats import (DCASE_HEADER, GroundTruth, InputErro
                                             read_submission)
 from benchmarks.leaderboard.scoring import score_submission
 from benchmarks.leaderboard.tables import csv_table, latex_table, markdown_report, standings
+from reports.render import csv_text
 
 
 # ----------------------------------------------------------------------------------------------------- helpers
 def write_csv(path, header, rows):
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    path.write_text(csv_text(header, rows), encoding="utf-8")
     return path
 
 

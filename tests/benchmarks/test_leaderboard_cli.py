@@ -14,16 +14,13 @@ import pytest
 
 from benchmarks.leaderboard.cli import main as leaderboard
 from benchmarks.leaderboard.formats import DCASE_HEADER
+from reports.render import csv_text
 
 CLOTHO_HEADER = ["file_name", *(f"caption_{i}" for i in range(1, 6))]
 
 
 def write_csv(path: Path, header, rows) -> Path:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    path.write_text(csv_text(header, rows), encoding="utf-8")
     return path
 
 

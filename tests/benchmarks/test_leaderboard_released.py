@@ -3,8 +3,6 @@ names, and released Clotho names that begin with a space (kept in the ground tru
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 import unicodedata
@@ -17,6 +15,7 @@ from benchmarks.leaderboard.cli import main as leaderboard
 from benchmarks.leaderboard.formats import (DCASE_2023_HEADER, DCASE_HEADER, InputError, read_ground_truth,
                                             read_submission)
 from benchmarks.leaderboard.scoring import score_submission
+from reports.render import csv_text
 
 FILES = [" Ambience Birds.wav", "Traffic, busy street.wav", "Bird&#39;s song.wav", "crème brûlée.wav", "plain.wav"]
 
@@ -44,12 +43,8 @@ def rankings(seed=0):
 
 
 def write_sub(path, ranks, header=DCASE_HEADER, prefix=""):
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for caption, files in ranks.items():
-        w.writerow([caption, *(prefix + f for f in files), *[""] * (10 - len(files))])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    rows = [[caption, *(prefix + f for f in files), *[""] * (10 - len(files))] for caption, files in ranks.items()]
+    path.write_text(csv_text(header, rows), encoding="utf-8")
     return path
 
 

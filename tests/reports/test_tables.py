@@ -200,12 +200,9 @@ def test_mismatched_query_sets_name_both_runs_and_a_query(tmp_path, fab):
     ("", "empty file"),
     ("query,target,rank,ap10\n", "no query rows"),
 ])
-def test_bad_per_query_files_name_file_row_field(tmp_path, content, needle):
-    f = tmp_path / "per_query.csv"
-    f.write_text(content)
-    with pytest.raises(CollectError) as e:
-        read_per_query(f)
-    assert needle in str(e.value) and str(f) in str(e.value)
+def test_bad_per_query_files_name_file_row_field(error_from_file, content, needle):
+    path, msg = error_from_file("per_query.csv", content, read_per_query, CollectError)
+    assert needle in msg and str(path) in msg
 
 
 def _fusion_study(tmp_path, fab, kinds, name="fus"):

@@ -64,17 +64,22 @@ def test_cli_rejects_bad_config_before_work(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, cache_dir):
-    cfg = tiny(cache_dir, **{"train.epochs": 3})
-    full = fit(cfg, tmp_path / "full")
+def crash_and_resume(cfg: TrialConfig, runs: Path, crash_after: int):
+    """``cfg`` trained into ``runs/full`` without a break, and into ``runs/resumed`` with a crash after epoch
+    ``crash_after`` and a resume; returns both results. Check them with :func:`assert_same_run`."""
+    full = fit(cfg, runs / "full")
 
     def crash(epoch, metrics):
-        if epoch == 2:
-            raise RuntimeError("simulated crash after epoch 2")
+        if epoch == crash_after:
+            raise RuntimeError(f"simulated crash after epoch {epoch}")
 
     with pytest.raises(RuntimeError, match="simulated crash"):
-        fit(cfg, tmp_path / "resumed", report=crash)
-    resumed = fit(cfg, tmp_path / "resumed")
+        fit(cfg, runs / "resumed", report=crash)
+    return full, fit(cfg, runs / "resumed")
+
+
+def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, cache_dir):
+    _, resumed = crash_and_resume(tiny(cache_dir, **{"train.epochs": 3}), tmp_path, crash_after=2)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
     assert_same_run(tmp_path / "full", tmp_path / "resumed")
 

@@ -120,24 +120,13 @@ def test_resume_is_bit_identical_with_text_augmentation_from_files(tmp_path, roo
     var.write_text(json.dumps({n: [f"variation {i} of {n}" for i in range(3)] for n in names}))
     cfg = combo(roots, cache_dir, **{"train.epochs": 3, "augment.bt.p_bt": 0.5, "augment.variations.file": str(var),
                                      "augment.variations.p": 0.5, "data.train_on": ["clotho", "audiocaps"]})
-    full = fit(cfg, tmp_path / "full")
+    from .test_train import assert_same_run, crash_and_resume
+
+    full, _ = crash_and_resume(cfg, tmp_path, crash_after=2)
     stats = full.extra["text_augment"]
     assert stats["variation"] > 0 and stats["back_translation"] > 0
     assert list((cache_dir / "backtranslation").glob("apertium-eng-spa-eng-*.json"))
-
-    def crash(epoch, metrics):
-        if epoch == 2:
-            raise RuntimeError("simulated crash")
-
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        fit(cfg, tmp_path / "resumed", report=crash)
-    resumed = fit(cfg, tmp_path / "resumed")
-    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
-    assert [h["val_map10"] for h in resumed.history] == [h["val_map10"] for h in full.history]
-    assert full.test == resumed.test
-    a = torch.load(tmp_path / "full" / "best.pt", weights_only=True)
-    b = torch.load(tmp_path / "resumed" / "best.pt", weights_only=True)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_run(tmp_path / "full", tmp_path / "resumed")
     # the augmentation is really in the loop: without it the first epoch's loss differs
     plain = fit(combo(roots, cache_dir, **{"data.train_on": ["clotho", "audiocaps"]}), tmp_path / "plain")
     assert plain.history[0]["loss"] != full.history[0]["loss"]

@@ -100,18 +100,9 @@ def test_resume_with_released_variations_is_bit_identical(released_run, cache_di
         "data.dataset": "clotho", "data.root": str(root), "data.cache_dir": str(cache_dir), "train.epochs": 2,
         "train.batch_size": 8, "train.num_threads": 1, "train.progress": False,
         "augment.variations.file": str(base / "clotho_gpt" / "variations.json"), "augment.variations.p": 0.3})
-    full = fit(cfg, tmp_path / "full")
+    from .test_train import assert_same_run, crash_and_resume
 
-    def crash(epoch, metrics):
-        if epoch == 1:
-            raise RuntimeError("simulated crash")
-
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        fit(cfg, tmp_path / "resumed", report=crash)
-    resumed = fit(cfg, tmp_path / "resumed")
-    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
-    assert full.test == resumed.test and resumed.extra["variations"] == full.extra["variations"]
-    a = torch.load(tmp_path / "full" / "best.pt", weights_only=True)
-    b = torch.load(tmp_path / "resumed" / "best.pt", weights_only=True)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    full, resumed = crash_and_resume(cfg, tmp_path, crash_after=1)
+    assert_same_run(tmp_path / "full", tmp_path / "resumed")
+    assert resumed.extra["variations"] == full.extra["variations"]
     assert 0 < full.extra["text_augment"]["variation"] < full.extra["text_augment"]["captions"]

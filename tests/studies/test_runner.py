@@ -250,26 +250,33 @@ def test_two_studies_in_one_runs_folder_never_share_trial_folders(runner, tiny_s
     assert Path(dirs[0]).joinpath("per_query.csv").is_file()  # and nothing of it was removed
 
 
-def test_two_runners_with_two_concurrent_trials_each_share_a_postgresql_study(runner, tiny_spec, tmp_path,
-                                                                              postgres_url):
-    spec = tiny_spec("pg", sampler={"kind": "random", "seed": 0}, scheduler={"kind": "fifo"},
-                     budget={"num_samples": 4, "max_epochs": 1}, resources={"cpu": 1, "max_concurrent": 2})
-    runs = tmp_path / "runs"
+def _two_runners(runner, spec, name: str, url: str, tmp_path: Path, ready) -> list:
+    """Two runners of ``spec`` (a budget of 4 one-epoch trials) share the study ``name`` at ``url``; their trials
+    wait at a gate until ``ready(gate.blocked())``. Both must end cleanly with the 4 trials complete, none lost,
+    none duplicated; returns the trials."""
     gate = Gate(tmp_path / "gate")
-    pair = [runner(["run", spec, "--runs-dir", runs, "--storage", postgres_url, *GATED], env=gate.env())
+    pair = [runner(["run", spec, "--runs-dir", tmp_path / "runs", "--storage", url, *GATED], env=gate.env())
             for _ in range(2)]
-    # the whole budget waits at the gate at once: each runner holds two trials at the same time
-    _wait_for_gate(gate, lambda b: len(b) == 4, pair)
+    _wait_for_gate(gate, ready, pair)
     gate.open()
     for r in pair:
         assert r.wait(timeout=1200) == 0, r.output()[-5000:]
     for r in pair:
         r.assert_no_leftovers()
-    trials = load(postgres_url, "pg").trials
+    trials = load(url, name).trials
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]  # none lost, none duplicated
     assert all(t.state == TrialState.COMPLETE for t in trials)
     for t in trials:
         check_finished_trial(t, max_epochs=1)
+    return trials
+
+
+def test_two_runners_with_two_concurrent_trials_each_share_a_postgresql_study(runner, tiny_spec, tmp_path,
+                                                                              postgres_url):
+    spec = tiny_spec("pg", sampler={"kind": "random", "seed": 0}, scheduler={"kind": "fifo"},
+                     budget={"num_samples": 4, "max_epochs": 1}, resources={"cpu": 1, "max_concurrent": 2})
+    # the whole budget waits at the gate at once: each runner holds two trials at the same time
+    trials = _two_runners(runner, spec, "pg", postgres_url, tmp_path, ready=lambda b: len(b) == 4)
     by_runner: dict[str, list] = {}
     for t in trials:
         by_runner.setdefault(t.user_attrs["runner"]["id"], []).append(t)
@@ -290,20 +297,8 @@ def test_two_runners_share_one_journal_study(runner, tiny_spec, tmp_path):
     spec = tiny_spec("two", sampler={"kind": "random", "seed": 0}, scheduler={"kind": "fifo"},
                      budget={"num_samples": 4, "max_epochs": 1}, resources={"cpu": 1, "max_concurrent": 1})
     url = f"journal:{tmp_path / 'two.journal'}"
-    runs = tmp_path / "runs"
-    gate = Gate(tmp_path / "gate")
-    pair = [runner(["run", spec, "--runs-dir", runs, "--storage", url, *GATED], env=gate.env()) for _ in range(2)]
-    _wait_for_gate(gate, lambda b: len(b) == 2, pair)  # one trial of each runner waits: both take part
-    gate.open()
-    for r in pair:
-        assert r.wait(timeout=1200) == 0, r.output()[-5000:]
-    for r in pair:
-        r.assert_no_leftovers()
-    trials = load(url, "two").trials
-    assert sorted(t.number for t in trials) == [0, 1, 2, 3]  # none lost, none duplicated
-    assert all(t.state == TrialState.COMPLETE for t in trials)
-    for t in trials:
-        check_finished_trial(t, max_epochs=1)
+    # one trial of each runner waits at the gate: both take part
+    trials = _two_runners(runner, spec, "two", url, tmp_path, ready=lambda b: len(b) == 2)
     assert len({t.user_attrs["run_dir"] for t in trials}) == 4
     assert len({t.user_attrs["runner"]["id"] for t in trials}) == 2  # both runners took part
 

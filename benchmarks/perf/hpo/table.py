@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from retrieval.errors import HarnessError
+
 TABLE_VERSION = 1
 DEFAULT_TABLE = Path("benchmarks/results/hpo_table.json")
 TABLE_SPEC = Path("benchmarks/hpo_table.yaml")
 
 
-class TableError(ValueError):
+class TableError(HarnessError, ValueError):
     """A learning-curve table is missing, malformed or incomplete; the message names the file and the key."""
 
 

@@ -92,7 +92,7 @@ def test_released_list_needs_the_captions(released):
         load_variations(path).match(names)
 
 
-def test_p1_swaps_every_matched_caption_for_one_of_its_own(released):
+def test_p1_swaps_every_matched_caption_for_one_of_its_own(released, naive_swaps):
     path, names, captions = released
     v = load_variations(path)
     keys = v.match(names, captions)
@@ -105,13 +105,7 @@ def test_p1_swaps_every_matched_caption_for_one_of_its_own(released):
         assert (new in own) if own else (new == caption)
     assert aug.stats()["variation"] == 3 * 50
     # the draws are those of the existing code: one uniform per caption, one integer per swap
-    rng = np.random.default_rng(0)
-    ref = []
-    for c, k in zip(batch, batch_keys):
-        swap = rng.random() < 1.0
-        ch = v.choices(k, c)
-        ref.append(ch[int(rng.integers(len(ch)))] if swap and ch else c)
-    assert out == ref
+    assert out == naive_swaps(v, batch, batch_keys, 1.0, seed=0)
 
 
 def test_swapping_at_p_0_3_is_per_caption_and_deterministic(released):
@@ -160,12 +154,8 @@ def test_generated_release_copy_matches_every_training_caption(tmp_path):
      "record 1: expected a JSON object"),
     ([], "the list holds no records"),
 ])
-def test_bad_records_are_one_line_errors_naming_file_and_record(tmp_path, records, needle):
-    path = tmp_path / "variations.json"
-    path.write_text(json.dumps(records))
-    with pytest.raises(DataError) as err:
-        load_variations(path)
-    msg = str(err.value)
+def test_bad_records_are_one_line_errors_naming_file_and_record(error_from_file, records, needle):
+    path, msg = error_from_file("variations.json", json.dumps(records), load_variations, DataError)
     assert msg.startswith(f"{path}: ") and needle in msg and "\n" not in msg
 
 

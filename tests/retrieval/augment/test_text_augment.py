@@ -7,7 +7,6 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from retrieval.augment import wordnet as wn_mod
 from retrieval.augment.text import TextAugment, check_text_augment_requirements, eda
 from retrieval.augment.wordnet import WORDNET_INSTALL_HINT, WordNetMissing, find_wordnet_dir, load_wordnet
 from retrieval.config import AugmentConfig, EDAConfig
@@ -15,6 +14,8 @@ from retrieval.config import AugmentConfig, EDAConfig
 CAPTION = "a dog barks loudly while the rain falls on a metal roof"
 WORDS = CAPTION.split()
 ZERO = dict(p_syn=0.0, p_swp=0.0, p_ins=0.0, p_del=0.0)
+
+pytestmark = pytest.mark.usefixtures("fresh_wordnet_cache")
 
 REAL_DIR = find_wordnet_dir()
 needs_wordnet = pytest.mark.skipif(
@@ -37,19 +38,6 @@ def rng(seed: int = 0) -> np.random.Generator:
 
 def ops(**kw) -> dict:
     return {**ZERO, **kw}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    load_wordnet.cache_clear()
-    yield
-    load_wordnet.cache_clear()
-
-
-@pytest.fixture
-def no_wordnet(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORDNET_DIR", str(tmp_path))
-    monkeypatch.setattr(wn_mod, "DEFAULT_WORDNET_DIRS", (str(tmp_path / "nowhere"),))
 
 
 # --------------------------------------------------------------------------------------------- eda()

@@ -50,12 +50,9 @@ def test_load_and_match(var_file):
     ('{"a.wav": ["ok", 3]}', "field 'a.wav[1]': expected a non-empty caption"),
     ('{"a.wav": ["ok", "  "]}', "field 'a.wav[1]'"),
 ])
-def test_bad_files_name_file_and_key(tmp_path, text, needle):
-    path = tmp_path / "v.json"
-    path.write_text(text)
-    with pytest.raises(DataError) as err:
-        load_variations(path)
-    assert str(err.value).startswith(str(path)) and needle in str(err.value)
+def test_bad_files_name_file_and_key(error_from_file, text, needle):
+    path, msg = error_from_file("v.json", text, load_variations, DataError)
+    assert msg.startswith(str(path)) and needle in msg
 
 
 def test_missing_file(tmp_path):
@@ -68,21 +65,14 @@ def test_missing_file(tmp_path):
         aug_cfg(variations={"p": 0.3})
 
 
-def test_swapping_follows_p_and_is_deterministic(var_file):
+def test_swapping_follows_p_and_is_deterministic(var_file, naive_swaps):
     v = load_variations(var_file)
     aug = TextAugment(aug_cfg(variations={"file": str(var_file), "p": 0.3}), variations=v)
     captions = ["rain falls", "a bird sings", "no entry"] * 1000
     keys = ["rain.wav", "Bird&#39;s song at dawn.wav", None] * 1000
     a = aug(captions, np.random.default_rng(3), keys=keys)
     assert a == aug(captions, np.random.default_rng(3), keys=keys)
-    # naive reference with the same generator
-    rng = np.random.default_rng(3)
-    ref = []
-    for c, k in zip(captions, keys):
-        swap = rng.random() < 0.3
-        ch = v.choices(k, c)
-        ref.append(ch[int(rng.integers(len(ch)))] if swap and ch else c)
-    assert a == ref
+    assert a == naive_swaps(v, captions, keys, 0.3, seed=3)  # naive reference with the same generator
     swapped = np.array([x != c for x, c in zip(a, captions)]).reshape(-1, 3)
     assert not swapped[:, 2].any()  # no entry: never swapped
     assert 0.25 < swapped[:, :2].mean() < 0.35

@@ -16,6 +16,8 @@ from retrieval.augment.wordnet import (
     load_wordnet,
 )
 
+pytestmark = pytest.mark.usefixtures("fresh_wordnet_cache")
+
 REAL_DIR = find_wordnet_dir()
 needs_wordnet = pytest.mark.skipif(
     REAL_DIR is None,
@@ -46,23 +48,6 @@ def write_fake_wordnet(root: Path) -> Path:
                                               f"auto n 1 1 @ 1 0 {n1:08d}  \n")
     (root / "index.adj").write_text(HEADER + f"speedy a 1 0 1 0 {a1:08d}  \n")
     return root
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    load_wordnet.cache_clear()
-    yield
-    load_wordnet.cache_clear()
-
-
-@pytest.fixture
-def no_wordnet(tmp_path, monkeypatch):
-    """No WordNet anywhere: $WORDNET_DIR and the default search path point at empty directories."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    monkeypatch.setenv("WORDNET_DIR", str(empty))
-    monkeypatch.setattr(wn_mod, "DEFAULT_WORDNET_DIRS", (str(tmp_path / "nowhere"),))
-    return empty
 
 
 # --------------------------------------------------------------------------------------------- real database
