@@ -559,7 +559,8 @@ class VariationsConfig:
 
     file: str | None = None
     p: float = 0.0  # probability that a training caption is swapped for one of its recording's variations
-    dataset: str | None = None  # an entry of DATASETS: whose training recordings the file names refer to; None = data.dataset
+    # an entry of DATASETS: whose training recordings the file names refer to; None = data.dataset
+    dataset: str | None = None
 
     def _validate(self, key: str) -> None:
         if self.dataset is not None:

@@ -41,10 +41,19 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Generic, Iterator, Mapping, TypeVar
 
-__all__ = ["Entry", "Registry"]
+__all__ = ["Entry", "Registry", "resolve"]
 
 T = TypeVar("T")
 _MISSING: Any = object()
+
+
+def resolve(target: str) -> Any:
+    """The object a ``"package.module:attribute"`` reference names (the module is imported)."""
+    module, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -71,13 +80,7 @@ class Entry:
 
     def load(self) -> Any:
         """The target object (importing its module for a declared entry)."""
-        if not self.lazy:
-            return self.target
-        module, _, attr = self.target.partition(":")
-        obj: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj
+        return resolve(self.target) if self.lazy else self.target
 
 
 class Registry(Generic[T]):
@@ -202,7 +205,5 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
 
     def _add(self, entry: Entry, replace: bool) -> None:
-        if entry.name in self._entries and not replace:
-            raise ValueError(f"{self.kind} {entry.name!r} is already registered")
         self._entries[entry.name] = entry
         self._loaded.pop(entry.name, None)

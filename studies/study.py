@@ -223,4 +223,5 @@ def _key(params: Mapping[str, Any]) -> str:
 
 
 __all__ = ["HEARTBEAT_EVERY_S", "RUN_KEY_ATTR", "RunnerError", "RunnerInfo", "STALE_AFTER_S", "budget_left",
-           "build_random", "build_sampler", "build_tpe", "derive_seed", "format_params", "is_stale", "missing_grid_points", "open_study", "runner_alive", "study_folder"]
+           "build_random", "build_sampler", "build_tpe", "derive_seed", "format_params", "is_stale",
+           "missing_grid_points", "open_study", "runner_alive", "study_folder"]

@@ -333,6 +333,7 @@ class VariationStep:
         return caption, False
 
 
-def build_variations(cfg: Any, *, variations: CaptionVariations | None = None, **resources: Any) -> VariationStep | None:
+def build_variations(cfg: Any, *, variations: CaptionVariations | None = None,
+                     **resources: Any) -> VariationStep | None:
     """``variations`` (``augment.variations``): on when ``p > 0`` and the run loaded the ``variations`` file."""
     return VariationStep(variations, cfg.p) if variations is not None and cfg.p > 0 else None

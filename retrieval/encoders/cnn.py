@@ -10,7 +10,7 @@ convolution, so in eval mode the outputs for the valid frames (and ``pooled``) d
 holds. (In training mode the batch-norm statistics still see the zeroed padding.) When every clip of a batch is
 full length, no masking is done at all.
 
-Encoders (entries of ``AUDIO_ENCODERS``; their options are ``audio_encoder.cnn.*``, plus the shared ``audio_encoder.dropout``):
+Encoders (entries of ``AUDIO_ENCODERS``; options ``audio_encoder.cnn.*`` and the shared ``audio_encoder.dropout``):
 
 * ``cnn-small``: a CNN10-shaped network of width ``cnn.width`` (channels w, 2w, 4w, 8w; default 16 → 16..128) for
   fast CPU training. Dropout ``dropout`` between blocks.
