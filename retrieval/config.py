@@ -33,6 +33,8 @@ from typing import Any, ClassVar, Literal, Mapping
 
 import yaml
 
+from retrieval.registry import Registry
+
 from .errors import HarnessError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -48,10 +50,134 @@ def _check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"{key}: {msg}")
 
 
+# --------------------------------------------------------------------------------------------- plug-in registries
+# Every plug-in kind a config names is a registry (:class:`retrieval.registry.Registry`). They are declared here,
+# next to the keys whose values name their entries, because the config checks those names when it is built: a
+# built-in entry is declared with the module and object that implement it ("module:object", imported only when
+# the entry is built), so checking a name imports nothing heavy, and an entry registered at run time (a plug-in,
+# a test's toy fusion: ``@FUSIONS.register("toy")``) is accepted by the config, the study specs and the trainer at
+# once. Adding one is one module plus one entry. ``example``: the overrides that select the entry with small
+# settings (what the shared contract tests in tests/contract build); the other keywords are static facts of the
+# kind (``Entry.meta``). The study samplers and schedulers are declared the same way in ``studies.spec``.
+
+#: ``audio_encoder.name``: ``(cfg: AudioEncoderConfig, n_mels) -> AudioEncoder`` (``retrieval.encoders.audio``).
+AUDIO_ENCODERS = Registry("audio encoder", key="audio_encoder.name", error=ConfigError)
+AUDIO_ENCODERS.declare("cnn-small", "retrieval.encoders.cnn:build_cnn_small",
+                       "CNN10-style CNN, audio_encoder.cnn.width channels in the first block (doubled per block)",
+                       example={"audio_encoder.cnn.width": 4})
+AUDIO_ENCODERS.declare("cnn10", "retrieval.encoders.cnn:build_cnn10", "PANNs CNN10 (the released key layout)")
+AUDIO_ENCODERS.declare("cnn14", "retrieval.encoders.cnn:build_cnn14", "PANNs CNN14 (the released key layout)")
+AUDIO_ENCODERS.declare("passt", "retrieval.encoders.passt:build_passt",
+                       "PaSST: ViT with frequency/time positions and structured patchout (audio_encoder.passt.*)",
+                       example={"audio_encoder.passt.dim": 32, "audio_encoder.passt.depth": 1,
+                                "audio_encoder.passt.heads": 2})
+
+#: ``text_encoder.name``: ``(cfg: TextEncoderConfig, *, corpus, artifacts_dir) -> TextEncoder``
+#: (``retrieval.encoders.text``). ``needs``: what an example build needs besides its overrides.
+TEXT_ENCODERS = Registry("text encoder", key="text_encoder.name", error=ConfigError)
+TEXT_ENCODERS.declare("tiny-bert", "retrieval.encoders.text:build_tiny_bert",
+                      "a random BERT with a WordPiece vocabulary learnt from the training captions",
+                      example={"text_encoder.hidden": 32, "text_encoder.layers": 1, "text_encoder.heads": 2,
+                               "text_encoder.vocab_size": 150, "text_encoder.max_tokens": 16}, needs=("corpus",))
+TEXT_ENCODERS.declare("hf", "retrieval.encoders.text:build_hf",
+                      "a local Hugging Face model folder (text_encoder.path; BERT, RoBERTa), loaded offline",
+                      example={"text_encoder.max_tokens": 16}, needs=("hf_model",))
+
+#: ``fusion.kind``: ``(cfg: FusionConfig, audio_dim, audio_seq_dim, text_dim) -> FusionHead`` (``retrieval.fusion``).
+FUSIONS = Registry("fusion", key="fusion.kind", error=ConfigError)
+FUSIONS.declare("none", "retrieval.fusion:NoFusion", "content only: the pooled audio embedding")
+FUSIONS.declare("late", "retrieval.fusion:LateFusion", "the audio embedding plus the embedded metadata keywords")
+FUSIONS.declare("mid", "retrieval.fusion:MidFusion",
+                "a transformer over the audio frames and the metadata token (two item parts, weighted queries)",
+                example={"fusion.mid.layers": 1, "fusion.mid.heads": 2})
+
+#: ``data.dataset``, ``data.train_on``, ``augment.variations.dataset``: a
+#: :class:`retrieval.data.datasets.DataSetLoader`. ``roles``: role (train / val / test) -> split name;
+#: ``strict``: a missing audio file is an error; ``generated``: no folder needed, made on first use; ``tiny``:
+#: a writer of a tiny format-exact copy ``(root) -> root`` (tests).
+_CLOTHO_ROLES = {"train": "development", "val": "validation", "test": "evaluation"}
+DATASETS = Registry("data set", key="data.dataset", error=ConfigError)
+DATASETS.declare("clotho", "retrieval.data.datasets:CLOTHO", "ClothoV2.1: captions + metadata CSVs and audio folders",
+                 example={"data.root": "/data/clotho"}, roles=_CLOTHO_ROLES, strict=True, generated=False,
+                 tiny="retrieval.data.tiny:write_tiny_clotho")
+DATASETS.declare("synthcaps", "retrieval.data.datasets:SYNTHCAPS",
+                 "the built-in benchmark, generated in the ClothoV2 layout on first use",
+                 example={"data.synth_size": "tiny"}, roles=_CLOTHO_ROLES, strict=True, generated=True,
+                 tiny="retrieval.data.tiny:write_tiny_synthcaps")
+DATASETS.declare("audiocaps", "retrieval.data.datasets:AUDIOCAPS",
+                 "AudioCaps: a CSV per split, AudioSet labels as keywords, missing audio counted",
+                 example={"data.root": "/data/audiocaps"}, roles={"train": "train", "val": "val", "test": "test"},
+                 strict=False, generated=False, tiny="retrieval.data.tiny:write_tiny_audiocaps")
+DATASETS.declare("wavcaps", "retrieval.data.datasets:WAVCAPS",
+                 "WavCaps: four source JSONs (pre-training only: one split, train)",
+                 example={"data.dataset": "clotho", "data.root": "/data/clotho",
+                          "data.train_on": ["clotho", "wavcaps"], "data.wavcaps.root": "/data/wavcaps"},
+                 roles={"train": "train"}, strict=False, generated=False, tiny="retrieval.data.tiny:write_tiny_wavcaps")
+
+#: ``features.kind``: a :class:`retrieval.data.features.Recipe` (the steps that differ between the log-mel
+#: frontends; ``retrieval.data.features``).
+FRONTENDS = Registry("frontend", key="features.kind", error=ConfigError)
+FRONTENDS.declare("logmel", "retrieval.data.features:LOGMEL",
+                  "torch.stft (zero padding) + librosa's Slaney mel filterbank, power in dB")
+FRONTENDS.declare("panns", "retrieval.data.features:PANNS",
+                  "the PANNs frontend: as logmel with reflect padding; fed to the encoder as is",
+                  example={"features.sample_rate": 32000, "features.n_mels": 64, "features.hop_length": 320,
+                           "features.f_min": 50.0, "features.f_max": 14000.0})
+FRONTENDS.declare("passt", "retrieval.data.features:PASST",
+                  "the PaSST frontend: pre-emphasis, Kaldi mel banks, (ln(x + 1e-5) + 4.5) / 5; fed as is",
+                  example={"features.sample_rate": 32000, "features.n_mels": 128, "features.hop_length": 320,
+                           "features.win_length": 800})
+
+#: The augmentations, one entry per ``augment.<section>``: ``(section config, **resources) -> step`` or None when
+#: the settings switch it off (then nothing is drawn). ``modality``: ``audio`` steps ``(x [B, n_mels, T], lengths,
+#: torch.Generator) -> x`` run at ``stage`` ``raw`` (dB log-mels, before standardisation) or ``normalised``;
+#: ``text`` steps ``(caption, numpy Generator, variation key) -> (caption, counted)`` run per caption. Steps run by
+#: ``order`` (``retrieval.augment.audio.AudioAugment``, ``retrieval.augment.text.TextAugment``); ``switches``:
+#: the keys that switch an audio step on (a frozen, cached encoder refuses them); ``counter``: a text step's name
+#: in ``TextAugment.stats()``; ``needs``: the resources a text step is built with (prepared once per run).
+AUGMENTATIONS = Registry("augmentation", error=ConfigError)
+AUGMENTATIONS.declare("gain", "retrieval.augment.audio:build_gain",
+                      "random gain ~ U(-g_max, g_max) dB per clip, on the raw dB log-mels",
+                      example={"augment.gain.g_max": 3.0}, modality="audio", stage="raw", order=10,
+                      section="augment.gain", switches=("augment.gain.g_max",))
+AUGMENTATIONS.declare("mixstyle", "retrieval.augment.audio:build_mixstyle",
+                      "Freq-MixStyle: per-frequency statistics mixed between the clips of a batch",
+                      example={"augment.mixstyle.p": 0.8, "augment.mixstyle.alpha": 0.5}, modality="audio",
+                      stage="normalised", order=20, section="augment.mixstyle", switches=("augment.mixstyle.p",))
+AUGMENTATIONS.declare("specaugment", "retrieval.augment.audio:build_specaugment",
+                      "SpecAugment without time warping: frequency and time stripes set to 0 (the mean)",
+                      example={"augment.spec.n_f": 1, "augment.spec.w_f": 4, "augment.spec.n_t": 2,
+                               "augment.spec.w_t": 10}, modality="audio", stage="normalised", order=30,
+                      section="augment.spec", switches=("augment.spec.n_f", "augment.spec.n_t"))
+AUGMENTATIONS.declare("variations", "retrieval.augment.variations:build_variations",
+                      "a training caption swapped for one of its recording's caption variations (a file)",
+                      example={"augment.variations.p": 0.5, "augment.variations.file": "variations.json"},
+                      modality="text", order=10, section="augment.variations", counter="variation",
+                      needs=("variations",))
+AUGMENTATIONS.declare("backtranslation", "retrieval.augment.backtranslate:build_back_translation",
+                      "a training caption replaced by its back-translation (Apertium, English-Spanish-English)",
+                      example={"augment.bt.p_bt": 0.5}, modality="text", order=20, section="augment.bt",
+                      counter="back_translation", needs=("back_translations",))
+AUGMENTATIONS.declare("eda", "retrieval.augment.text:build_eda",
+                      "EDA: one of synonym replacement, swap, insertion, deletion per augmented caption",
+                      example={"augment.eda.p_eda": 0.5, "augment.eda.p_swp": 0.3, "augment.eda.p_del": 0.3},
+                      modality="text", order=30, section="augment.eda", counter="eda", needs=())
+
+#: Every registry of the library, for the shared contract tests (``tests/contract``) and the docs.
+REGISTRIES: tuple[Registry, ...] = (AUDIO_ENCODERS, TEXT_ENCODERS, FUSIONS, DATASETS, FRONTENDS, AUGMENTATIONS)
+
+
+def augmentation_steps(modality: str) -> list:
+    """The augmentation entries of ``modality`` (``audio`` / ``text``) in the order they run."""
+    return sorted(AUGMENTATIONS.where(modality=modality), key=lambda e: (e.meta.get("order", 0), e.name))
+
+
+def augmentation_section(augment: "AugmentConfig", entry: Any) -> Any:
+    """The config section an augmentation entry is built from (its ``meta["section"]``: ``augment.<field>``)."""
+    return getattr(augment, entry.meta["section"].split(".", 1)[1])
+
+
 # --------------------------------------------------------------------------------------------- sections
-#: Data set names understood by ``data.dataset`` and ``data.train_on`` (see ``retrieval.data.datasets``).
-DATASET_NAMES: tuple[str, ...] = ("synthcaps", "clotho", "audiocaps", "wavcaps")
-DatasetName = Literal["synthcaps", "clotho", "audiocaps", "wavcaps"]
 
 
 @dataclass(frozen=True)
@@ -116,14 +242,14 @@ class DataConfig:
     evaluation) also stand for the other data sets' train / val / test splits.
     """
 
-    dataset: DatasetName = "synthcaps"
+    dataset: str = "synthcaps"  # an entry of DATASETS
     root: str | None = None  # data folder; for synthcaps None means <cache_dir>/synthcaps-<size>-seed<seed>
     synth_size: Literal["tiny", "small", "default"] = "small"
     synth_seed: int = 0
     train_split: str = "development"
     val_split: str = "validation"
     test_split: str = "evaluation"
-    train_on: tuple[DatasetName, ...] = ()  # e.g. [clotho, audiocaps, wavcaps]; () = [dataset]
+    train_on: tuple[str, ...] = ()  # e.g. [clotho, audiocaps, wavcaps]; () = [dataset]
     clotho: ClothoDataConfig = field(default_factory=ClothoDataConfig)
     audiocaps: AudioCapsDataConfig = field(default_factory=AudioCapsDataConfig)
     wavcaps: WavCapsDataConfig = field(default_factory=WavCapsDataConfig)
@@ -148,17 +274,30 @@ class DataConfig:
 
     def _validate(self, key: str) -> None:
         _check(self.max_train_items is None or self.max_train_items > 0, f"{key}.max_train_items", "must be > 0")
-        _check(self.dataset != "wavcaps", f"{key}.dataset",
-               "'wavcaps' has no validation or test split (it is a pre-training set): train on it with "
-               "data.train_on=[clotho, wavcaps] and validate on clotho or audiocaps")
-        _check(self.dataset == "synthcaps" or self.root_of(self.dataset) is not None, f"{key}.root",
+        DATASETS.check(self.dataset, key=f"{key}.dataset")
+        for i, name in enumerate(self.train_on):
+            DATASETS.check(name, key=f"{key}.train_on[{i}]")
+        roles = DATASETS.entry(self.dataset).meta.get("roles", {})
+        if not ("val" in roles and "test" in roles):
+            evaluable = [e.name for e in DATASETS.entries() if not e.meta.get("generated")
+                         and {"val", "test"} <= set(e.meta.get("roles", {}))]
+            _check(False, f"{key}.dataset",
+                   f"{self.dataset!r} has no validation or test split (it is a pre-training set): train on it "
+                   f"with data.train_on=[{(evaluable or ['...'])[0]}, {self.dataset}] and validate on "
+                   f"{' or '.join(evaluable) or 'another data set'}")
+        _check(_generated(self.dataset) or self.root_of(self.dataset) is not None, f"{key}.root",
                f"is required for dataset {self.dataset!r}")
         dup = sorted({d for d in self.train_on if self.train_on.count(d) > 1})
         _check(not dup, f"{key}.train_on", f"lists {dup[0] if dup else ''!r} twice")
         for name in self.train_on:
-            if name != "synthcaps" and name != self.dataset:
+            if not _generated(name) and name != self.dataset:
                 _check(self.root_of(name) is not None, f"{key}.{name}.root",
                        f"is required: {name!r} is in data.train_on (give the folder of its files)")
+
+
+def _generated(dataset: str) -> bool:
+    """True for a data set made on first use (SynthCaps): it needs no folder."""
+    return bool(DATASETS.entry(dataset).meta.get("generated", False))
 
 
 @dataclass(frozen=True)
@@ -173,7 +312,7 @@ class FeaturesConfig:
       ``(x + 4.5) / 5``), fed to the encoder as is: use with PaSST checkpoints (32 kHz, 128 mels, hop 320).
     """
 
-    kind: Literal["logmel", "panns", "passt"] = "logmel"
+    kind: str = "logmel"  # an entry of FRONTENDS
     sample_rate: int = 16000
     n_fft: int = 1024
     win_length: int = 1024
@@ -186,6 +325,7 @@ class FeaturesConfig:
     eval_seconds: float = 6.0  # centre crop (or zero-pad) length in evaluation
 
     def _validate(self, key: str) -> None:
+        FRONTENDS.check(self.kind, key=f"{key}.kind")
         _check(self.sample_rate >= 4000, f"{key}.sample_rate", "must be >= 4000")
         _check(self.n_fft >= 64, f"{key}.n_fft", "must be >= 64")
         _check(0 < self.win_length <= self.n_fft, f"{key}.win_length", "must be in (0, n_fft]")
@@ -248,7 +388,7 @@ class AudioEncoderConfig:
     old run folders' ``config.yaml``, ``--set``, study search spaces): see :data:`KEY_ALIASES`.
     """
 
-    name: str = "cnn-small"
+    name: str = "cnn-small"  # an entry of AUDIO_ENCODERS
     dropout: float = 0.2  # cnn*: between convolutional blocks; passt: after attention and the MLP
     checkpoint: str | None = None  # local state-dict file (pretrained weights); None = random init
     frozen: bool = False
@@ -274,6 +414,7 @@ class AudioEncoderConfig:
         return _build(cls, raw, "audio_encoder")
 
     def _validate(self, key: str) -> None:
+        AUDIO_ENCODERS.check(self.name, key=f"{key}.name")
         _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
         _check(self.segment_seconds is None or self.segment_seconds > 0, f"{key}.segment_seconds",
                "must be > 0 or null")
@@ -287,7 +428,7 @@ class AudioEncoderConfig:
 class TextEncoderConfig:
     """Text encoder: ``tiny-bert`` (trained from scratch) or ``hf`` (any local Hugging Face model folder)."""
 
-    name: str = "tiny-bert"
+    name: str = "tiny-bert"  # an entry of TEXT_ENCODERS
     # hf: a local folder with config, weights and tokenizer, or a model name (roberta-base, org/name) found in the
     # offline Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub); nothing is downloaded
     path: str | None = None
@@ -305,6 +446,7 @@ class TextEncoderConfig:
     cache: bool = True  # frozen encoders only: embed every caption / keyword text of a data set once, on disk
 
     def _validate(self, key: str) -> None:
+        TEXT_ENCODERS.check(self.name, key=f"{key}.name")
         _check(self.hidden > 0 and self.hidden % self.heads == 0, f"{key}.hidden",
                "must be > 0 and divisible by heads")
         _check(1 <= self.layers <= 48, f"{key}.layers", "must be in [1, 48]")
@@ -332,13 +474,14 @@ class MidFusionConfig:
 class FusionConfig:
     """How an item (recording + metadata) is embedded: ``none`` (audio only), ``late`` (sum), ``mid`` (MMT)."""
 
-    kind: Literal["none", "late", "mid"] = "none"
+    kind: str = "none"  # an entry of FUSIONS
     embed_dim: int = 128  # the shared retrieval space
     metadata: Literal["keywords"] = "keywords"
     metadata_dropout: float = 0.0  # training: probability of hiding an item's metadata (robustness to missing tags)
     mid: MidFusionConfig = field(default_factory=MidFusionConfig)
 
     def _validate(self, key: str) -> None:
+        FUSIONS.check(self.kind, key=f"{key}.kind")
         _check(self.embed_dim >= 8, f"{key}.embed_dim", "must be >= 8")
         _check(0.0 <= self.metadata_dropout <= 1.0, f"{key}.metadata_dropout", "must be in [0, 1]")
         _check(self.kind != "mid" or self.embed_dim % self.mid.heads == 0, f"{key}.mid.heads",
@@ -418,9 +561,12 @@ class VariationsConfig:
 
     file: str | None = None
     p: float = 0.0  # probability that a training caption is swapped for one of its recording's variations
-    dataset: DatasetName | None = None  # whose training recordings the file names refer to; None = data.dataset
+    # an entry of DATASETS: whose training recordings the file names refer to; None = data.dataset
+    dataset: str | None = None
 
     def _validate(self, key: str) -> None:
+        if self.dataset is not None:
+            DATASETS.check(self.dataset, key=f"{key}.dataset")
         _check(0.0 <= self.p <= 1.0, f"{key}.p", "must be in [0, 1]")
         _check(self.p == 0.0 or bool(self.file), f"{key}.file", "is required when augment.variations.p > 0")
 
@@ -539,10 +685,9 @@ class TrialConfig:
         # A frozen audio encoder whose outputs are cached never sees the training input again, so input
         # augmentations cannot act: refuse them instead of silently skipping them.
         if self.audio_encoder.frozen and self.audio_encoder.cache:
-            active = [k for k, on in (("augment.gain.g_max", self.augment.gain.g_max > 0),
-                                      ("augment.spec.n_f", self.augment.spec.n_f > 0),
-                                      ("augment.spec.n_t", self.augment.spec.n_t > 0),
-                                      ("augment.mixstyle.p", self.augment.mixstyle.p > 0)) if on]
+            raw = self.to_dict()
+            active = [k for entry in augmentation_steps("audio") for k in entry.meta.get("switches", ())
+                      if _get_dotted(raw, k) > 0]
             _check(not active, active[0] if active else "", f"{', '.join(active)} change the input of the audio "
                    "encoder, but a frozen, cached encoder (audio_encoder.frozen=true, audio_encoder.cache=true) "
                    "computes its outputs once: set them to 0, or set audio_encoder.cache=false")
@@ -680,6 +825,13 @@ def deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+def _get_dotted(raw: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = raw
+    for part in dotted.split("."):
+        node = node[part]
+    return node
 
 
 def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:

@@ -71,36 +71,26 @@ class RunResult:
 # ---------------------------------------------------------------------------------------------- data
 def resolve_data_root(cfg: TrialConfig, *, progress: bool = False, dataset: str | None = None) -> Path:
     """The folder of ``dataset`` (default: the primary ``data.dataset``): ``data.<dataset>.root``, else ``data.root``
-    for the primary data set; SynthCaps is generated on first use into the cache folder."""
+    for the primary data set; a generated data set (SynthCaps) is made on first use, into the cache folder unless a
+    folder is given (:class:`retrieval.data.datasets.DataSetLoader`)."""
+    from .data.datasets import is_generated, loader
+
     dataset = dataset or cfg.data.dataset
+    source = loader(dataset)
     given = cfg.data.root_of(dataset)
     if given is not None:
         root = Path(given).expanduser()
-        if dataset == "synthcaps" and not (root / "synthcaps.json").exists():
-            _generate_synthcaps(cfg, root, progress)
+        if is_generated(dataset):
+            source.prepare(cfg, root, progress=progress)
         if not root.is_dir():
             key = "data.root" if given == cfg.data.root and dataset == cfg.data.dataset else f"data.{dataset}.root"
             raise ConfigError(f"{key}: {root} is not a folder")
         return root
-    if dataset != "synthcaps":
+    root = source.default_root(cfg) if is_generated(dataset) else None
+    if root is None:
         raise ConfigError(f"data.{dataset}.root: is required: {dataset!r} is used (give the folder of its files)")
-    from .data.synthcaps import default_root
-
-    cache = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
-    root = default_root(cache, cfg.data.synth_size, cfg.data.synth_seed)
-    if not (root / "synthcaps.json").exists():
-        _generate_synthcaps(cfg, root, progress)
+    source.prepare(cfg, root, progress=progress)
     return root
-
-
-def _generate_synthcaps(cfg: TrialConfig, root: Path, progress: bool) -> None:
-    from .data.synthcaps import generate
-
-    if progress:
-        print(f"Generating SynthCaps {cfg.data.synth_size} (seed {cfg.data.synth_seed}) into {root}",
-              file=sys.stderr)
-    generate(root, cfg.data.synth_size, cfg.data.synth_seed, sample_rate=cfg.features.sample_rate,
-             progress=progress)
 
 
 def feature_cache(cfg: TrialConfig):
@@ -211,8 +201,10 @@ def check_requirements(cfg: TrialConfig) -> None:
                               "name in the offline Hugging Face cache; nothing is downloaded")
     if cfg.audio_encoder.checkpoint and not Path(cfg.audio_encoder.checkpoint).expanduser().is_file():
         raise ConfigError(f"audio_encoder.checkpoint: file not found: {cfg.audio_encoder.checkpoint}")
+    from .data.datasets import is_generated
+
     for name in used_datasets(cfg):
-        if name == "synthcaps":
+        if is_generated(name):
             continue
         given = cfg.data.root_of(name)
         if not Path(given or "").expanduser().is_dir():

@@ -9,9 +9,12 @@ and ``fit`` finishes the run cleanly. The same path stops every trial once ``bud
 All of them measure time in epochs (``time_attr="epoch"``, the key the trainable reports), so a trial that was
 restarted and continues from ``last.pt`` stays on the same clock.
 
-Kinds: ``fifo`` (no early stopping by the scheduler; ``patience`` is fit's own early stopping), ``asha``
+Kinds (the entries of the registry ``SCHEDULERS``, declared in :mod:`studies.spec` with their options): ``fifo``
+(no early stopping by the scheduler; ``patience`` is fit's own early stopping), ``asha``
 (:class:`~ray.tune.schedulers.AsyncHyperBandScheduler` with one bracket), ``hyperband`` (the same with several
 brackets: asynchronous HyperBand, which needs no pausing), ``median`` (:class:`~ray.tune.schedulers.MedianStoppingRule`).
+Ray's AsyncHyperBand draws each new trial's bracket from NumPy's global generator, so with several brackets the
+decisions depend on that generator's state.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
+from .spec import SCHEDULERS
 from .trainable import request_stop
 
 TIME_ATTR = "epoch"
@@ -56,24 +60,32 @@ class Median(_GracefulStop, MedianStoppingRule):
     pass
 
 
+def build_fifo(options: dict[str, Any], *, metric: str, mode: str, max_epochs: int) -> FIFO:
+    """``fifo``: every trial runs to the end (or to its own early stopping, ``patience``)."""
+    return FIFO()
+
+
+def build_asha(options: dict[str, Any], *, metric: str, mode: str, max_epochs: int) -> ASHA:
+    """``asha`` and ``hyperband``: AsyncHyperBand with ``options["brackets"]`` brackets."""
+    return ASHA(time_attr=TIME_ATTR, metric=metric, mode=mode, max_t=max_epochs,
+                grace_period=min(options["grace_period"], max_epochs),
+                reduction_factor=options["reduction_factor"], brackets=options["brackets"])
+
+
+def build_median(options: dict[str, Any], *, metric: str, mode: str, max_epochs: int) -> Median:
+    """``median``: the median stopping rule (a hard stop, turned into a stop request)."""
+    return Median(time_attr=TIME_ATTR, metric=metric, mode=mode, grace_period=options["grace_period"],
+                  min_samples_required=options["min_samples_required"], hard_stop=True)
+
+
 def build_scheduler(options: dict[str, Any], *, metric: str, mode: str, max_epochs: int,
                     deadline: float | None) -> TrialScheduler:
-    """The scheduler of ``options`` (a spec's resolved ``scheduler`` section)."""
-    kind = options["kind"]
-    if kind == "fifo":
-        sched: _GracefulStop = FIFO()
-    elif kind in ("asha", "hyperband"):
-        sched = ASHA(time_attr=TIME_ATTR, metric=metric, mode=mode, max_t=max_epochs,
-                     grace_period=min(options["grace_period"], max_epochs),
-                     reduction_factor=options["reduction_factor"], brackets=options["brackets"])
-    elif kind == "median":
-        sched = Median(time_attr=TIME_ATTR, metric=metric, mode=mode, grace_period=options["grace_period"],
-                       min_samples_required=options["min_samples_required"], hard_stop=True)
-    else:  # pragma: no cover - the spec validates kinds
-        raise ValueError(f"scheduler.kind: unknown {kind!r}")
+    """The scheduler of ``options`` (a spec's resolved ``scheduler`` section: the ``SCHEDULERS`` entry of its
+    ``kind``), stopping every trial once ``deadline`` (epoch seconds) has passed."""
+    sched: _GracefulStop = SCHEDULERS.get(options["kind"])(options, metric=metric, mode=mode, max_epochs=max_epochs)
     sched._deadline = deadline
     sched._max_epochs = max_epochs
     return sched  # type: ignore[return-value]
 
 
-__all__ = ["ASHA", "FIFO", "Median", "TIME_ATTR", "build_scheduler"]
+__all__ = ["ASHA", "FIFO", "Median", "TIME_ATTR", "build_asha", "build_fifo", "build_median", "build_scheduler"]

@@ -19,6 +19,11 @@ A study spec is a YAML mapping (see ``studies/*.yaml``)::
     objective: {metric: val_map10, mode: max}
     seeds: [0]                           # each configuration is trained once per seed
 
+The samplers and schedulers are the entries of the registries :data:`SAMPLERS` and :data:`SCHEDULERS`
+(:class:`retrieval.registry.Registry`, declared here): each entry names its builder (imported when a study is run)
+and its options with their defaults (``meta["options"]``); ``sampler.kind`` / ``scheduler.kind`` are checked
+against them. Adding one is one module plus one entry.
+
 Everything is checked by :func:`load_spec` before any work starts; a bad spec raises :class:`SpecError` whose
 message starts with the dotted spec key (``space.fusion.mid.layers.when: ...``).
 
@@ -49,8 +54,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 from retrieval.checks import float_from_string, is_int, is_integral, is_number, is_real, require
-from retrieval.config import (ConfigError, TrialConfig, canonical_key, deep_merge, load_raw, parse_override,
-                              upgrade_raw)
+from retrieval.config import (AUDIO_ENCODERS, FUSIONS, TEXT_ENCODERS, ConfigError, TrialConfig, canonical_key,
+                              deep_merge, load_raw, parse_override, upgrade_raw)
+from retrieval.registry import Registry
 
 from .errors import SpecError
 
@@ -69,25 +75,47 @@ TPE_DEFAULTS: dict[str, Any] = {
     "constant_liar": True, "consider_endpoints": False, "consider_prior": True, "prior_weight": 1.0,
     "consider_magic_clip": True, "gamma": 0.1, "gamma_max": 25, "warn_independent_sampling": False,
 }
-SAMPLER_OPTIONS: dict[str, dict[str, Any]] = {"tpe": TPE_DEFAULTS, "random": {"seed": 0}, "grid": {}}
-SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {
-    # patience (epochs without improvement of val mAP@10, passed to fit as train.patience) works with every kind
-    "fifo": {"patience": None},
-    "asha": {"grace_period": 1, "reduction_factor": 3, "brackets": 1, "patience": None},
-    "hyperband": {"grace_period": 1, "reduction_factor": 3, "brackets": 3, "patience": None},
-    "median": {"grace_period": 1, "min_samples_required": 3, "patience": None},
-}
+
+# --------------------------------------------------------------------------------------------- plug-in registries
+#: ``sampler.kind``: ``(options, seed) -> optuna.samplers.BaseSampler`` (``studies.study``). ``options``: the
+#: options of the kind and their defaults (a spec sets any of them); ``grid``: every grid point is enqueued (the
+#: parameters must be discrete and the seed is one more grid dimension); ``example``: options of a small run.
+SAMPLERS = Registry("sampler", key="sampler.kind", error=SpecError)
+SAMPLERS.declare("tpe", "studies.study:build_tpe", "Optuna's TPE with every option pinned (TPE_DEFAULTS)",
+                 example={"n_startup_trials": 3}, options=TPE_DEFAULTS, grid=False)
+SAMPLERS.declare("random", "studies.study:build_random", "independent uniform draws", options={"seed": 0},
+                 grid=False)
+SAMPLERS.declare("grid", "studies.study:build_random",
+                 "every grid point (x seeds) enqueued once; the sampler passes them through", options={}, grid=True)
+
+#: ``scheduler.kind``: ``(options, *, metric, mode, max_epochs) -> TrialScheduler`` (``studies.schedulers``; a
+#: STOP becomes a stop request the trial honours). ``options`` as for samplers; ``patience`` (epochs without
+#: improvement of the objective, passed to fit as ``train.patience``) works with every kind. ``prunes``: the
+#: scheduler stops trials that fall behind (``fifo`` never does).
+SCHEDULERS = Registry("scheduler", key="scheduler.kind", error=SpecError)
+SCHEDULERS.declare("fifo", "studies.schedulers:build_fifo", "no early stopping by the scheduler",
+                   options={"patience": None}, prunes=False)
+SCHEDULERS.declare("asha", "studies.schedulers:build_asha", "asynchronous successive halving (one bracket)",
+                   example={"reduction_factor": 2}, prunes=True,
+                   options={"grace_period": 1, "reduction_factor": 3, "brackets": 1, "patience": None})
+SCHEDULERS.declare("hyperband", "studies.schedulers:build_asha",
+                   "asynchronous HyperBand: ASHA with several brackets (no pausing)",
+                   example={"reduction_factor": 2, "brackets": 2}, prunes=True,
+                   options={"grace_period": 1, "reduction_factor": 3, "brackets": 3, "patience": None})
+SCHEDULERS.declare("median", "studies.schedulers:build_median",
+                   "the median stopping rule: stop a trial below the median of the others at the same epoch",
+                   example={"min_samples_required": 2}, prunes=True,
+                   options={"grace_period": 1, "min_samples_required": 3, "patience": None})
+
+#: Every registry of the study runner, for the shared contract tests (``tests/contract``).
+REGISTRIES: tuple[Registry, ...] = (SAMPLERS, SCHEDULERS)
 BUDGET_DEFAULTS = {"num_samples": None, "max_epochs": None, "time_budget_s": None}
 RESOURCES_DEFAULTS = {"cpu": 1, "gpu": 0, "max_concurrent": 1}
 OBJECTIVE_DEFAULTS = {"metric": "val_map10", "mode": "max"}
 # what retrieval.train.fit reports after every validation (the objective must be one of them)
 OBJECTIVE_METRICS = ("val_map10", "val_r1", "val_r5", "val_r10", "val_median_rank", "val_mean_rank", "loss")
-# config keys whose values are registry names: (module, function, what)
-NAME_REGISTRIES = {
-    "audio_encoder.name": ("retrieval.encoders.audio", "list_audio_encoders", "audio encoder"),
-    "text_encoder.name": ("retrieval.encoders.text", "list_text_encoders", "text encoder"),
-    "fusion.kind": ("retrieval.fusion", "list_fusions", "fusion"),
-}
+# config keys whose values are registry names (the config checks them too; here the message names the spec key)
+NAME_REGISTRIES: dict[str, Registry] = {r.key: r for r in (AUDIO_ENCODERS, TEXT_ENCODERS, FUSIONS)}
 
 
 # --------------------------------------------------------------------------------------------- the schema
@@ -169,7 +197,8 @@ class StudySpec:
 
     @property
     def is_grid(self) -> bool:
-        return self.sampler["kind"] == "grid"
+        """True when the sampler enqueues the grid (``SAMPLERS`` entry with ``grid``)."""
+        return bool(SAMPLERS.entry(self.sampler["kind"]).meta.get("grid", False))
 
     @property
     def num_samples(self) -> int:
@@ -250,8 +279,9 @@ def load_spec(source: str | Path | Mapping[str, Any], overrides: Sequence[str] |
 
     ``source`` is a YAML file or a mapping. ``overrides`` are ``key=value`` strings (values read as YAML) or a
     mapping of dotted spec keys: ``budget.num_samples=4``, ``base.train.epochs=2`` (a TrialConfig key under
-    ``base``), ``space.fusion.mid.layers.int=[1, 2]``, ``base=synthcaps-tiny``. ``check_registries`` imports the
-    encoder and fusion registries (and so torch) to check names; ``status`` skips it.
+    ``base``), ``space.fusion.mid.layers.int=[1, 2]``, ``base=synthcaps-tiny``. ``check_registries`` checks the
+    encoder and fusion names of the space, the variants and the base against their registries first, so the
+    message names the spec key (the config checks them as well; nothing heavy is imported either way).
     """
     if isinstance(source, Mapping):
         raw, spec_dir, where = copy.deepcopy(dict(source)), Path.cwd(), None
@@ -354,8 +384,8 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
     if storage is not None and (not isinstance(storage, str) or not storage):
         raise SpecError(f"storage: expected a URL string or null, got {storage!r}")
 
-    sampler = _options(raw.get("sampler"), SAMPLER_OPTIONS, "sampler", default="tpe")
-    scheduler = _options(raw.get("scheduler"), SCHEDULER_OPTIONS, "scheduler", default="fifo")
+    sampler = _options(raw.get("sampler"), SAMPLERS, "sampler", default="tpe")
+    scheduler = _options(raw.get("scheduler"), SCHEDULERS, "scheduler", default="fifo")
     budget = _section(raw.get("budget"), BUDGET_DEFAULTS, "budget")
     resources = _section(raw.get("resources"), RESOURCES_DEFAULTS, "resources")
     objective = _section(raw.get("objective"), OBJECTIVE_DEFAULTS, "objective")
@@ -394,9 +424,9 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         raise SpecError(f"space: expected a mapping of dotted config keys to distributions, got {raw_space!r}")
     variants = _variants(raw.get("variants") or {}, raw_space, base)
     params = _order([_param(str(k), v, variants) for k, v in raw_space.items()])
-    _check_params(params, base, variants)
-    if check_registries:
+    if check_registries:  # before the values are tried in the config: the message names the spec key
         _check_registry_names(params, variants, base)
+    _check_params(params, base, variants)
 
     spec = StudySpec(name=name, storage=storage, base=base, params=tuple(params), variants=variants, sampler=sampler,
                      scheduler=scheduler, budget=budget, resources=resources, objective=objective, seeds=seeds,
@@ -437,18 +467,18 @@ def _section(raw: Any, defaults: Mapping[str, Any], key: str) -> dict[str, Any]:
     return {**defaults, **raw}
 
 
-def _options(raw: Any, table: Mapping[str, Mapping[str, Any]], key: str, default: str) -> dict[str, Any]:
+def _options(raw: Any, registry: Registry, key: str, default: str) -> dict[str, Any]:
+    """``{kind, every option of the kind}``: the registry entry's defaults (``meta["options"]``) updated by ``raw``."""
     if raw is None:
         raw = {}
     if isinstance(raw, str):
         raw = {"kind": raw}
     if not isinstance(raw, Mapping):
         raise SpecError(f"{key}: expected a mapping with a kind, got {raw!r}")
-    kind = raw.get("kind", default)
-    if kind not in table:
-        raise SpecError(f"{key}.kind: expected one of {', '.join(table)}, got {kind!r}")
-    _no_unknown({k: v for k, v in raw.items() if k != "kind"}, table[kind], key)
-    return {"kind": kind, **table[kind], **{k: v for k, v in raw.items() if k != "kind"}}
+    kind = registry.check(raw.get("kind", default), key=f"{key}.kind")
+    defaults = registry.entry(kind).meta.get("options", {})
+    _no_unknown({k: v for k, v in raw.items() if k != "kind"}, defaults, key)
+    return {"kind": kind, **defaults, **{k: v for k, v in raw.items() if k != "kind"}}
 
 
 def _need(cond: bool, key: str, msg: str) -> None:
@@ -787,11 +817,9 @@ def _check_registry_names(params: Sequence[Param], variants: Mapping[str, Mappin
     uses = {p.key for p in params} | {k for sets in variants.values() for k in sets}
     if not uses & set(NAME_REGISTRIES):
         return
-    import importlib
-
     base_dict = base.to_dict()
-    for key, (module, func, what) in NAME_REGISTRIES.items():
-        known = list(getattr(importlib.import_module(module), func)())
+    for key, registry in NAME_REGISTRIES.items():
+        known, what = registry.names(), registry.kind
         sources: list[tuple[str, Any]] = [(f"space.{key}.categorical", c) for p in params if p.key == key
                                           for c in p.choices]
         sources += [(f"variants.{n}.{key}", sets[key]) for n, sets in variants.items() if key in sets]

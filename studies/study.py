@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from retrieval.errors import HarnessError
 
-from .spec import TPE_DEFAULTS, StudySpec, grid_points
+from .spec import SAMPLERS, TPE_DEFAULTS, StudySpec, grid_points
 
 HEARTBEAT_EVERY_S = 60.0
 STALE_AFTER_S = 900.0  # a runner on another host whose trials have not beaten for this long is gone
@@ -126,11 +126,20 @@ def _tpe_weights(x: int) -> np.ndarray:
 
 
 def build_sampler(options: Mapping[str, Any], seed: int | None = None) -> optuna.samplers.BaseSampler:
-    """The sampler of a spec's resolved ``sampler`` section, every option set explicitly. The grid is enqueued
-    trial by trial, so its sampler only has to pass the enqueued values through (a RandomSampler)."""
+    """The sampler of a spec's resolved ``sampler`` section (the ``SAMPLERS`` entry of its ``kind``), every option
+    set explicitly. The grid is enqueued trial by trial, so its sampler only has to pass the enqueued values through
+    (a RandomSampler)."""
     seed = options.get("seed", 0) if seed is None else seed
-    if options["kind"] != "tpe":
-        return optuna.samplers.RandomSampler(seed=seed)
+    return SAMPLERS.get(options["kind"])(options, seed)
+
+
+def build_random(options: Mapping[str, Any], seed: int) -> optuna.samplers.BaseSampler:
+    """``random`` and ``grid``: Optuna's RandomSampler."""
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def build_tpe(options: Mapping[str, Any], seed: int) -> optuna.samplers.BaseSampler:
+    """``tpe``: Optuna's TPESampler with every option of ``options`` (a resolved spec section) set explicitly."""
     o = options
     kwargs = dict(consider_prior=o["consider_prior"], prior_weight=float(o["prior_weight"]),
                   consider_magic_clip=o["consider_magic_clip"], consider_endpoints=o["consider_endpoints"],
@@ -215,5 +224,6 @@ def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-__all__ = ["HEARTBEAT_EVERY_S", "RUN_KEY_ATTR", "RunnerError", "RunnerInfo", "STALE_AFTER_S", "budget_left", "build_sampler",
-           "derive_seed", "format_params", "is_stale", "missing_grid_points", "open_study", "runner_alive", "study_folder"]
+__all__ = ["HEARTBEAT_EVERY_S", "RUN_KEY_ATTR", "RunnerError", "RunnerInfo", "STALE_AFTER_S", "budget_left",
+           "build_random", "build_sampler", "build_tpe", "derive_seed", "format_params", "is_stale",
+           "missing_grid_points", "open_study", "runner_alive", "study_folder"]

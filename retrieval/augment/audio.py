@@ -6,7 +6,11 @@ on the generator's device and then moved to ``x``'s device, so a CPU generator w
 Settings that switch an augmentation off return ``x`` itself (an exact no-op, no random numbers drawn).
 
 Pipeline (:class:`AudioAugment`): :meth:`AudioAugment.gain` on the raw dB log-mels, before normalisation;
-:meth:`AudioAugment.spectral` (Freq-MixStyle, then SpecAugment) on the normalised features.
+:meth:`AudioAugment.spectral` (Freq-MixStyle, then SpecAugment) on the normalised features. The steps are the
+``audio`` entries of the registry ``AUGMENTATIONS`` (declared in :mod:`retrieval.config`: ``gain``, ``mixstyle``,
+``specaugment``), built from their config sections by :func:`build_gain`, :func:`build_mixstyle` and
+:func:`build_specaugment` (None when the settings switch them off) and run in their declared ``stage`` and
+``order``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from retrieval.config import AugmentConfig
+from retrieval.config import (AUGMENTATIONS, AugmentConfig, GainConfig, MixStyleConfig, SpecAugmentConfig,
+                              augmentation_section, augmentation_steps)
 
-__all__ = ["AudioAugment", "freq_mixstyle", "gain", "spec_augment"]
+__all__ = ["AudioAugment", "Gain", "MixStyle", "SpecAugment", "build_gain", "build_mixstyle", "build_specaugment",
+           "freq_mixstyle", "gain", "spec_augment"]
 
 
 def _gen_device(generator: torch.Generator) -> torch.device:
@@ -165,12 +171,62 @@ def freq_mixstyle(x: Tensor, p: float, alpha: float, generator: torch.Generator,
     return torch.where(keep, x, mixed)
 
 
+# --------------------------------------------------------------------------------------------- registry entries
+class Gain:
+    """The ``gain`` step: :func:`gain` with ``augment.gain.g_max`` (``lengths`` is not needed)."""
+
+    def __init__(self, cfg: GainConfig):
+        self.g_max = float(cfg.g_max)
+
+    def __call__(self, x: Tensor, lengths: Tensor | None, generator: torch.Generator) -> Tensor:
+        return gain(x, self.g_max, generator)
+
+
+class MixStyle:
+    """The ``mixstyle`` step: :func:`freq_mixstyle` with ``augment.mixstyle.*`` over the valid frames."""
+
+    def __init__(self, cfg: MixStyleConfig):
+        self.p, self.alpha = cfg.p, cfg.alpha
+
+    def __call__(self, x: Tensor, lengths: Tensor | None, generator: torch.Generator) -> Tensor:
+        return freq_mixstyle(x, self.p, self.alpha, generator, lengths=lengths)
+
+
+class SpecAugment:
+    """The ``specaugment`` step: :func:`spec_augment` with ``augment.spec.*``, fill 0 (the mean of normalised
+    features)."""
+
+    def __init__(self, cfg: SpecAugmentConfig):
+        self.cfg = cfg
+
+    def __call__(self, x: Tensor, lengths: Tensor | None, generator: torch.Generator) -> Tensor:
+        s = self.cfg
+        return spec_augment(x, lengths, s.n_f, s.w_f, s.n_t, s.w_t, generator, fill=0.0)
+
+
+def build_gain(cfg: GainConfig, **resources) -> Gain | None:
+    """``gain``: on when ``g_max > 0``."""
+    return Gain(cfg) if cfg.g_max > 0 else None
+
+
+def build_mixstyle(cfg: MixStyleConfig, **resources) -> MixStyle | None:
+    """``mixstyle``: on when ``p > 0``."""
+    return MixStyle(cfg) if cfg.p > 0 else None
+
+
+def build_specaugment(cfg: SpecAugmentConfig, **resources) -> SpecAugment | None:
+    """``specaugment``: on when ``n_f > 0`` or ``n_t > 0``."""
+    return SpecAugment(cfg) if cfg.n_f > 0 or cfg.n_t > 0 else None
+
+
 # --------------------------------------------------------------------------------------------- pipeline
 class AudioAugment:
     """The paper's audio augmentation pipeline, configured by :class:`retrieval.config.AugmentConfig`.
 
-    ``gain`` applies to raw dB log-mels (before normalisation); ``spectral`` applies Freq-MixStyle and then
-    SpecAugment (fill 0 = the mean of normalised features) to normalised features. Text settings are ignored.
+    Every ``audio`` entry of ``AUGMENTATIONS`` is built from its config section; ``gain`` runs the steps of stage
+    ``raw`` (the gain) on raw dB log-mels (before normalisation), ``spectral`` those of stage ``normalised``
+    (Freq-MixStyle, then SpecAugment with fill 0 = the mean of normalised features), each in ``order``. A step that
+    is off is not built: it draws no random numbers. Text settings are ignored.
     """
 
     def __init__(self, cfg: AugmentConfig):
@@ -178,26 +234,35 @@ class AudioAugment:
         self.g_max = float(cfg.gain.g_max)
         self.spec = cfg.spec
         self.mixstyle = cfg.mixstyle
+        self.steps: dict[str, list] = {"raw": [], "normalised": []}
+        for entry in augmentation_steps("audio"):
+            step = AUGMENTATIONS.get(entry.name)(augmentation_section(cfg, entry))
+            if step is not None:
+                self.steps[entry.meta["stage"]].append(step)
 
     @property
     def gain_enabled(self) -> bool:
-        return self.g_max > 0
+        return bool(self.steps["raw"])
 
     @property
     def spectral_enabled(self) -> bool:
-        return self.mixstyle.p > 0 or self.spec.n_f > 0 or self.spec.n_t > 0
+        return bool(self.steps["normalised"])
 
     @property
     def enabled(self) -> bool:
         return self.gain_enabled or self.spectral_enabled
 
     def gain(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        return gain(x, self.g_max, generator)
+        """The ``raw`` steps (the gain), on dB log-mels before standardisation."""
+        for step in self.steps["raw"]:
+            x = step(x, None, generator)
+        return x
 
     def spectral(self, x: Tensor, lengths: Tensor | None, generator: torch.Generator) -> Tensor:
-        x = freq_mixstyle(x, self.mixstyle.p, self.mixstyle.alpha, generator, lengths=lengths)
-        s = self.spec
-        return spec_augment(x, lengths, s.n_f, s.w_f, s.n_t, s.w_t, generator, fill=0.0)
+        """The ``normalised`` steps (Freq-MixStyle, then SpecAugment), on standardised log-mels."""
+        for step in self.steps["normalised"]:
+            x = step(x, lengths, generator)
+        return x
 
     def __repr__(self) -> str:
         s, m = self.spec, self.mixstyle

@@ -40,8 +40,8 @@ from typing import Iterable, Sequence
 from retrieval.config import ConfigError
 from retrieval.utils import atomic_write_json
 
-__all__ = ["APERTIUM_INSTALL_HINT", "ApertiumMissing", "apertium_version", "back_translate",
-           "back_translation_table", "cache_path", "check_apertium"]
+__all__ = ["APERTIUM_INSTALL_HINT", "ApertiumMissing", "BackTranslationStep", "apertium_version", "back_translate",
+           "back_translation_table", "build_back_translation", "cache_path", "check_apertium"]
 
 APERTIUM_INSTALL_HINT = "apt-get install apertium apertium-eng-spa"
 DIRECTIONS: tuple[str, str] = ("eng-spa", "spa-eng")
@@ -192,3 +192,25 @@ def back_translation_table(captions: Iterable[str], cache_dir: str | Path, *,
         print(f"back-translated {len(distinct)} captions in {time.time() - t0:.1f} s ({changed} changed) -> {path}",
               file=sys.stderr)
     return dict(zip(distinct, translations))
+
+
+# --------------------------------------------------------------------------------------------- registry entry
+class BackTranslationStep:
+    """The ``backtranslation`` text augmentation: per caption, ``rng.random() < p_bt`` (always drawn); a caption in
+    the table is then replaced by its back-translation. Counted when that changes it."""
+
+    def __init__(self, table: dict[str, str], p: float):
+        self.table, self.p = table, p
+
+    def __call__(self, caption: str, rng, key: str | None) -> tuple[str, bool]:
+        if rng.random() < self.p and caption in self.table:
+            translated = self.table[caption]
+            return translated, translated != caption
+        return caption, False
+
+
+def build_back_translation(cfg, *, back_translations: dict[str, str] | None = None,
+                           **resources) -> BackTranslationStep | None:
+    """``backtranslation`` (``augment.bt``): on when ``p_bt > 0`` and the run has a (non-empty) translation table
+    (:func:`back_translation_table`)."""
+    return BackTranslationStep(dict(back_translations), cfg.p_bt) if back_translations and cfg.p_bt > 0 else None

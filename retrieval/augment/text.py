@@ -20,7 +20,11 @@ The training loop's :class:`TextAugment` applies, per caption and in this order:
 (``augment.bt``, :mod:`retrieval.augment.backtranslate`, Apertium) with probability ``p_bt``; then EDA -- back
 translation before EDA as in the DCASE 2022 paper. Each step that is switched on draws from the epoch generator for
 every caption (one uniform number, plus the choice of a variation when one is swapped in); a step that is off draws
-nothing, so configurations without it reproduce earlier runs exactly.
+nothing, so configurations without it reproduce earlier runs exactly. The steps are the ``text`` entries of the
+registry ``AUGMENTATIONS`` (declared in :mod:`retrieval.config`: ``variations``, ``backtranslation``, ``eda``), each
+built from its config section and the run's resources (:func:`build_eda` here;
+:func:`retrieval.augment.variations.build_variations`, :func:`retrieval.augment.backtranslate.build_back_translation`)
+and run in their declared ``order``.
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ import numpy as np
 
 from typing import Mapping, Sequence
 
-from retrieval.config import AugmentConfig, EDAConfig
+from retrieval.config import AUGMENTATIONS, AugmentConfig, EDAConfig, augmentation_section, augmentation_steps
 from retrieval.augment.wordnet import WordNet, WordNetMissing, find_wordnet_dir, load_wordnet, wordnet_missing
 
-__all__ = ["TextAugment", "check_text_augment_requirements", "eda", "OPERATIONS"]
+__all__ = ["EDAStep", "TextAugment", "build_eda", "check_text_augment_requirements", "eda", "OPERATIONS"]
 
 #: The EDA operations, in the order used when one is chosen (index drawn uniformly among the active ones).
 OPERATIONS: tuple[str, ...] = ("syn", "swp", "ins", "del")
@@ -135,6 +139,38 @@ def _needs_wordnet(cfg: EDAConfig) -> bool:
     return cfg.p_eda > 0 and (cfg.p_syn > 0 or cfg.p_ins > 0)
 
 
+def _eda_enabled(c: EDAConfig) -> bool:
+    return c.p_eda > 0 and (c.p_syn > 0 or c.p_swp > 0 or c.p_ins > 0 or c.p_del > 0)
+
+
+class EDAStep:
+    """The ``eda`` text augmentation: per caption, ``rng.random() < p_eda`` (always drawn), then :func:`eda`.
+    Counted whenever it is applied. WordNet is loaded when synonyms are needed (``p_syn`` or ``p_ins > 0``); if it
+    is missing the constructor raises :class:`WordNetMissing` naming the install command."""
+
+    def __init__(self, cfg: EDAConfig):
+        self.cfg = cfg
+        self.wordnet: WordNet | None = None
+        if _needs_wordnet(cfg):
+            try:
+                self.wordnet = load_wordnet(cfg.wordnet_dir)
+            except WordNetMissing as exc:
+                raise wordnet_missing(cfg.wordnet_dir, "EDA with synonyms (augment.eda.p_syn / p_ins > 0)") \
+                    from exc
+
+    def __call__(self, caption: str, rng: np.random.Generator, key: str | None) -> tuple[str, bool]:
+        c = self.cfg
+        if rng.random() < c.p_eda:
+            return eda(caption, p_syn=c.p_syn, p_swp=c.p_swp, p_ins=c.p_ins, p_del=c.p_del, rng=rng,
+                       wordnet=self.wordnet), True
+        return caption, False
+
+
+def build_eda(cfg: EDAConfig, **resources) -> EDAStep | None:
+    """``eda`` (``augment.eda``): on when ``p_eda > 0`` and one of the operations has a probability > 0."""
+    return EDAStep(cfg) if _eda_enabled(cfg) else None
+
+
 class TextAugment:
     """Text augmentation of a batch of captions: caption variations, back-translation, EDA (see the module
     docstring), configured by :class:`retrieval.config.AugmentConfig` (an :class:`EDAConfig` alone: EDA only).
@@ -150,32 +186,29 @@ class TextAugment:
 
     def __init__(self, cfg: EDAConfig | AugmentConfig, *, back_translations: Mapping[str, str] | None = None,
                  variations=None):
-        p_bt = p_var = 0.0
-        if isinstance(cfg, AugmentConfig):  # the whole augment section
-            p_bt, p_var = cfg.bt.p_bt, cfg.variations.p
-            cfg = cfg.eda
-        self.cfg = cfg
-        self.back_translations = dict(back_translations) if back_translations and p_bt > 0 else None
-        self.p_bt = p_bt if self.back_translations else 0.0
-        self.variations = variations if variations is not None and p_var > 0 else None
-        self.p_var = p_var if self.variations is not None else 0.0
-        self.counts = {"captions": 0, "variation": 0, "back_translation": 0, "eda": 0}
-        self.wordnet: WordNet | None = None
-        if _needs_wordnet(cfg):
-            try:
-                self.wordnet = load_wordnet(cfg.wordnet_dir)
-            except WordNetMissing as exc:
-                raise wordnet_missing(cfg.wordnet_dir, "EDA with synonyms (augment.eda.p_syn / p_ins > 0)") \
-                    from exc
+        augment = cfg if isinstance(cfg, AugmentConfig) else AugmentConfig(eda=cfg)  # an EDAConfig alone: EDA only
+        self.cfg = augment.eda
+        resources = {"back_translations": back_translations, "variations": variations}
+        entries = augmentation_steps("text")
+        self.counts = {"captions": 0, **{e.meta["counter"]: 0 for e in entries}}
+        self.steps = [(e.name, e.meta["counter"], step) for e in entries
+                      if (step := AUGMENTATIONS.get(e.name)(augmentation_section(augment, e), **resources))
+                      is not None]
+        built = {name: step for name, _, step in self.steps}
+        bt, var, eda_step = built.get("backtranslation"), built.get("variations"), built.get("eda")
+        self.back_translations = bt.table if bt is not None else None
+        self.p_bt = bt.p if bt is not None else 0.0
+        self.variations = var.variations if var is not None else None
+        self.p_var = var.p if var is not None else 0.0
+        self.wordnet: WordNet | None = eda_step.wordnet if eda_step is not None else None
 
     @property
     def eda_enabled(self) -> bool:
-        c = self.cfg
-        return c.p_eda > 0 and (c.p_syn > 0 or c.p_swp > 0 or c.p_ins > 0 or c.p_del > 0)
+        return _eda_enabled(self.cfg)
 
     @property
     def enabled(self) -> bool:
-        return self.eda_enabled or self.p_bt > 0 or self.p_var > 0
+        return bool(self.steps)
 
     def __call__(self, captions: list[str], rng: np.random.Generator,
                  keys: Sequence[str | None] | None = None) -> list[str]:
@@ -188,26 +221,13 @@ class TextAugment:
             return list(captions)
         if self.p_var > 0 and keys is not None and len(keys) != len(captions):
             raise ValueError(f"{len(keys)} variation keys for {len(captions)} captions")
-        c = self.cfg
-        eda_on = self.eda_enabled
         out = []
         for j, caption in enumerate(captions):
             self.counts["captions"] += 1
-            if self.p_var > 0:
-                swap = rng.random() < self.p_var
-                choices = self.variations.choices(keys[j] if keys is not None else None, caption)
-                if swap and choices:
-                    caption = choices[int(rng.integers(len(choices)))]
-                    self.counts["variation"] += 1
-            if self.p_bt > 0:
-                if rng.random() < self.p_bt and caption in self.back_translations:
-                    translated = self.back_translations[caption]
-                    self.counts["back_translation"] += translated != caption
-                    caption = translated
-            if eda_on and rng.random() < c.p_eda:
-                caption = eda(caption, p_syn=c.p_syn, p_swp=c.p_swp, p_ins=c.p_ins, p_del=c.p_del, rng=rng,
-                              wordnet=self.wordnet)
-                self.counts["eda"] += 1
+            key = keys[j] if keys is not None else None
+            for _, counter, step in self.steps:
+                caption, counted = step(caption, rng, key)
+                self.counts[counter] += counted
             out.append(caption)
         return out
 

@@ -54,7 +54,8 @@ from retrieval.data.clotho import clean_caption
 from retrieval.data.errors import DataError
 from retrieval.data.names import NameIndex, base_name
 
-__all__ = ["CaptionVariations", "VariationRecord", "load_variations", "normalise_caption"]
+__all__ = ["CaptionVariations", "VariationRecord", "VariationStep", "build_variations", "load_variations",
+           "normalise_caption"]
 
 MAPPING = "mapping"
 RELEASED = "released"
@@ -314,3 +315,25 @@ def load_variations(path: str | Path) -> CaptionVariations:
         else:
             by_file[name] = _strings(value, path, name)
     return CaptionVariations(path=str(path), by_file=by_file, by_caption=by_caption)
+
+
+# --------------------------------------------------------------------------------------------- registry entry
+class VariationStep:
+    """The ``variations`` text augmentation: per caption, ``rng.random() < p`` (always drawn), then one of the
+    recording's variations (``rng.integers``) when it is swapped and there are any. Counted when swapped."""
+
+    def __init__(self, variations: CaptionVariations, p: float):
+        self.variations, self.p = variations, p
+
+    def __call__(self, caption: str, rng, key: str | None) -> tuple[str, bool]:
+        swap = rng.random() < self.p
+        choices = self.variations.choices(key, caption)
+        if swap and choices:
+            return choices[int(rng.integers(len(choices)))], True
+        return caption, False
+
+
+def build_variations(cfg: Any, *, variations: CaptionVariations | None = None,
+                     **resources: Any) -> VariationStep | None:
+    """``variations`` (``augment.variations``): on when ``p > 0`` and the run loaded the ``variations`` file."""
+    return VariationStep(variations, cfg.p) if variations is not None and cfg.p > 0 else None

@@ -1,5 +1,11 @@
 """Data set name -> split loader: ``clotho``, ``synthcaps`` (ClothoV2 layout), ``audiocaps``, ``wavcaps``.
 
+The data sets are the entries of the registry ``DATASETS`` (declared in :mod:`retrieval.config`, which checks
+``data.dataset``, ``data.train_on`` and ``augment.variations.dataset``): each is a :class:`DataSetLoader` (how to
+read its splits, which splits exist, how to make a generated set), with the static facts in its entry's ``meta``
+(``roles``, ``strict``, ``generated``). Every function here looks the data set up there, so adding one is one
+module (its loader) plus one entry (``DATASETS.declare(name, "module:LOADER", roles=..., strict=...)``).
+
 Every loader returns the same :class:`~retrieval.data.clotho.Split` of
 :class:`~retrieval.data.clotho.Recording` objects, so training and evaluation do not care where a split came from.
 
@@ -22,23 +28,18 @@ Example::
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..config import DATASETS
+from ..utils import default_cache_dir
 from .audio import audio_duration
 from .clotho import MISSING_LISTED, Split
 from .errors import DataError
 
-DATASETS: tuple[str, ...] = ("clotho", "audiocaps", "wavcaps", "synthcaps")
-#: role -> split name, per data set
-ROLES: dict[str, dict[str, str]] = {
-    "clotho": {"train": "development", "val": "validation", "test": "evaluation"},
-    "synthcaps": {"train": "development", "val": "validation", "test": "evaluation"},
-    "audiocaps": {"train": "train", "val": "val", "test": "test"},
-    "wavcaps": {"train": "train"},
-}
 _CLOTHO_NAMES = {"development": "train", "validation": "val", "evaluation": "test"}
 
 
@@ -60,22 +61,145 @@ class LoadOptions:
                    wavcaps_exclude=data_cfg.wavcaps.exclude)
 
 
-def _check_dataset(dataset: str) -> None:
-    if dataset not in ROLES:
-        raise ValueError(f"unknown data set {dataset!r} (known: {', '.join(DATASETS)})")
+# --------------------------------------------------------------------------------------------- loaders
+class DataSetLoader:
+    """What a data set registers in ``DATASETS``: how to read its splits (in its own split names).
+
+    The static facts are the entry's ``meta``: ``roles`` (role -> split name), ``strict`` (a missing audio file is
+    an error), ``generated`` (no folder needed: :meth:`default_root` and :meth:`prepare` make it).
+    """
+
+    expected_files = "its files"  # what a folder of this data set holds (messages)
+
+    def load_split(self, root: str | Path, name: str, *, strict: bool, options: "LoadOptions") -> Split:
+        raise NotImplementedError
+
+    def available_splits(self, root: str | Path) -> list[str]:
+        """The splits whose files exist in ``root``."""
+        raise NotImplementedError
+
+    def scan(self, root: str | Path, name: str, *, options: "LoadOptions") -> tuple[Split, dict[str, Any]]:
+        """One split read leniently for ``data summary``, and the fields it adds to :func:`split_stats`."""
+        return self.load_split(root, name, strict=False, options=options), {}
+
+    def default_root(self, cfg: Any) -> Path | None:
+        """The folder of a generated data set for the config ``cfg`` (None: the data set needs a folder)."""
+        return None
+
+    def prepare(self, cfg: Any, root: Path, *, progress: bool = False) -> None:
+        """Make ``root`` usable when it is not yet (a generated data set writes itself there)."""
 
 
+class ClothoLoader(DataSetLoader):
+    """The ClothoV2 layout (``clotho``): captions CSV + metadata CSV + an audio folder per split."""
+
+    expected_files = "clotho_captions_<split>.csv"
+
+    def load_split(self, root, name, *, strict, options):
+        from .clotho import load_clotho_split
+
+        return load_clotho_split(root, name, strict=strict)
+
+    def available_splits(self, root):
+        from .clotho import available_splits
+
+        return available_splits(root)
+
+
+class SynthCapsLoader(ClothoLoader):
+    """SynthCaps: generated in the ClothoV2 layout on first use (into the cache folder unless a root is given),
+    then read with the Clotho loader."""
+
+    def default_root(self, cfg):
+        from .synthcaps import default_root
+
+        cache = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
+        return default_root(cache, cfg.data.synth_size, cfg.data.synth_seed)
+
+    def prepare(self, cfg, root, *, progress=False):
+        if (Path(root) / "synthcaps.json").exists():
+            return
+        from .synthcaps import generate
+
+        if progress:
+            print(f"Generating SynthCaps {cfg.data.synth_size} (seed {cfg.data.synth_seed}) into {root}",
+                  file=sys.stderr)
+        generate(root, cfg.data.synth_size, cfg.data.synth_seed, sample_rate=cfg.features.sample_rate,
+                 progress=progress)
+
+
+class AudioCapsLoader(DataSetLoader):
+    """AudioCaps (``<split>.csv`` + audio found with ``data.audiocaps.audio_pattern`` + AudioSet labels)."""
+
+    expected_files = "train.csv, val.csv or test.csv"
+
+    def load_split(self, root, name, *, strict, options):
+        from .audiocaps import load_audiocaps_split
+
+        return load_audiocaps_split(root, name, audio_pattern=options.audiocaps_audio_pattern,
+                                    labels_dir=options.audiocaps_labels_dir, strict=strict)
+
+    def available_splits(self, root):
+        from .audiocaps import available_splits
+
+        return available_splits(root)
+
+
+class WavCapsLoader(DataSetLoader):
+    """WavCaps (``json_files/<source>/*.json`` + audio; one split, ``train``)."""
+
+    expected_files = "json_files/<source>/<name>.json"
+
+    def load_split(self, root, name, *, strict, options):
+        from .wavcaps import load_wavcaps_split
+
+        return load_wavcaps_split(root, name, audio_pattern=options.wavcaps_audio_pattern,
+                                  exclude=options.wavcaps_exclude, strict=strict)
+
+    def available_splits(self, root):
+        from .wavcaps import available_splits
+
+        return available_splits(root)
+
+    def scan(self, root, name, *, options):
+        """Adds ``excluded_zero_duration``, ``excluded_list`` and ``sources`` (the counts per source)."""
+        from .wavcaps import scan_wavcaps
+
+        split, per_source = scan_wavcaps(root, name, audio_pattern=options.wavcaps_audio_pattern,
+                                         exclude=options.wavcaps_exclude)
+        return split, {"excluded_zero_duration": sum(s["excluded_zero_duration"] for s in per_source.values()),
+                       "excluded_list": sum(s["excluded_list"] for s in per_source.values()),
+                       "sources": per_source}
+
+
+CLOTHO, SYNTHCAPS, AUDIOCAPS, WAVCAPS = ClothoLoader(), SynthCapsLoader(), AudioCapsLoader(), WavCapsLoader()
+
+
+def loader(dataset: str) -> DataSetLoader:
+    """The :class:`DataSetLoader` of ``dataset`` (unknown names: ConfigError listing the known data sets)."""
+    return DATASETS.get(dataset)
+
+
+def roles(dataset: str) -> dict[str, str]:
+    """Role (``train``/``val``/``test``) -> split name of ``dataset``."""
+    return dict(DATASETS.entry(dataset).meta.get("roles", {}))
+
+
+def is_generated(dataset: str) -> bool:
+    """True for a data set made on first use (SynthCaps): it needs no folder."""
+    return bool(DATASETS.entry(dataset).meta.get("generated", False))
+
+
+# --------------------------------------------------------------------------------------------- splits
 def role_split(dataset: str, role: str) -> str | None:
     """The split of ``dataset`` that plays ``role`` (``train``/``val``/``test``), or None if it has none."""
-    _check_dataset(dataset)
-    return ROLES[dataset].get(role)
+    return roles(dataset).get(role)
 
 
 def split_name(dataset: str, name: str) -> str:
     """``name`` in the data set's own naming: the Clotho names map to the split of the same role
     (``split_name("audiocaps", "evaluation") == "test"``); any other name is returned as is."""
-    _check_dataset(dataset)
-    own = ROLES[dataset]
+    own = roles(dataset)
     if name in own.values():
         return name
     role = _CLOTHO_NAMES.get(name)
@@ -85,7 +209,8 @@ def split_name(dataset: str, name: str) -> str:
 
 
 def default_strict(dataset: str) -> bool:
-    return dataset in ("clotho", "synthcaps")
+    """Whether a missing audio file stops loading ``dataset`` (ClothoV2, SynthCaps: released complete)."""
+    return bool(DATASETS.entry(dataset).meta.get("strict", False))
 
 
 def load_split(dataset: str, root: str | Path, split: str, *, strict: bool | None = None,
@@ -94,39 +219,15 @@ def load_split(dataset: str, root: str | Path, split: str, *, strict: bool | Non
 
     ``strict=None`` uses the data set's default (see the module docstring). Raises DataError for bad files.
     """
-    _check_dataset(dataset)
-    opts = options or LoadOptions()
+    source = loader(dataset)
     name = split_name(dataset, split)
     strict = default_strict(dataset) if strict is None else strict
-    if dataset in ("clotho", "synthcaps"):
-        from .clotho import load_clotho_split
-
-        return load_clotho_split(root, name, strict=strict)
-    if dataset == "audiocaps":
-        from .audiocaps import load_audiocaps_split
-
-        return load_audiocaps_split(root, name, audio_pattern=opts.audiocaps_audio_pattern,
-                                    labels_dir=opts.audiocaps_labels_dir, strict=strict)
-    from .wavcaps import load_wavcaps_split
-
-    return load_wavcaps_split(root, name, audio_pattern=opts.wavcaps_audio_pattern, exclude=opts.wavcaps_exclude,
-                              strict=strict)
+    return source.load_split(root, name, strict=strict, options=options or LoadOptions())
 
 
 def available_splits(dataset: str, root: str | Path) -> list[str]:
     """The splits of ``dataset`` whose files exist in ``root``."""
-    _check_dataset(dataset)
-    if dataset in ("clotho", "synthcaps"):
-        from .clotho import available_splits as clotho_splits
-
-        return clotho_splits(root)
-    if dataset == "audiocaps":
-        from .audiocaps import available_splits as audiocaps_splits
-
-        return audiocaps_splits(root)
-    from .wavcaps import available_splits as wavcaps_splits
-
-    return wavcaps_splits(root)
+    return loader(dataset).available_splits(root)
 
 
 def concat_splits(splits: Sequence[Split], name: str | None = None) -> Split:
@@ -180,31 +281,19 @@ def summarize(dataset: str, root: str | Path, *, options: LoadOptions | None = N
     training on that split would fail (``data summary`` then exits with status 1). WavCaps adds
     ``excluded_zero_duration``, ``excluded_list`` and ``sources`` (the same counts per source).
     """
-    _check_dataset(dataset)
+    source = loader(dataset)
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "data folder does not exist")
     names = available_splits(dataset, root) if splits is None else [split_name(dataset, s) for s in splits]
     if not names:
-        expected = {"clotho": "clotho_captions_<split>.csv", "synthcaps": "clotho_captions_<split>.csv",
-                    "audiocaps": "train.csv, val.csv or test.csv",
-                    "wavcaps": "json_files/<source>/<name>.json"}[dataset]
-        raise DataError(root, f"no {dataset} split found (expected {expected})")
+        raise DataError(root, f"no {dataset} split found (expected {source.expected_files})")
     out: dict[str, dict[str, Any]] = {}
     opts = options or LoadOptions()
     for name in names:
-        if dataset == "wavcaps":
-            from .wavcaps import scan_wavcaps
-
-            split, per_source = scan_wavcaps(root, name, audio_pattern=opts.wavcaps_audio_pattern,
-                                             exclude=opts.wavcaps_exclude)
-            stats = split_stats(split, durations=durations)
-            stats["excluded_zero_duration"] = sum(s["excluded_zero_duration"] for s in per_source.values())
-            stats["excluded_list"] = sum(s["excluded_list"] for s in per_source.values())
-            stats["sources"] = per_source
-        else:
-            split = load_split(dataset, root, name, strict=False, options=opts)
-            stats = split_stats(split, durations=durations)
+        split, extra = source.scan(root, name, options=opts)
+        stats = split_stats(split, durations=durations)
+        stats.update(extra)
         stats["strict"] = default_strict(dataset)
         out[name] = stats
     return out

@@ -1,6 +1,7 @@
 """Log-mel frontends (``torch.stft`` + a mel filterbank) and an on-disk feature cache.
 
-Three recipes (``features.kind``), all with the same cache:
+Three recipes (``features.kind``: an entry of the registry ``FRONTENDS`` of :mod:`retrieval.config`, a
+:class:`Recipe` here: the filterbank, the pre-processing, the padding, the compression), all with the same cache:
 
 * ``logmel`` (the default; below): librosa's Slaney mel filterbank, power in dB, zero padding;
 * ``panns``: the PANNs frontend (torchlibrosa ``Spectrogram`` + ``LogmelFilterBank``): the same as ``logmel``
@@ -50,15 +51,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..config import FeaturesConfig
+from ..config import FRONTENDS, FeaturesConfig
 from ..utils import write_cache_entry
 from .audio import read_audio_bytes
 from .errors import DataError
 
 FRONTEND_VERSION = "logmel-v1"  # bump when the computation changes: it is part of every cache key
-FRONTEND_KINDS = ("logmel", "panns", "passt")
-# kinds whose output is the pretrained encoder's own input scale: the model must not re-standardise it
-FIXED_NORMALISATION_KINDS = frozenset({"panns", "passt"})
 PASST_LOG_OFFSET = 1e-5
 PASST_PREEMPHASIS = 0.97
 
@@ -80,13 +78,18 @@ class Frontend:
     def __post_init__(self) -> None:
         if not (self.sample_rate > 0 and self.n_fft > 0 and 0 < self.win_length <= self.n_fft
                 and self.hop_length > 0 and self.n_mels > 0 and self.floor > 0
-                and 0 <= self.f_min < self.f_max <= self.sample_rate / 2 and self.kind in FRONTEND_KINDS):
+                and 0 <= self.f_min < self.f_max <= self.sample_rate / 2 and self.kind in FRONTENDS):
             raise ValueError(f"invalid frontend parameters: {self}")
+
+    @property
+    def recipe(self) -> "Recipe":
+        """The recipe of ``kind`` (the entry of ``FRONTENDS``)."""
+        return FRONTENDS.get(self.kind)
 
     @property
     def fixed_normalisation(self) -> bool:
         """True when the output already has the scale a pretrained encoder expects (``panns``, ``passt``)."""
-        return self.kind in FIXED_NORMALISATION_KINDS
+        return self.recipe.fixed_normalisation
 
     @classmethod
     def from_config(cls, cfg: FeaturesConfig) -> "Frontend":
@@ -117,9 +120,73 @@ class Frontend:
         """Frames produced for ``n_samples`` samples (``center=True``; PaSST's pre-emphasis drops one sample)."""
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
-        if self.kind == "passt":
-            return 1 + max(n_samples - 1, 0) // self.hop_length
-        return 1 + n_samples // self.hop_length
+        return self.recipe.n_frames(self, n_samples)
+
+
+# --------------------------------------------------------------------------------------------- recipes
+class Recipe:
+    """The steps that differ between the log-mel frontends; an entry of ``FRONTENDS`` is one instance.
+
+    This base class is ``logmel``: librosa's Slaney mel filterbank, a periodic Hann window, zero padding,
+    ``10 log10(max(mel, floor))``. :class:`LogMel` runs the shared part (the STFT in ``compute_dtype``, the power
+    spectrum, the filterbank product) around these steps.
+    """
+
+    reflect_padding = False  # pad the STFT's edges by reflection (when the clip is long enough) instead of zeros
+    periodic_window = True  # torch.hann_window(periodic=...)
+    fixed_normalisation = False  # the output is a pretrained encoder's own input scale: never re-standardised
+
+    def filterbank(self, fe: "Frontend") -> np.ndarray:
+        """``[n_mels, n_fft // 2 + 1]`` mel filterbank."""
+        import librosa  # deferred: importing librosa costs about a second
+
+        return librosa.filters.mel(sr=fe.sample_rate, n_fft=fe.n_fft, n_mels=fe.n_mels, fmin=fe.f_min,
+                                   fmax=fe.f_max, htk=False, norm="slaney")
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """The waveform before the STFT (``[N]`` or ``[B, N]``, in the compute dtype)."""
+        return x
+
+    def n_frames(self, fe: "Frontend", n_samples: int) -> int:
+        """Frames produced for ``n_samples`` samples (``center=True``)."""
+        return 1 + n_samples // fe.hop_length
+
+    def compress(self, mel: torch.Tensor, fe: "Frontend") -> torch.Tensor:
+        """Mel power -> the features."""
+        return 10.0 * torch.log10(mel.clamp(min=fe.floor))
+
+
+class PannsRecipe(Recipe):
+    """``panns``: as ``logmel`` with reflect padding (torchlibrosa's ``pad_mode="reflect"``); fed as is."""
+
+    reflect_padding = True
+    fixed_normalisation = True
+
+
+class PasstRecipe(Recipe):
+    """``passt``: pre-emphasis, a symmetric Hann window, reflect padding, Kaldi mel banks,
+    ``(ln(mel + 1e-5) + 4.5) / 5``; fed as is."""
+
+    reflect_padding = True
+    periodic_window = False
+    fixed_normalisation = True
+
+    def filterbank(self, fe: "Frontend") -> np.ndarray:
+        return kaldi_mel_banks(fe.n_mels, fe.n_fft, fe.sample_rate, fe.f_min, fe.f_max)
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] < 2:
+            raise ValueError("the PaSST frontend needs at least 2 samples (pre-emphasis)")
+        return x[..., 1:] - PASST_PREEMPHASIS * x[..., :-1]
+
+    def n_frames(self, fe: "Frontend", n_samples: int) -> int:
+        return 1 + max(n_samples - 1, 0) // fe.hop_length  # the pre-emphasis drops one sample
+
+    def compress(self, mel: torch.Tensor, fe: "Frontend") -> torch.Tensor:
+        return (torch.log(mel + PASST_LOG_OFFSET) + 4.5) / 5.0
+
+
+LOGMEL, PANNS, PASST = Recipe(), PannsRecipe(), PasstRecipe()
 
 
 def kaldi_mel_banks(n_mels: int, n_fft: int, sample_rate: int, f_min: float, f_max: float) -> np.ndarray:
@@ -153,19 +220,12 @@ class LogMel(torch.nn.Module):
     def __init__(self, frontend: Frontend, compute_dtype: torch.dtype = torch.float64):
         super().__init__()
         self.frontend = frontend
+        self.recipe = frontend.recipe
         self.compute_dtype = compute_dtype
-        if frontend.kind == "passt":
-            mel = kaldi_mel_banks(frontend.n_mels, frontend.n_fft, frontend.sample_rate, frontend.f_min,
-                                  frontend.f_max)
-        else:
-            import librosa  # deferred: importing librosa costs about a second
-
-            mel = librosa.filters.mel(sr=frontend.sample_rate, n_fft=frontend.n_fft, n_mels=frontend.n_mels,
-                                      fmin=frontend.f_min, fmax=frontend.f_max, htk=False, norm="slaney")
+        mel = self.recipe.filterbank(frontend)
         # non-persistent: derived from the frontend, so they do not belong in a model's state dict
         self.register_buffer("mel_basis", torch.from_numpy(mel).to(compute_dtype), persistent=False)
-        periodic = frontend.kind != "passt"  # PaSST uses torch.hann_window(periodic=False)
-        self.register_buffer("window", torch.hann_window(frontend.win_length, periodic=periodic,
+        self.register_buffer("window", torch.hann_window(frontend.win_length, periodic=self.recipe.periodic_window,
                                                          dtype=compute_dtype), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -175,21 +235,15 @@ class LogMel(torch.nn.Module):
             raise ValueError("LogMel got an empty waveform")
         fe = self.frontend
         out_dtype = wave.dtype if wave.is_floating_point() else torch.float32
-        x = wave.to(self.compute_dtype)
-        if fe.kind == "passt":
-            if x.shape[-1] < 2:
-                raise ValueError("the PaSST frontend needs at least 2 samples (pre-emphasis)")
-            x = x[..., 1:] - PASST_PREEMPHASIS * x[..., :-1]
+        x = self.recipe.preprocess(wave.to(self.compute_dtype))
         # reflect padding (PANNs, PaSST) needs more samples than the padding; shorter clips are zero-padded
-        pad_mode = "reflect" if fe.kind != "logmel" and x.shape[-1] > fe.n_fft // 2 else "constant"
+        pad_mode = "reflect" if self.recipe.reflect_padding and x.shape[-1] > fe.n_fft // 2 else "constant"
         spec = torch.stft(x, n_fft=fe.n_fft, hop_length=fe.hop_length, win_length=fe.win_length,
                           window=self.window.to(self.compute_dtype), center=True, pad_mode=pad_mode,
                           return_complex=True)
         power = spec.real.square() + spec.imag.square()  # [..., n_fft // 2 + 1, T]
         mel = torch.matmul(self.mel_basis.to(self.compute_dtype), power)  # [..., n_mels, T]
-        if fe.kind == "passt":
-            return ((torch.log(mel + PASST_LOG_OFFSET) + 4.5) / 5.0).to(out_dtype)
-        return (10.0 * torch.log10(mel.clamp(min=fe.floor))).to(out_dtype)
+        return self.recipe.compress(mel, fe).to(out_dtype)
 
     def extra_repr(self) -> str:
         return f"{self.frontend}, compute_dtype={self.compute_dtype}"

@@ -1,4 +1,5 @@
-"""Tiny, format-exact copies of ClothoV2.1, AudioCaps and WavCaps, with the quirks of the real releases.
+"""Tiny, format-exact copies of ClothoV2.1, AudioCaps and WavCaps, with the quirks of the real releases (and
+SynthCaps ``tiny``, generated). Each data set's entry in ``DATASETS`` names its writer (``meta["tiny"]``).
 
 Tests (and anyone who wants to try the loaders without the real data) write them into a temporary folder::
 
@@ -152,6 +153,15 @@ def write_tiny_audiocaps(root: str | Path, *, sizes: dict[str, int] | None = Non
                   "# YTID, start_seconds, end_seconds, positive_labels"]
         (root / name).write_text("\n".join(header + lines) + "\n", encoding="utf-8")
     return root
+
+
+# --------------------------------------------------------------------------------------------- SynthCaps
+def write_tiny_synthcaps(root: str | Path, *, seed: int = 0) -> Path:
+    """SynthCaps ``tiny`` (64 / 24 / 24 clips of the generated benchmark, ClothoV2 layout) written into ``root``."""
+    from .synthcaps import generate
+
+    generate(root, "tiny", seed)
+    return Path(root)
 
 
 # --------------------------------------------------------------------------------------------- WavCaps

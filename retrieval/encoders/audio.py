@@ -1,10 +1,10 @@
 """Building an audio encoder: :func:`build_audio_encoder`, and :class:`SegmentedAudioEncoder`.
 
-The encoder contract (:class:`AudioEncoder`, :class:`AudioEncoderOutput`), the registry :data:`AUDIO_ENCODERS` and
-checkpoint loading live in :mod:`retrieval.encoders.base`; the encoders themselves in :mod:`retrieval.encoders.cnn`
-(``cnn-small``, ``cnn10``, ``cnn14``) and :mod:`retrieval.encoders.passt` (``passt``). This module imports both,
-so that every encoder is registered when :func:`build_audio_encoder` runs, and re-exports the names other modules
-use (``from retrieval.encoders.audio import AudioEncoderOutput, build_audio_encoder``).
+The encoder contract (:class:`AudioEncoder`, :class:`AudioEncoderOutput`) and checkpoint loading live in
+:mod:`retrieval.encoders.base`; the registry :data:`AUDIO_ENCODERS` in :mod:`retrieval.config` (its entries name
+their factories, imported when first built); the encoders themselves in :mod:`retrieval.encoders.cnn`
+(``cnn-small``, ``cnn10``, ``cnn14``) and :mod:`retrieval.encoders.passt` (``passt``). This module re-exports the
+names other modules use (``from retrieval.encoders.audio import AudioEncoderOutput, build_audio_encoder``).
 
 Example::
 
@@ -22,8 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from retrieval.config import AudioEncoderConfig, ConfigError
-from retrieval.encoders import cnn as _cnn  # noqa: F401 - registers cnn-small, cnn10, cnn14
-from retrieval.encoders import passt as _passt  # noqa: F401 - registers passt
 from retrieval.encoders.base import (AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput, list_audio_encoders,
                                      load_audio_checkpoint, masked_mean_max, state_dict_mismatch)
 from retrieval.encoders.cnn import ConvBlock, PannsStyleCNN
@@ -51,8 +49,7 @@ def build_audio_encoder(cfg: AudioEncoderConfig, n_mels: int, *,
     With ``cfg.segment_seconds`` the encoder is wrapped in a :class:`SegmentedAudioEncoder` of
     ``round(segment_seconds * frame_rate)`` frames per segment (``frame_rate``: log-mel frames per second,
     ``sample_rate / hop_length``; required then)."""
-    factory = AUDIO_ENCODERS.get(cfg.name, key="audio_encoder.name")
-    encoder = factory(cfg, n_mels)
+    encoder = AUDIO_ENCODERS.get(cfg.name, key="audio_encoder.name")(cfg, n_mels)
     encoder.name = cfg.name
     if n_mels < encoder.min_mels:
         raise ConfigError(f"features.n_mels: audio encoder {cfg.name!r} needs at least {encoder.min_mels} mel bins "

@@ -8,10 +8,12 @@ valid frames of each clip; the rest is padding) and returns an :class:`AudioEnco
 * ``mask`` ``[B, T']`` (bool): True where the frame holds real audio;
 * ``pooled`` ``[B, out_dim]``: one embedding of the clip.
 
-Encoders register a factory ``(cfg: AudioEncoderConfig, n_mels) -> AudioEncoder`` in :data:`AUDIO_ENCODERS`
-(``@AUDIO_ENCODERS.register(name)``): :mod:`retrieval.encoders.cnn` registers ``cnn-small``, ``cnn10`` and
-``cnn14``, :mod:`retrieval.encoders.passt` registers ``passt``. Both are imported by the package
-(``retrieval.encoders``), so the registry is complete whenever any of its modules is. Build an encoder with
+Encoders are entries of the registry :data:`AUDIO_ENCODERS` (declared in :mod:`retrieval.config`, which checks
+``audio_encoder.name``; re-exported here): a factory ``(cfg: AudioEncoderConfig, n_mels) -> AudioEncoder``.
+:mod:`retrieval.encoders.cnn` implements ``cnn-small``, ``cnn10`` and ``cnn14``, :mod:`retrieval.encoders.passt`
+``passt``; a declared entry's module is imported when the entry is first built. Adding an encoder is one module
+plus one entry: ``AUDIO_ENCODERS.declare(name, "package.module:factory", ...)`` next to the others, or
+``@AUDIO_ENCODERS.register(name)`` on the factory of a plug-in. Build an encoder with
 :func:`retrieval.encoders.audio.build_audio_encoder`.
 
 This module imports no encoder module: the encoder modules import it (no import cycle).
@@ -26,8 +28,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from retrieval.config import AudioEncoderConfig, ConfigError
-from retrieval.encoders.registry import Registry
+from retrieval.config import AUDIO_ENCODERS, AudioEncoderConfig, ConfigError
 
 __all__ = [
     "AUDIO_ENCODERS",
@@ -115,7 +116,6 @@ def masked_mean_max(seq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 # --------------------------------------------------------------------------------------------- registry
 AudioEncoderFactory = Callable[[AudioEncoderConfig, int], AudioEncoder]
-AUDIO_ENCODERS: Registry[AudioEncoderFactory] = Registry("audio encoder")
 
 
 def list_audio_encoders() -> list[str]:

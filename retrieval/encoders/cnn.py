@@ -10,7 +10,7 @@ convolution, so in eval mode the outputs for the valid frames (and ``pooled``) d
 holds. (In training mode the batch-norm statistics still see the zeroed padding.) When every clip of a batch is
 full length, no masking is done at all.
 
-Registered encoders (their options are ``audio_encoder.cnn.*``, plus the shared ``audio_encoder.dropout``):
+Encoders (entries of ``AUDIO_ENCODERS``; options ``audio_encoder.cnn.*`` and the shared ``audio_encoder.dropout``):
 
 * ``cnn-small``: a CNN10-shaped network of width ``cnn.width`` (channels w, 2w, 4w, 8w; default 16 → 16..128) for
   fast CPU training. Dropout ``dropout`` between blocks.
@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from retrieval.config import AudioEncoderConfig
-from retrieval.encoders.base import AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput, masked_mean_max
+from retrieval.encoders.base import AudioEncoder, AudioEncoderOutput, masked_mean_max
 
-__all__ = ["PANNS_IGNORED_PREFIXES", "ConvBlock", "PannsStyleCNN"]
+__all__ = ["PANNS_IGNORED_PREFIXES", "ConvBlock", "PannsStyleCNN", "build_cnn10", "build_cnn14", "build_cnn_small"]
 
 PANNS_IGNORED_PREFIXES = ("spectrogram_extractor.", "logmel_extractor.", "fc_audioset.")
 
@@ -158,19 +158,16 @@ class PannsStyleCNN(AudioEncoder):
         return AudioEncoderOutput(sequence, mask, pooled)
 
 
-@AUDIO_ENCODERS.register("cnn-small")
-def _cnn_small(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
+def build_cnn_small(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
     w = cfg.cnn.width
     return PannsStyleCNN(n_mels, [w, 2 * w, 4 * w, 8 * w], [(2, 2)] * 4, dropout=cfg.dropout)
 
 
-@AUDIO_ENCODERS.register("cnn10")
-def _cnn10(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
+def build_cnn10(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
     return PannsStyleCNN(n_mels, [64, 128, 256, 512], [(2, 2)] * 4, dropout=cfg.dropout,
                          checkpoint_ignore_prefixes=PANNS_IGNORED_PREFIXES)
 
 
-@AUDIO_ENCODERS.register("cnn14")
-def _cnn14(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
+def build_cnn14(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
     return PannsStyleCNN(n_mels, [64, 128, 256, 512, 1024, 2048], [(2, 2)] * 5 + [(1, 1)], dropout=cfg.dropout,
                          checkpoint_ignore_prefixes=PANNS_IGNORED_PREFIXES)

@@ -46,9 +46,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from retrieval.config import AudioEncoderConfig, ConfigError
-from retrieval.encoders.base import AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput
+from retrieval.encoders.base import AudioEncoder, AudioEncoderOutput
 
-__all__ = ["PASST_IGNORED_PREFIXES", "PaSST", "PaSSTBlock"]
+__all__ = ["PASST_IGNORED_PREFIXES", "PaSST", "PaSSTBlock", "build_passt"]
 
 PASST_IGNORED_PREFIXES = ("head.", "head_dist.")
 
@@ -226,6 +226,5 @@ class PaSST(AudioEncoder):
         return AudioEncoderOutput(sequence, col_valid, pooled)
 
 
-@AUDIO_ENCODERS.register("passt")
-def _passt(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
+def build_passt(cfg: AudioEncoderConfig, n_mels: int) -> AudioEncoder:
     return PaSST.from_config(cfg, n_mels)

@@ -1,8 +1,11 @@
-"""A tiny name → factory registry.
+"""Compatibility: the registry mechanism moved to :mod:`retrieval.registry` (one for every plug-in kind).
+
+:class:`Registry` here is that registry with :class:`~retrieval.config.ConfigError` as its error class by default,
+as it was when it lived here. The encoder registries themselves (``AUDIO_ENCODERS``, ``TEXT_ENCODERS``) are
+declared in :mod:`retrieval.config` and re-exported by :mod:`retrieval.encoders`.
 
 Example::
 
-    >>> from retrieval.encoders.registry import Registry
     >>> ANIMALS = Registry("animal")
     >>> @ANIMALS.register("dog")
     ... def make_dog():
@@ -19,61 +22,19 @@ Example::
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import TypeVar
 
+from retrieval import registry
 from retrieval.config import ConfigError
+from retrieval.registry import Entry
+
+__all__ = ["Entry", "Registry"]
 
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):
-    """Maps names to objects (usually factories). ``kind`` is used in error messages ("audio encoder")."""
+class Registry(registry.Registry[T]):
+    """:class:`retrieval.registry.Registry` raising :class:`ConfigError` for unknown names unless told otherwise."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._entries: dict[str, T] = {}
-
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator registering its target under ``name``; returns the target unchanged.
-
-        Registering the same name twice is a programming error (``ValueError``).
-        """
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{self.kind} registry: a name must be a non-empty string, got {name!r}")
-
-        def decorator(obj: T) -> T:
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is already registered")
-            self._entries[name] = obj
-            return obj
-
-        return decorator
-
-    def get(self, name: str, *, key: str | None = None) -> T:
-        """The entry registered as ``name``.
-
-        An unknown name raises :class:`ConfigError` listing the known names; ``key`` (a dotted config key such as
-        ``audio_encoder.name``) prefixes the message when given.
-        """
-        try:
-            return self._entries[name]
-        except (KeyError, TypeError):
-            prefix = f"{key}: " if key else ""
-            known = ", ".join(self.names()) or "none registered"
-            raise ConfigError(f"{prefix}unknown {self.kind} {name!r} (known {self.kind}s: {known})") from None
-
-    def names(self) -> list[str]:
-        """Registered names, sorted."""
-        return sorted(self._entries)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"Registry({self.kind!r}, names={self.names()})"
+    def __init__(self, kind: str, *, key: str | None = None, error: type[Exception] = ConfigError) -> None:
+        super().__init__(kind, key=key, error=error)

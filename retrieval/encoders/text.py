@@ -54,8 +54,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from retrieval.config import ConfigError, TextEncoderConfig
-from retrieval.encoders.registry import Registry
+from retrieval.config import TEXT_ENCODERS, ConfigError, TextEncoderConfig
 
 __all__ = [
     "SPECIAL_TOKENS",
@@ -63,7 +62,9 @@ __all__ = [
     "HFTextEncoder",
     "TextEncoder",
     "TinyBertTextEncoder",
+    "build_hf",
     "build_text_encoder",
+    "build_tiny_bert",
     "learn_wordpiece_vocab",
     "list_text_encoders",
     "hf_cache_dirs",
@@ -409,11 +410,9 @@ def _check_hf_folder(path: str | None) -> Path:
 
 # --------------------------------------------------------------------------------------------- registry
 TextEncoderFactory = Callable[..., TextEncoder]
-TEXT_ENCODERS: Registry[TextEncoderFactory] = Registry("text encoder")
 
 
-@TEXT_ENCODERS.register("tiny-bert")
-def _tiny_bert(cfg: TextEncoderConfig, *, corpus: Sequence[str] | None = None,
+def build_tiny_bert(cfg: TextEncoderConfig, *, corpus: Sequence[str] | None = None,
                artifacts_dir: Path | None = None) -> TextEncoder:
     from tokenizers import Tokenizer
 
@@ -435,8 +434,7 @@ def _tiny_bert(cfg: TextEncoderConfig, *, corpus: Sequence[str] | None = None,
     return TinyBertTextEncoder(cfg, tokenizer)
 
 
-@TEXT_ENCODERS.register("hf")
-def _hf(cfg: TextEncoderConfig, *, corpus: Sequence[str] | None = None,
+def build_hf(cfg: TextEncoderConfig, *, corpus: Sequence[str] | None = None,
         artifacts_dir: Path | None = None) -> TextEncoder:
     folder = _check_hf_folder(cfg.path)
     os.environ["HF_HUB_OFFLINE"] = "1"
