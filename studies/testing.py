@@ -10,7 +10,8 @@ inherit the runner's environment). For trial number ``N`` after epoch ``E``:
 
 :class:`Gate` is the test's side. A test can thus hold a study in the state it wants (one trial finished, another
 mid-way with intermediate values) for as long as it wants, whatever the machine's speed, before it kills or
-interrupts the runner. Select the trainable with ``python -m studies run SPEC --trainable
+interrupts the runner. (:class:`FakeTuneTrial` and :class:`FakeTuneController` stand in for Ray Tune's trial and
+controller in scheduler tests.) Select the trainable with ``python -m studies run SPEC --trainable
 studies.testing:gated_train_trial`` (a hidden option meant for tests and benchmarks).
 """
 
@@ -88,4 +89,26 @@ def gated_train_trial(config: dict[str, Any]) -> None:
     run_trial(config, fit_gated)
 
 
-__all__ = ["GATE_ENV", "Gate", "gated_train_trial", "wait_at_gate"]
+class FakeTuneTrial:
+    """What the schedulers read of a Ray Tune trial (hashable, like the real one): its config (study run root and
+    Optuna trial number), id, status, parameters and last result. For scheduler tests without Ray running."""
+
+    def __init__(self, run_root: str | Path, number: int):
+        self.config = {"study": {"run_root": str(run_root)}, "trial": {"number": number}}
+        self.trial_id, self.status, self.evaluated_params, self.last_result = f"t{number}", "RUNNING", {}, {}
+
+
+class FakeTuneController:
+    """What the schedulers ask of Ray Tune's controller: the trials."""
+
+    def __init__(self, trials: list[FakeTuneTrial]):
+        self.trials = trials
+
+    def get_live_trials(self) -> list[FakeTuneTrial]:
+        return self.trials
+
+    def get_trials(self) -> list[FakeTuneTrial]:
+        return self.trials
+
+
+__all__ = ["GATE_ENV", "FakeTuneController", "FakeTuneTrial", "Gate", "gated_train_trial", "wait_at_gate"]

@@ -30,6 +30,23 @@ SR = 16000
 SECONDS = 0.5
 
 
+#: Twelve everyday captions (punctuation, commas, clauses): a small corpus for tokenizer and encoder tests.
+SAMPLE_CAPTIONS: tuple[str, ...] = (
+    "A dog barks loudly, while the rain falls on a metal roof.",
+    "Birds are chirping in the trees; a car drives by!",
+    "Heavy rain is pouring down on the roof of a car.",
+    "People talk and laugh in a crowded room.",
+    "A door slams shut and footsteps walk away.",
+    "Water flows steadily in a small stream.",
+    "The wind blows through the leaves, which rustle.",
+    "An engine starts, idles, and then revs up.",
+    "Someone is typing on a keyboard very quickly.",
+    "A crowd cheers and claps at a sports game.",
+    "Thunder rumbles in the distance as rain falls.",
+    "A bird sings while water drips from a roof.",
+)
+
+
 def write_tone(path: Path, index: int, *, seconds: float = SECONDS, sr: int = SR) -> Path:
     """A tone at ``200 * 1.12**(index % 40)`` Hz plus noise; WAV or FLAC by the file's suffix."""
     import soundfile as sf

@@ -53,21 +53,14 @@ from retrieval.config import REGISTRIES as LIBRARY_REGISTRIES
 from retrieval.config import AugmentConfig, TrialConfig, augmentation_section, augmentation_steps
 from retrieval.registry import Entry, Registry, resolve
 from studies.spec import REGISTRIES as STUDY_REGISTRIES
+from studies.testing import FakeTuneController, FakeTuneTrial
+from retrieval.data.tiny import SAMPLE_CAPTIONS
 
 REGISTRIES: tuple[Registry, ...] = LIBRARY_REGISTRIES + STUDY_REGISTRIES
 CASES = [pytest.param(reg, name, id=f"{reg.kind.replace(' ', '-')}:{name}") for reg in REGISTRIES
          for name in reg.names()]
 
-CORPUS = [
-    "A dog barks loudly, while the rain falls on a metal roof.",
-    "Birds are chirping in the trees; a car drives by!",
-    "Heavy rain is pouring down on the roof of a car.",
-    "People talk and laugh in a crowded room.",
-    "A door slams shut and footsteps walk away.",
-    "Water flows steadily in a small stream.",
-    "The wind blows through the leaves, which rustle.",
-    "An engine starts, idles, and then revs up.",
-] * 3
+CORPUS = list(SAMPLE_CAPTIONS[:8]) * 3
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -535,25 +528,6 @@ class SamplerContract(StudyContract):
         assert self.sample(registry, name, resources, seed=5) == self.sample(registry, name, resources, seed=5)
 
 
-class FakeTrial:
-    """What the schedulers read of a Tune trial (hashable, like the real one)."""
-
-    def __init__(self, run_root: Path, number: int):
-        self.config = {"study": {"run_root": str(run_root)}, "trial": {"number": number}}
-        self.trial_id, self.status, self.evaluated_params, self.last_result = f"t{number}", "RUNNING", {}, {}
-
-
-class Controller:
-    def __init__(self, trials):
-        self.trials = trials
-
-    def get_live_trials(self):
-        return self.trials
-
-    def get_trials(self):
-        return self.trials
-
-
 class SchedulerContract(StudyContract):
     #: objective values of six trials, reported epoch by epoch in this order: three good, three bad
     VALUES = (0.9, 0.8, 0.7, 0.1, 0.05, 0.0)
@@ -577,8 +551,8 @@ class SchedulerContract(StudyContract):
 
         np.random.seed(0)
         sched = self.build(registry, name, resources)
-        trials = [FakeTrial(run_root, i) for i in range(len(self.VALUES))]
-        controller = Controller(trials)
+        trials = [FakeTuneTrial(run_root, i) for i in range(len(self.VALUES))]
+        controller = FakeTuneController(trials)
         for t in trials:
             sched.on_trial_add(controller, t)
         decisions = []

@@ -7,29 +7,14 @@ import time
 from ray.tune.schedulers import TrialScheduler
 
 from studies.schedulers import build_scheduler
+from studies.testing import FakeTuneController, FakeTuneTrial
 from studies.trainable import STOP_FILE, run_dir_of
 
 ASHA = {"kind": "asha", "grace_period": 1, "reduction_factor": 2, "brackets": 1}
 
 
-class FakeTrial:
-    """What the schedulers read of a Tune trial (hashable, like the real one)."""
-
-    def __init__(self, run_root, number):
-        self.config = {"study": {"run_root": str(run_root)}, "trial": {"number": number}}
-        self.trial_id, self.status, self.evaluated_params, self.last_result = f"t{number}", "RUNNING", {}, {}
-
-
-class Controller:
-    def __init__(self, trials):
-        self.trials = trials
-
-    def get_live_trials(self):
-        return self.trials
-
-
 def trial(tmp_path, number):
-    return FakeTrial(tmp_path, number)
+    return FakeTuneTrial(tmp_path, number)
 
 
 def stop_requested(t) -> bool:
@@ -61,7 +46,7 @@ def test_the_time_budget_stops_every_trial(tmp_path):
                  {"kind": "median", "grace_period": 1, "min_samples_required": 3}):
         sched = build_scheduler(kind, metric="val_map10", mode="max", max_epochs=5, deadline=time.time() - 1)
         t = trial(tmp_path / kind["kind"], 0)
-        controller = Controller([t])
+        controller = FakeTuneController([t])
         sched.on_trial_add(controller, t)
         assert sched.on_trial_result(controller, t, {"epoch": 1, "val_map10": 0.5}) == TrialScheduler.CONTINUE
         assert stop_requested(t), kind

@@ -18,24 +18,12 @@ import torch
 
 from retrieval.config import ConfigError, TextEncoderConfig
 from retrieval.encoders import TEXT_ENCODERS, build_text_encoder, list_text_encoders, preprocess_caption
+from retrieval.data.tiny import SAMPLE_CAPTIONS
 from retrieval.encoders.text import SPECIAL_TOKENS, learn_wordpiece_vocab
 
 TEXT = list_text_encoders()
 
-CORPUS = [
-    "A dog barks loudly, while the rain falls on a metal roof.",
-    "Birds are chirping in the trees; a car drives by!",
-    "Heavy rain is pouring down on the roof of a car.",
-    "People talk and laugh in a crowded room.",
-    "A door slams shut and footsteps walk away.",
-    "Water flows steadily in a small stream.",
-    "The wind blows through the leaves, which rustle.",
-    "An engine starts, idles, and then revs up.",
-    "Someone is typing on a keyboard very quickly.",
-    "A crowd cheers and claps at a sports game.",
-    "Thunder rumbles in the distance as rain falls.",
-    "A bird sings while water drips from a roof.",
-] * 3
+CORPUS = list(SAMPLE_CAPTIONS) * 3
 
 
 
