@@ -33,6 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from . import budgeted
 from .spec import SEED, StudySpec
 from .storage import StorageURL, open_storage, study_lock
 from .study import (HEARTBEAT_EVERY_S, RunnerInfo, build_sampler, derive_seed, is_stale, missing_grid_points,
@@ -51,6 +52,7 @@ class _Record:
     params: dict[str, Any]
     reported: set[int] = field(default_factory=set)
     done: bool = False
+    budget: int | None = None  # budgeted_sh: the job's train.epochs
 
 
 # --------------------------------------------------------------------------------------------- the searcher
@@ -140,6 +142,8 @@ class StudySearcher(OptunaSearch):
             if not waiting and (self._spec.is_grid or len(trials) + n_seeds > self._spec.num_samples):
                 self.finished_reason = "budget reached"
                 return Searcher.FINISHED
+            if self._spec.scheduler["kind"] == budgeted.KIND and not waiting:
+                self._enqueue_promotion(study, trials)
             ot_trial = study.ask()
             params = self._suggest_from_define_by_run_func(self._space, ot_trial)
             attrs = ot_trial.user_attrs
@@ -152,8 +156,11 @@ class StudySearcher(OptunaSearch):
                 for s in self._spec.seeds[1:]:
                     study.enqueue_trial(params, user_attrs={"seed": s, "repeat_of": ot_trial.number})
             storage_id = self._storage.get_trial_id_from_study_id_trial_number(self._study_id, ot_trial.number)
-            rec = _Record(storage_id, ot_trial.number, str(self._run_dir(ot_trial.number)), seed, dict(params))
-            self._tag(rec, trial_id, {"seed": seed})
+            rec = _Record(storage_id, ot_trial.number, str(self._run_dir(ot_trial.number)), seed, dict(params),
+                          budget=self._job_budget(attrs))
+            extra = ({} if rec.budget is None or budgeted.RUNG in attrs
+                     else {budgeted.RUNG: 0, budgeted.BUDGET: rec.budget})
+            self._tag(rec, trial_id, {"seed": seed, **extra})
         with self._mutex:
             self._records[trial_id] = rec
         return self._config(rec)
@@ -238,7 +245,7 @@ class StudySearcher(OptunaSearch):
                 if s not in have:
                     study.enqueue_trial(params, user_attrs={"seed": s, "repeat_of": frozen.number})
         rec = _Record(storage_id, frozen.number, str(self._run_dir(frozen.number)), seed, params,
-                      reported=set(frozen.intermediate_values))
+                      reported=set(frozen.intermediate_values), budget=self._job_budget(frozen.user_attrs))
         # the runner that left it RUNNING; a runner killed between asking for the trial and tagging it left none
         previous = (frozen.user_attrs.get("runner") or {}).get("id") or UNKNOWN_RUNNER
         self._tag(rec, trial_id, {"adopted_from": previous, "seed": seed})
@@ -258,7 +265,23 @@ class StudySearcher(OptunaSearch):
     def _config(self, rec: _Record) -> dict[str, Any]:
         return {"study": self._context,
                 "trial": {"number": rec.number, "seed": rec.seed, "params": dict(rec.params),
-                          "overrides": self._spec.overrides(rec.params, rec.seed)}}
+                          "overrides": {**self._spec.overrides(rec.params, rec.seed),
+                                        **budgeted.job_overrides(rec.budget)}}}
+
+    # ---- budgeted successive halving (studies/budgeted.py): promotions are enqueued trials
+    def _enqueue_promotion(self, study: optuna.Study, trials) -> None:
+        job = budgeted.next_job(self._spec.scheduler, self._spec.max_epochs, trials, self._spec.objective["mode"])
+        if job is not None:
+            study.enqueue_trial(job["params"], user_attrs={
+                "seed": job["seed"] if job["seed"] is not None else self._spec.seeds[0], budgeted.RUNG: job["rung"],
+                budgeted.BUDGET: job["budget"], budgeted.PROMOTED_FROM: job["promoted_from"]})
+
+    def _job_budget(self, attrs: Mapping[str, Any]) -> int | None:
+        if self._spec.scheduler["kind"] != budgeted.KIND:
+            return None
+        if budgeted.BUDGET in attrs:
+            return int(attrs[budgeted.BUDGET])
+        return budgeted.rungs_of(self._spec.scheduler, self._spec.max_epochs)[0]
 
     def _fill_curve(self, rec: _Record, frozen: FrozenTrial, status: Mapping[str, Any] | None) -> None:
         """Intermediate values of epochs trained but never reported (a runner died after the epoch was saved and

@@ -52,6 +52,7 @@ from retrieval.checks import float_from_string, is_int, is_integral, is_number, 
 from retrieval.config import (ConfigError, TrialConfig, canonical_key, deep_merge, load_raw, parse_override,
                               upgrade_raw)
 
+from . import budgeted
 from .errors import SpecError
 
 
@@ -76,6 +77,7 @@ SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {
     "asha": {"grace_period": 1, "reduction_factor": 3, "brackets": 1, "patience": None},
     "hyperband": {"grace_period": 1, "reduction_factor": 3, "brackets": 3, "patience": None},
     "median": {"grace_period": 1, "min_samples_required": 3, "patience": None},
+    budgeted.KIND: budgeted.OPTIONS,  # every rung trains a complete schedule of its budget (studies/budgeted.py)
 }
 BUDGET_DEFAULTS = {"num_samples": None, "max_epochs": None, "time_budget_s": None}
 RESOURCES_DEFAULTS = {"cpu": 1, "gpu": 0, "max_concurrent": 1}
@@ -389,6 +391,8 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         raise SpecError(f"budget: {exc}") from None
 
     seeds = _seeds(raw.get("seeds"), base)
+    if scheduler["kind"] == budgeted.KIND:
+        budgeted.check_options(scheduler, base.train.epochs, seeds, SpecError)
     raw_space = raw.get("space") or {}
     if not isinstance(raw_space, dict):
         raise SpecError(f"space: expected a mapping of dotted config keys to distributions, got {raw_space!r}")

@@ -1,0 +1,94 @@
+"""The ``budgeted_sh`` scheduler (studies/budgeted.py): every rung trains a complete schedule of its budget, and
+promotions are new trials of the same configuration. Driven through the real searcher and a real SQLite study,
+as Ray Tune would drive it (no Ray needed), plus the spec checks and the Ray-side scheduler."""
+
+from __future__ import annotations
+
+import pytest
+from optuna.trial import TrialState
+
+from studies import budgeted
+from studies.errors import SpecError
+from studies.schedulers import FIFO, build_scheduler
+from studies.spec import load_spec
+
+from .test_search import FINISHED, finish, load, raw_spec, searcher
+
+
+def budgeted_spec(**sections):
+    raw = raw_spec(sampler={"kind": "random", "seed": 3}, budget={"num_samples": 6, "max_epochs": 3},
+                   scheduler={"kind": "budgeted_sh", "rungs": [1, 3], "reduction_factor": 3})
+    raw.update(sections)
+    return raw
+
+
+def test_rung_zero_jobs_train_the_short_schedule_and_the_best_third_is_retrained_with_the_long_one(tmp_path):
+    s = searcher(tmp_path, budgeted_spec())
+    first = [s.suggest(t) for t in "abc"]
+    for cfg in first:  # new configurations: rung 0, a complete 1-epoch schedule
+        assert cfg["trial"]["overrides"]["train.epochs"] == 1
+    for tid, cfg, value in zip("abc", first, (0.2, 0.5, 0.3)):
+        s.on_trial_result(tid, {"epoch": 1, "val_map10": value})
+        finish(cfg, best_value=value, epochs_trained=1)
+        s.on_trial_complete(tid, {"epoch": 1})
+    promo = s.suggest("d")["trial"]  # the best of three (b) goes to rung 1: same parameters and seed, 3 epochs
+    assert promo["params"] == first[1]["trial"]["params"] and promo["seed"] == first[1]["trial"]["seed"]
+    assert promo["overrides"]["train.epochs"] == 3
+    new = s.suggest("e")["trial"]  # b is promoted already and 3 // 3 = 1: a new configuration at rung 0
+    assert new["overrides"]["train.epochs"] == 1 and new["params"] != promo["params"]
+    trials = load(tmp_path).trials
+    assert [t.user_attrs[budgeted.RUNG] for t in trials] == [0, 0, 0, 1, 0]
+    assert [t.user_attrs[budgeted.BUDGET] for t in trials] == [1, 1, 1, 3, 1]
+    assert trials[3].user_attrs[budgeted.PROMOTED_FROM] == 1 and trials[3].state == TrialState.RUNNING
+    assert s.suggest("f") is not None and s.suggest("g") == FINISHED  # 6 jobs in all
+
+
+def test_next_job_promotes_from_the_highest_rung_first_and_never_twice():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": optuna.distributions.CategoricalDistribution(list(range(20)))}
+
+    def add(x, value, rung, promoted_from=None):
+        attrs = {"seed": 0, budgeted.RUNG: rung}
+        if promoted_from is not None:
+            attrs[budgeted.PROMOTED_FROM] = promoted_from
+        study.add_trial(optuna.trial.create_trial(params={"x": x}, distributions=dist, value=value, user_attrs=attrs))
+
+    opts = {"rungs": [1, 3, 9], "reduction_factor": 3}
+    for i, v in enumerate([0.1, 0.9, 0.2, 0.8, 0.3, 0.4]):  # rung 0: six jobs, the top two may go up
+        add(i, v, 0)
+    job = budgeted.next_job(opts, 9, study.trials)
+    assert (job["params"], job["rung"], job["budget"], job["promoted_from"]) == ({"x": 1}, 1, 3, 1)
+    add(1, 0.95, 1, promoted_from=1)
+    job = budgeted.next_job(opts, 9, study.trials)
+    assert job["params"] == {"x": 3} and job["rung"] == 1
+    add(3, 0.85, 1, promoted_from=3)
+    assert budgeted.next_job(opts, 9, study.trials) is None  # rung 1 has 2 jobs (2 // 3 = 0), rung 0 is spent
+    add(6, 0.5, 0)
+    add(7, 0.6, 0)
+    add(8, 0.7, 1, promoted_from=99)
+    job = budgeted.next_job(opts, 9, study.trials)  # rung 1 has 3 jobs now: its best goes to rung 2 first
+    assert job["rung"] == 2 and job["budget"] == 9 and job["params"] == {"x": 1}
+
+
+@pytest.mark.parametrize("scheduler, message", [
+    ({"kind": "budgeted_sh", "rungs": [3, 1]}, "scheduler.rungs: expected >= 2 increasing"),
+    ({"kind": "budgeted_sh", "rungs": [1, 2]}, r"the last rung must be budget.max_epochs \(3\)"),
+    ({"kind": "budgeted_sh", "rungs": [1, 3], "grace_period": 1}, "scheduler.grace_period: unknown key"),
+    ({"kind": "budgeted_sh", "reduction_factor": 1}, "scheduler.reduction_factor: expected >= 2"),
+])
+def test_bad_budgeted_specs_name_the_key(scheduler, message):
+    with pytest.raises(SpecError, match=message):
+        load_spec(budgeted_spec(scheduler=scheduler), check_registries=False)
+    with pytest.raises(SpecError, match="one seed"):
+        load_spec(budgeted_spec(seeds=[0, 1]), check_registries=False)
+
+
+def test_default_rungs_and_the_ray_side_is_fifo():
+    spec = load_spec(budgeted_spec(scheduler={"kind": "budgeted_sh"}, budget={"num_samples": 6, "max_epochs": 10}),
+                     check_registries=False)
+    assert budgeted.rungs_of(spec.scheduler, spec.max_epochs) == (4, 10)
+    sched = build_scheduler(spec.scheduler, metric="val_map10", mode="max", max_epochs=10, deadline=None)
+    assert isinstance(sched, FIFO)
