@@ -60,9 +60,10 @@ def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS, out_dir: str | P
     if "hpo" in parts:
         _log("[perf] 3/3 HPO efficiency (tabular replay)")
         t0 = time.perf_counter()
-        payload["hpo"] = hpo_mod.run(table or hpo_mod.DEFAULT_TABLE, repetitions=repetitions or (5 if quick else 20),
+        payload["hpo"] = hpo_mod.run(table or hpo_mod.DEFAULT_TABLE, repetitions=repetitions or (10 if quick else 20),
                                      asha_impl=asha_impl, plot_stem=out_dir / f"{name}_hpo_curves",
-                                     sensitivity_repetitions=sensitivity_repetitions, log=_log)
+                                     sensitivity_repetitions=(0 if quick else 5) if sensitivity_repetitions is None
+                                     else sensitivity_repetitions, quick=quick, log=_log)
         payload["seconds"]["hpo"] = time.perf_counter() - t0
         _log(f"[perf] HPO done in {payload['seconds']['hpo']:.0f} s")
     payload["seconds"]["total"] = time.perf_counter() - t_all
@@ -91,7 +92,7 @@ def build_table(spec: str | Path, runs_dir: str | Path, out: str | Path, *, allo
             raise RuntimeError(f"the table study failed (exit code {rc}); rerun with --build-table to resume it")
     table = extract_table(spec, runs_dir, allow_partial=allow_partial)
     atomic_write_json(out, table.to_dict())
-    _log(f"[perf] wrote {out}: {len(table.curves)} configurations x {table.max_epochs} epochs, "
-         f"fingerprint {table.fingerprint()}")
+    _log(f"[perf] wrote {out}: {len(table.configs)} configurations x {len(table.seeds)} seeds x schedules "
+         f"{list(table.schedules)}, fingerprint {table.fingerprint()}")
     return Path(out)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -147,7 +148,8 @@ def regret_curves(runs: Mapping[str, Sequence[ReplayResult]], best_truth: float,
     out: dict[str, Any] = {"epochs": [float(x) for x in grid], "protocols": {}}
     for name, rs in runs.items():
         reg = np.vstack([best_truth - r.truth_at(grid) for r in rs])
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: before any protocol's first job
             out["protocols"][name] = {
                 "median": [None if math.isnan(v) else float(v) for v in np.nanmedian(reg, axis=0)]
                 if reg.size else [],

@@ -371,6 +371,14 @@ def extract_table(spec_path: str | Path = TABLE_SPEC, runs_dir: str | Path = "ru
         space = {**space, first: done}
         points = [p for p in points if p[first] in done]
     curves = [by_key[run_key(p)] for p in points]
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and t.datetime_complete]
+    build = {}
+    if done:
+        start = min(t.datetime_start for t in done if t.datetime_start)
+        end = max(t.datetime_complete for t in done)
+        build = {"build_started": start.isoformat(timespec="seconds"), "build_finished": end.isoformat(
+            timespec="seconds"), "build_wall_s": round((end - start).total_seconds(), 1),
+            "trial_seconds_total": round(sum(float(t.user_attrs.get("wall_time_s") or 0.0) for t in done), 1)}
     if not curves:
         raise TableError(f"{surl}: no value of {next(iter(space))!r} has all its grid points complete yet")
     from retrieval.utils import git_commit
@@ -380,5 +388,5 @@ def extract_table(spec_path: str | Path = TABLE_SPEC, runs_dir: str | Path = "ru
             "trials": len(curves), "grid_points": len(grid_points(spec)), "partial": bool(missing),
             "concurrent_trials": spec.resources["max_concurrent"], "threads_per_trial": spec.resources["cpu"],
             "seeds": list(spec.seeds),
-            "schedules": sorted({c.schedule for c in curves}, reverse=True)}
+            "schedules": sorted({c.schedule for c in curves}, reverse=True), **build}
     return Table.from_curves(space, curves, n, meta)
