@@ -124,10 +124,12 @@ def method_protocols(schedules: tuple[int, ...], max_epochs: int, *, default: st
     - budgeted successive halving (``restart``): rungs at the recorded schedule lengths, every rung trains a
       complete schedule of its budget from scratch (exact on the table: each rung reads the curve of its own
       schedule length); reduction factor 3; random or TPE (fitted on the first rung's results) proposals;
-    - successive halving by promotion on the longest schedule (continue from the checkpoint), rungs 1, 3, 9;
+    - successive halving by promotion on the longest schedule (continue from the checkpoint), rungs 1, 3, max;
     - PASHA: the same rungs, the top rung grows only while the two top rungs rank configurations differently;
     - rank-correlation-gated ASHA (after Hyper-Tune): rungs 1, 3, a rung stops trials only once the Kendall tau
-      measured online between its values and the last epoch's is >= 0.5 (over >= 6 trials).
+      measured online between its values and the last epoch's is >= 0.5 (over >= 6 trials);
+    - BOHB: Ray Tune's ``TuneBOHB`` (HpBandSter's model) with synchronous HyperBand brackets (eta 3), when the
+      ``hpo`` extra (hpbandster, ConfigSpace) is installed.
 
     ``default`` names the protocol flagged as the harness's shipped default."""
     tpe = spec_options("studies/dcase2022_augmentations.yaml", "sampler")
@@ -138,13 +140,19 @@ def method_protocols(schedules: tuple[int, ...], max_epochs: int, *, default: st
                          rungs=budgets, reduction_factor=3, restart=True, max_trials=None, group="method"),
                 Protocol(f"budgeted SH (TPE; rungs {'/'.join(map(str, budgets))}, rf 3)", tpe, "sh",
                          rungs=budgets, reduction_factor=3, restart=True, max_trials=None, group="method")]
-    cont = tuple(r for r in (1, 3, 9) if r < max_epochs) + (max_epochs,)
+    cont = [1]
+    while cont[-1] * 3 * 1.5 <= max_epochs:
+        cont.append(cont[-1] * 3)
+    cont = tuple(cont) + (max_epochs,)
     out += [Protocol(f"SH by promotion (random; rungs {'/'.join(map(str, cont))}, rf 3)", RANDOM, "sh", rungs=cont,
                      reduction_factor=3, max_trials=None, group="method"),
             Protocol(f"PASHA (random; rungs {'/'.join(map(str, cont))}, rf 3)", RANDOM, "sh", rungs=cont,
                      reduction_factor=3, progressive=True, max_trials=None, group="method"),
             Protocol("rank-gated ASHA (random; grace 1, rf 3, Kendall >= 0.5)", RANDOM, "asha", grace_period=1,
                      reduction_factor=3, gate=0.5, max_trials=None, group="method")]
+    if _has_bohb():
+        out.append(Protocol("BOHB (Ray TuneBOHB + synchronous HyperBand, eta 3)", {"kind": "bohb"}, "bohb",
+                            reduction_factor=3, max_trials=None, bookkeeping="ray_stock", group="method"))
     if not quick:
         out.append(Protocol("rank-gated ASHA (TPE; grace 1, rf 3, Kendall >= 0.5)", tpe, "asha", grace_period=1,
                             reduction_factor=3, gate=0.5, max_trials=None, group="method"))
@@ -156,6 +164,13 @@ def method_protocols(schedules: tuple[int, ...], max_epochs: int, *, default: st
 
         out = [dataclasses.replace(p, default=p.name == default) for p in out]
     return out
+
+
+def _has_bohb() -> bool:
+    """Whether Ray Tune's TuneBOHB can run here (HpBandSter and ConfigSpace: the ``hpo`` extra)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("hpbandster", "ConfigSpace"))
 
 
 def default_protocols(*, schedules: tuple[int, ...] = (10,), max_epochs: int = 10, asha_impl: str = "ray",

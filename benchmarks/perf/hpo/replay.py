@@ -226,6 +226,8 @@ def replay(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
         raise ValueError(f"protocol {protocol.name!r}: needs max_trials or max_epochs_budget")
     if protocol.scheduler == "sh":
         return _replay_promotions(table, protocol, seed)
+    if protocol.scheduler == "bohb":
+        return _replay_bohb(table, protocol, seed)
     return _replay_stopping(table, protocol, seed)
 
 
@@ -322,3 +324,76 @@ def _replay_promotions(table: Table, protocol: Protocol, seed: int) -> ReplayRes
     if protocol.progressive:
         res.notes.append(f"PASHA top rung over time: {[protocol.rungs[k] for k in sh.top_history]}")
     return res
+
+
+def hyperband_brackets(max_t: int, eta: int = 3) -> list[tuple[int, tuple[int, ...]]]:
+    """The brackets of synchronous HyperBand (Li et al. 2018) for a ``max_t``-epoch schedule and ``eta``, most
+    aggressive first: ``(n configurations, rung epochs)``; rung epochs are ``max_t * eta**-k`` rounded (>= 1)."""
+    s_max = int(math.floor(math.log(max_t) / math.log(eta) + 1e-9))
+    out = []
+    for s in range(s_max, -1, -1):
+        n = int(math.ceil((s_max + 1) / (s + 1) * eta ** s))
+        rungs = tuple(sorted({max(1, int(round(max_t * eta ** (i - s)))) for i in range(s + 1)}))
+        out.append((n, rungs))
+    return out
+
+
+def _replay_bohb(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
+    """BOHB: Ray Tune's ``TuneBOHB`` searcher (HpBandSter's BOHB kernel-density model, driven through Ray's own
+    class) proposing the configurations of synchronous HyperBand brackets (``eta`` = the protocol's reduction
+    factor, brackets cycled most aggressive first) on the longest schedule; a configuration kept at a rung continues
+    from its checkpoint (paused and resumed, as ``HyperBandForBOHB`` does); every rung result goes to the model with
+    its budget. Incumbent: the best last result of any trial (Ray's ``get_best_result``)."""
+    import contextlib
+    import io
+    import logging
+
+    import ConfigSpace as CS
+    from ray.tune.search.bohb import TuneBOHB
+
+    n = table.max_epochs
+    cs = CS.ConfigurationSpace(seed=seed)
+    for k, vals in table.space.items():
+        cs.add(CS.CategoricalHyperparameter(k, list(vals)))
+    bohb = TuneBOHB(cs, metric="val_map10", mode="max", seed=seed)
+    bohb.bohber.logger.setLevel(logging.ERROR)  # its KDE's numerical warnings (l(x), g(x)) on every proposal
+    run = _Run(table, protocol, seed)
+    quiet = io.StringIO()  # HpBandSter prints its KDE's internals
+    brackets = hyperband_brackets(n, protocol.reduction_factor)
+    b = 0
+    tid = 0
+    while run.budget_left():
+        size, rungs = brackets[b % len(brackets)]
+        b += 1
+        live = []
+        for _ in range(size):
+            with contextlib.redirect_stdout(quiet):
+                cfg = bohb.suggest(f"t{tid}")
+            params = {k: _plain(cfg[k]) for k in table.space}
+            live.append({"id": f"t{tid}", "params": params, "seed": run.new_seed(params), "done": 0, "values": []})
+            tid += 1
+        for k, r in enumerate(rungs):
+            for t in live:
+                curve = table.lookup(t["params"]).curve(n, t["seed"])
+                run.pay(curve, t["done"] + 1, r, overhead=t["done"] == 0)
+                t["values"] = list(curve.values[:r])
+                t["done"] = r
+                with contextlib.redirect_stdout(quiet):
+                    bohb.on_trial_result(t["id"], {"val_map10": t["values"][-1],
+                                                   "hyperband_info": {"budget": r}})
+            keep = len(live) // protocol.reduction_factor if k < len(rungs) - 1 else 0
+            ranked = sorted(live, key=lambda t: -t["values"][-1])
+            for t in ranked[keep:]:  # stopped here (or finished, at the last rung)
+                bohb.on_trial_complete(t["id"], {"val_map10": t["values"][-1]})
+                run.job_done(t["params"], t["values"][-1], {
+                    "params": t["params"], "seed": t["seed"], "schedule": n, "epochs": t["done"],
+                    "value": t["values"][-1], "state": "COMPLETE" if t["done"] == n else "PRUNED"})
+            live = ranked[:keep]
+            if not live or not run.budget_left():
+                break
+    return run.result()
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars (ConfigSpace's values) as plain Python values, so they match the table's keys."""
+    return v.item() if hasattr(v, "item") else v
