@@ -672,3 +672,31 @@ def test_trial_cost_runs_real_fits_on_tiny(cache_dir):
     assert fz["measured"], fz.get("reason")
     assert fz["result"]["speedup_cached_vs_uncached"] > 0  # a measured ratio (the benchmark reports it)
     assert any("frozen + output cache" in str(r[0]) for r in trial_cost.markdown_rows(res))
+
+
+def test_hyperband_brackets():
+    from benchmarks.perf.hpo.replay import hyperband_brackets
+
+    assert hyperband_brackets(10, 3) == [(9, (1, 3, 10)), (5, (3, 10)), (3, (10,))]
+    assert hyperband_brackets(27, 3)[0] == (27, (1, 3, 9, 27))
+
+
+def test_bohb_replay_feeds_ray_tunebohb_every_rung_with_its_budget(monkeypatch):
+    pytest.importorskip("hpbandster")
+    from ray.tune.search.bohb import TuneBOHB
+
+    seen = []
+    orig = TuneBOHB.on_trial_result
+
+    def spy(self, trial_id, result):
+        seen.append(result["hyperband_info"]["budget"])
+        return orig(self, trial_id, result)
+
+    monkeypatch.setattr(TuneBOHB, "on_trial_result", spy)
+    t = planted_table()
+    p = next(p for p in hpo.method_protocols(t.schedules, 10) if p.scheduler == "bohb")
+    r = hpo.replay(t, dataclasses.replace(p, max_epochs_budget=120), seed=0)
+    assert seen[:9] == [1] * 9 and seen[9:12] == [3] * 3 and seen[12] == 10  # bracket 1: 9 at 1, 3 at 3, 1 at 10
+    assert [x["epochs"] for x in r.trials[:9]].count(1) == 6 and r.trials[8]["epochs"] == 10
+    assert 120 <= r.cum_epochs[-1] < 120 + 9 * 10
+    assert all(isinstance(v, (str, int)) for x in r.trials for v in x["params"].values())

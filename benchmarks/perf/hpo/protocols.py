@@ -54,6 +54,7 @@ class Protocol:
     progressive: bool = False
     gate: float | None = None
     gate_min_pairs: int = 6
+    confirm: int = 0  # sh: retrain the best-scoring configuration with this many more seeds (noise-aware incumbent)
     group: str = "harness"
     default: bool = False  # the harness's shipped default (the headline's protocol)
 
@@ -64,7 +65,7 @@ class Protocol:
                 "reduction_factor": self.reduction_factor if self.scheduler != "fifo" else None,
                 "asha_impl": self.asha_impl if self.scheduler == "asha" else None,
                 "rungs": list(self.rungs) or None, "restart": self.restart, "progressive": self.progressive,
-                "gate": self.gate, "default": self.default}
+                "gate": self.gate, "confirm": self.confirm, "default": self.default}
 
 
 def spec_options(path: str | Path, section: str) -> dict[str, Any]:

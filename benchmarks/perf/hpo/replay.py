@@ -197,8 +197,13 @@ class _Run:
         self.spent_e += last - first + 1
         self.spent_s += sum(curve.epoch_s[first - 1:last]) + (curve.overhead_s if overhead else 0.0)
 
-    def job_done(self, params: dict[str, Any], value: float | None, record: dict[str, Any]) -> None:
-        if value is not None and value > self.inc_value:
+    def job_done(self, params: dict[str, Any], value: float | None, record: dict[str, Any],
+                 incumbent: dict[str, Any] | None = None) -> None:
+        """File a finished job; the incumbent becomes the job's configuration if its value is the best so far, or
+        ``incumbent`` when the protocol chooses it itself."""
+        if incumbent is not None:
+            self.inc_params = incumbent
+        elif value is not None and value > self.inc_value:
             self.inc_value, self.inc_params = value, params
         if value is not None:
             self.best_seen = max(self.best_seen, value)
@@ -279,22 +284,39 @@ def _replay_stopping(table: Table, protocol: Protocol, seed: int) -> ReplayResul
 def _replay_promotions(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
     """Successive halving by promotion (:class:`~.methods.PromotionSH`): budgeted (``restart``), continued,
     progressive (PASHA), gated. New configurations come from the protocol's sampler, which is told the first
-    rung's results; promotions bypass it."""
-    import optuna
+    rung's results; promotions bypass it.
 
+    ``confirm`` > 0 (noise-aware incumbent): a configuration's score is the mean of its top-rung runs; whenever the
+    best-scoring configuration has fewer than ``1 + confirm`` top-rung runs, the next job trains it again on the
+    top rung with another seed; the incumbent is the best-scoring configuration among those with the most
+    top-rung runs."""
     searcher = _Searcher(table, protocol, seed)
     run = _Run(table, protocol, seed)
     n = table.max_epochs
     sh = PromotionSH(protocol.rungs, protocol.reduction_factor, progressive=protocol.progressive,
                      gate=protocol.gate, min_pairs=protocol.gate_min_pairs)
+    top = len(protocol.rungs) - 1
     trials: dict[int, dict[str, Any]] = {}  # trial id -> params, seed, epochs trained on the longest schedule
+    scores: dict[str, list[float]] = {}  # configuration -> its top-rung values (confirm)
+    params_of: dict[str, dict[str, Any]] = {}
     while run.budget_left():
-        tid, rung = sh.next_job()
-        budget = protocol.rungs[rung]
-        if tid is None:
-            handle, params = searcher.ask()
+        confirm_key = None
+        if protocol.confirm and scores:
+            best_key = max(scores, key=lambda k: (float(np.mean(scores[k])), len(scores[k])))
+            if len(scores[best_key]) < 1 + protocol.confirm:
+                confirm_key = best_key
+        if confirm_key is not None:
+            params = params_of[confirm_key]
             tid = len(trials)
-            trials[tid] = {"params": params, "seed": run.new_seed(params), "done": 0, "handle": handle}
+            trials[tid] = {"params": params, "seed": run.new_seed(params), "done": 0, "handle": None}
+            rung = top
+        else:
+            tid, rung = sh.next_job()
+            if tid is None:
+                handle, params = searcher.ask()
+                tid = len(trials)
+                trials[tid] = {"params": params, "seed": run.new_seed(params), "done": 0, "handle": handle}
+        budget = protocol.rungs[rung]
         t = trials[tid]
         params, s = t["params"], t["seed"]
         if protocol.restart:
@@ -307,19 +329,29 @@ def _replay_promotions(table: Table, protocol: Protocol, seed: int) -> ReplayRes
         else:
             curve = table.lookup(params).curve(n, s)
             upto = min(budget, n)
-            values = list(curve.values[t["done"]:upto])
             run.pay(curve, t["done"] + 1, upto, overhead=t["done"] == 0)
             t["done"] = upto
             values = list(curve.values[:upto])
         rung_value = values[-1]
-        sh.record(tid, rung, rung_value)
-        if rung == 0 and searcher.ray is None:
+        if confirm_key is None:
+            sh.record(tid, rung, rung_value)
+        if rung == 0 and confirm_key is None and searcher.ray is None:
             searcher.study.tell(t["handle"], rung_value)
         value = max(values)  # the harness's record of the job: best over its epochs
+        incumbent = None
+        if protocol.confirm and rung == top:
+            key = _key(params)
+            scores.setdefault(key, []).append(value)
+            params_of[key] = params
+        if protocol.confirm and scores:  # once a configuration has a top-rung run, the protocol picks the incumbent
+            most = min(max(len(v) for v in scores.values()), 1 + protocol.confirm)
+            inc = max((k for k in scores if len(scores[k]) >= most), key=lambda k: float(np.mean(scores[k])))
+            incumbent = params_of[inc]
         run.job_done(params, value, {"params": params, "seed": s, "trial": tid, "rung": rung, "budget": budget,
                                      "schedule": table.schedule_for(budget) if protocol.restart else n,
-                                     "epochs": len(values), "value": value, "state": "COMPLETE"})
-    del optuna
+                                     "epochs": len(values), "value": value, "state": "COMPLETE",
+                                     "confirm": confirm_key is not None},
+                     incumbent=incumbent)
     res = run.result()
     if protocol.progressive:
         res.notes.append(f"PASHA top rung over time: {[protocol.rungs[k] for k in sh.top_history]}")
