@@ -272,9 +272,10 @@ class StudySearcher(OptunaSearch):
     def _enqueue_promotion(self, study: optuna.Study, trials) -> None:
         job = budgeted.next_job(self._spec.scheduler, self._spec.max_epochs, trials, self._spec.objective["mode"])
         if job is not None:
+            link = {k: job[k] for k in (budgeted.PROMOTED_FROM, budgeted.CONFIRMS) if k in job}
             study.enqueue_trial(job["params"], user_attrs={
                 "seed": job["seed"] if job["seed"] is not None else self._spec.seeds[0], budgeted.RUNG: job["rung"],
-                budgeted.BUDGET: job["budget"], budgeted.PROMOTED_FROM: job["promoted_from"]})
+                budgeted.BUDGET: job["budget"], **link})
 
     def _job_budget(self, attrs: Mapping[str, Any]) -> int | None:
         if self._spec.scheduler["kind"] != budgeted.KIND:

@@ -92,3 +92,39 @@ def test_default_rungs_and_the_ray_side_is_fifo():
     assert budgeted.rungs_of(spec.scheduler, spec.max_epochs) == (4, 10)
     sched = build_scheduler(spec.scheduler, metric="val_map10", mode="max", max_epochs=10, deadline=None)
     assert isinstance(sched, FIFO)
+
+
+def test_confirm_retrains_the_best_configuration_with_the_next_seed_before_it_is_the_incumbent():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": optuna.distributions.CategoricalDistribution(list(range(20)))}
+
+    def add(x, value, rung, seed=0, state=TrialState.COMPLETE, **attrs):
+        study.add_trial(optuna.trial.create_trial(params={"x": x}, distributions=dist,
+                                                  value=value if state == TrialState.COMPLETE else None,
+                                                  state=state, user_attrs={"seed": seed, budgeted.RUNG: rung,
+                                                                           **attrs}))
+
+    opts = {"rungs": [3, 10], "reduction_factor": 3, "confirm": 1}
+    for i, v in enumerate([0.1, 0.5, 0.3]):
+        add(i, v, 0)
+    add(1, 0.62, 1, promoted_from=1)  # number 3
+    job = budgeted.next_job(opts, 10, study.trials)
+    assert job == {"params": {"x": 1}, "seed": 1, "rung": 1, "budget": 10, "confirms": 3}
+    assert budgeted.incumbent(opts, 10, study.trials) == ({"x": 1}, 0.62, 1)
+    add(1, None, 1, seed=1, state=TrialState.RUNNING, confirms=3)  # the confirmation runs: nothing new to confirm
+    assert budgeted.next_job(opts, 10, study.trials) is None or budgeted.next_job(opts, 10, study.trials)["rung"] == 1
+    study = optuna.create_study(direction="maximize")
+    for i, v in enumerate([0.1, 0.5, 0.3, 0.45, 0.2, 0.4]):
+        add(i, v, 0)
+    add(1, 0.62, 1, promoted_from=1)
+    add(1, 0.52, 1, seed=1, confirms=6)  # mean 0.57
+    add(3, 0.60, 1, promoted_from=3)  # one run: the best score, so it is confirmed next ...
+    job = budgeted.next_job(opts, 10, study.trials)
+    assert job["params"] == {"x": 3} and job["confirms"] == 8 and job["seed"] == 1
+    assert budgeted.incumbent(opts, 10, study.trials)[:2] == ({"x": 1}, pytest.approx(0.57))  # ... not yet incumbent
+    add(3, 0.50, 1, seed=1, confirms=8)  # mean 0.55 < 0.57
+    assert budgeted.incumbent(opts, 10, study.trials)[0] == {"x": 1}
+    assert budgeted.incumbent({"rungs": [3, 10]}, 10, study.trials) == ({"x": 1}, 0.62, 1)  # no confirm: best run
