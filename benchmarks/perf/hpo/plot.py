@@ -17,7 +17,7 @@ def plot_curves(regret: Mapping[str, Any], out_stem: str | Path, title: str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, ax = plt.subplots(figsize=(8.0, 5.2))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     x = np.asarray(regret["epochs"], float)
     styles = ["-", "--", ":", "-."]

@@ -124,7 +124,9 @@ def method_protocols(schedules: tuple[int, ...], max_epochs: int, *, default: st
 
     - budgeted successive halving (``restart``): rungs at the recorded schedule lengths, every rung trains a
       complete schedule of its budget from scratch (exact on the table: each rung reads the curve of its own
-      schedule length); reduction factor 3; random or TPE (fitted on the first rung's results) proposals;
+      schedule length); reduction factor 3; random or TPE (fitted on the first rung's results) proposals; and with
+      a noise-aware incumbent (``confirm``: the best-scoring configuration is retrained with another seed before
+      it becomes the incumbent, which is then the best mean);
     - successive halving by promotion on the longest schedule (continue from the checkpoint), rungs 1, 3, max;
     - PASHA: the same rungs, the top rung grows only while the two top rungs rank configurations differently;
     - rank-correlation-gated ASHA (after Hyper-Tune): rungs 1, 3, a rung stops trials only once the Kendall tau
@@ -140,7 +142,10 @@ def method_protocols(schedules: tuple[int, ...], max_epochs: int, *, default: st
         out += [Protocol(f"budgeted SH (random; rungs {'/'.join(map(str, budgets))}, rf 3)", RANDOM, "sh",
                          rungs=budgets, reduction_factor=3, restart=True, max_trials=None, group="method"),
                 Protocol(f"budgeted SH (TPE; rungs {'/'.join(map(str, budgets))}, rf 3)", tpe, "sh",
-                         rungs=budgets, reduction_factor=3, restart=True, max_trials=None, group="method")]
+                         rungs=budgets, reduction_factor=3, restart=True, max_trials=None, group="method"),
+                Protocol(f"budgeted SH + confirm (random; rungs {'/'.join(map(str, budgets))}, rf 3, confirm 1)",
+                         RANDOM, "sh", rungs=budgets, reduction_factor=3, restart=True, confirm=1, max_trials=None,
+                         group="method")]
     cont = [1]
     while cont[-1] * 3 * 1.5 <= max_epochs:
         cont.append(cont[-1] * 3)

@@ -54,8 +54,9 @@ def run(table_path: str | Path = DEFAULT_TABLE, *, repetitions: int = 10, asha_i
                                summary["headline"].get("best_stock")) if n)
         paths = plot_curves(summary["regret_curves"], plot_stem,
                             f"HPO replay on SynthCaps small ({len(table.configs)} configs x {len(table.seeds)} seeds, "
-                            f"schedules {'/'.join(map(str, table.schedules))} epochs; {repetitions} repetitions; "
-                            "median, IQR shaded)", highlight=hl)
+                            f"schedules {'/'.join(map(str, table.schedules))} epochs)\n{repetitions} repetitions: "
+                            "median regret, IQR shaded for the 2022 protocol, the default and the best stock peer",
+                            highlight=hl)
         summary["plots"] = [str(p) for p in paths]
     n_sens = repetitions if sensitivity_repetitions is None else sensitivity_repetitions
     if n_sens > 0:
