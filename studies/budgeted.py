@@ -14,6 +14,8 @@ from the rung below the top, promote the best configuration of rung ``k`` that i
 seed, ``train.epochs = rungs[k + 1]``, trained from scratch); when there is none, the sampler proposes a new
 configuration for rung 0. Every job is an Optuna trial (COMPLETE with the best value over its epochs) with the
 user attributes ``rung``, ``budget`` and, for a promotion, ``promoted_from`` (the trial number at the rung below).
+A configuration the sampler proposes again is a new run with the next seed (:func:`fresh_seed`; training is
+deterministic per seed, so the same seed would copy a run), as in the replay of ``benchmarks/perf``.
 ``budget.num_samples`` counts jobs. The study's incumbent is its best trial, as for every study: the top rung's
 complete runs rank above the short ones on their own.
 
@@ -92,7 +94,7 @@ def next_job(options: Mapping[str, Any], max_epochs: int, trials: Sequence["Froz
             best = max(scores, key=lambda k: (sign * _mean(scores[k][1]), len(scores[k][1])))
             first, values = scores[best]
             if len(values) < 1 + confirm and first.number not in pending:
-                return {"params": dict(first.params), "seed": int(first.user_attrs.get("seed") or 0) + len(values),
+                return {"params": dict(first.params), "seed": fresh_seed(first.params, trials, 0),
                         "rung": len(rungs) - 1, "budget": rungs[-1], "confirms": first.number}
     promoted = {t.user_attrs.get(PROMOTED_FROM) for t in trials if t.user_attrs.get(PROMOTED_FROM) is not None}
     for k in reversed(range(len(rungs) - 1)):
@@ -103,6 +105,17 @@ def next_job(options: Mapping[str, Any], max_epochs: int, trials: Sequence["Froz
                 return {"params": dict(t.params), "seed": t.user_attrs.get("seed"), "rung": k + 1,
                         "budget": rungs[k + 1], "promoted_from": t.number}
     return None
+
+
+def fresh_seed(params: Mapping[str, Any], trials: Sequence["FrozenTrial"], base: int) -> int:
+    """The seed of a new run of ``params``: ``base`` for its first, else one more than any seed it ran with (a
+    configuration proposed again, or confirmed, is a new training run, not a copy of a deterministic one)."""
+    import json
+
+    key = json.dumps(dict(params), sort_keys=True, default=str)
+    seeds = [int(t.user_attrs["seed"]) for t in trials if "seed" in t.user_attrs
+             and json.dumps(t.params, sort_keys=True, default=str) == key]
+    return base if not seeds else max(seeds) + 1
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -146,5 +159,5 @@ def job_overrides(budget: int | None) -> dict[str, Any]:
     return {} if budget is None else {"train.epochs": int(budget)}
 
 
-__all__ = ["BUDGET", "CONFIRMS", "KIND", "OPTIONS", "PROMOTED_FROM", "RUNG", "check_options", "incumbent",
-           "job_overrides", "next_job", "rungs_of"]
+__all__ = ["BUDGET", "CONFIRMS", "KIND", "OPTIONS", "PROMOTED_FROM", "RUNG", "check_options", "fresh_seed",
+           "incumbent", "job_overrides", "next_job", "rungs_of"]

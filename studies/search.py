@@ -151,6 +151,8 @@ class StudySearcher(OptunaSearch):
                 seed = int(params[SEED])
             elif "seed" in attrs:  # a seed repeat enqueued by an earlier ask
                 seed = int(attrs["seed"])
+            elif self._spec.scheduler["kind"] == budgeted.KIND:  # a configuration proposed again: the next seed
+                seed = budgeted.fresh_seed(params, trials, self._spec.seeds[0])
             else:
                 seed = self._spec.seeds[0]
                 for s in self._spec.seeds[1:]:

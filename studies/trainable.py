@@ -178,7 +178,7 @@ class _NoopStop(Exception):
 
 def _fit_noop(config: Mapping[str, Any], run_dir: Path, report: TuneReport) -> dict[str, Any]:
     study, trial = config["study"], config["trial"]
-    n = int(study["max_epochs"])
+    n = int(trial["overrides"].get("train.epochs", study["max_epochs"]))  # a budgeted job's own schedule
     # a made-up learning curve that depends on the parameters, so samplers and schedulers have something to rank
     level = zlib.crc32(json.dumps(trial["params"], sort_keys=True, default=str).encode()) % 1000 / 1000.0
     history, stopped = [], "completed"

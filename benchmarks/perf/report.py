@@ -98,11 +98,11 @@ def hpo_markdown(h: dict[str, Any]) -> list[str]:
                                   "Kendall (one seed)", "rank of the best config"], correlation_rows(rc)))
         sd = rc.get("seed_sd_final")
         noise = (f"Seed sd of the final val mAP@10: median {100 * sd['median']:.1f} pp (max {100 * sd['max']:.1f}); "
-                 if sd else "One seed per configuration: no seed noise measured; ")
+                 if sd else "One seed per configuration, no seed noise measured; ")
         md.append(f"\nOver the {rc['configs']} configurations: what a method sees at a rung against the true quality. "
-                  "*Seed mean*: the mean over seeds at the rung; *one seed*: one run at the rung against the mean of the "
-                  "other seeds' final values (what a one-seed method sees; leave-one-out, so a run's own noise is not "
-                  f"signal), averaged over seeds. {noise}the top five configurations lie within "
+                  "*Seed mean*: the mean over seeds at the rung; *one seed*: one run at the rung against the mean of "
+                  "the other seeds' final values (what a one-seed method sees; leave-one-out, so a run's own noise "
+                  f"is not signal), averaged over seeds. {noise}the top five configurations lie within "
                   f"{100 * rc['truth']['top5_spread']:.1f} pp of the best.\n")
     build = ""
     if meta.get("build_wall_s"):

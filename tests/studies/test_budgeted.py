@@ -128,3 +128,34 @@ def test_confirm_retrains_the_best_configuration_with_the_next_seed_before_it_is
     add(3, 0.50, 1, seed=1, confirms=8)  # mean 0.55 < 0.57
     assert budgeted.incumbent(opts, 10, study.trials)[0] == {"x": 1}
     assert budgeted.incumbent({"rungs": [3, 10]}, 10, study.trials) == ({"x": 1}, 0.62, 1)  # no confirm: best run
+
+
+def test_a_real_budgeted_study_through_ray(runner, tmp_path):
+    # the whole path: Ray Tune (FIFO) runs the jobs the searcher hands out; each job trains its own schedule
+    import optuna
+    import yaml
+
+    spec = tmp_path / "bsh.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "bsh", "base": "synthcaps-tiny",
+        "space": {"fusion.kind": {"categorical": ["none", "late"]}, "audio_encoder.width": {"categorical": [8, 16]},
+                  "text_encoder.layers": {"categorical": [1, 2]}},
+        "sampler": {"kind": "random", "seed": 0},
+        "scheduler": {"kind": "budgeted_sh", "rungs": [1, 3], "reduction_factor": 3, "confirm": 1},
+        "budget": {"num_samples": 10, "max_epochs": 3}, "resources": {"cpu": 1, "max_concurrent": 2}}))
+    runs = tmp_path / "runs"
+    r = runner(["run", spec, "--runs-dir", runs, "--trainable", "studies.trainable:noop_trainable"])
+    assert r.wait(timeout=900) == 0, r.output()[-5000:]
+    r.assert_no_leftovers()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials = optuna.load_study(study_name="bsh", storage=f"sqlite:///{runs / 'bsh' / 'optuna.db'}").trials
+    assert len(trials) == 10 and all(t.state == TrialState.COMPLETE for t in trials)
+    for t in trials:  # every job trained exactly its rung's complete schedule
+        assert t.user_attrs["epochs_trained"] == t.user_attrs[budgeted.BUDGET] == (1, 3)[t.user_attrs[budgeted.RUNG]]
+    promoted = [t for t in trials if budgeted.PROMOTED_FROM in t.user_attrs]
+    assert promoted and all(trials[t.user_attrs[budgeted.PROMOTED_FROM]].params == t.params for t in promoted)
+    runs_of = {}
+    for t in trials:  # one configuration never runs twice with the same seed at the same rung
+        key = (tuple(sorted(t.params.items())), t.user_attrs[budgeted.RUNG], t.user_attrs["seed"])
+        assert key not in runs_of
+        runs_of[key] = t.number
