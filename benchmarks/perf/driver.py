@@ -68,10 +68,35 @@ def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS, out_dir: str | P
         _log(f"[perf] HPO done in {payload['seconds']['hpo']:.0f} s")
     payload["seconds"]["total"] = time.perf_counter() - t_all
     payload["load_average_end"] = _load()
+    _carry_over(payload, out_dir / f"{name}.json", parts)
     jpath, mpath = write_results(out_dir, name, payload, markdown(payload))
     _log(f"[perf] wrote {jpath} and {mpath} ({payload['seconds']['total']:.0f} s in all)")
     return payload
 
+
+
+def _carry_over(payload: dict[str, Any], previous: Path, parts: tuple[str, ...]) -> None:
+    """Keep the results of the parts not run now from the previous file of the same name, marked as such
+    (``carried_over``: part -> the date, commit and load of the run that measured it)."""
+    import json
+
+    if set(parts) >= set(PARTS) or not previous.is_file():
+        return
+    try:
+        old = json.loads(previous.read_text())
+    except ValueError:
+        return
+    carried = {}
+    for part in PARTS:
+        if part not in parts and part in old:
+            payload[part] = old[part]
+            src = (old.get("carried_over") or {}).get(part) or {
+                "date": (old.get("machine") or {}).get("date"), "git_commit": (old.get("machine") or {}).get(
+                    "git_commit"), "load_average_start": old.get("load_average_start"),
+                "seconds": (old.get("seconds") or {}).get(part)}
+            carried[part] = src
+    if carried:
+        payload["carried_over"] = carried
 
 
 def build_table(spec: str | Path, runs_dir: str | Path, out: str | Path, *, allow_partial: bool = False,

@@ -15,6 +15,10 @@ def markdown(p: dict[str, Any]) -> str:
           f"git {str(m.get('git_commit'))[:10]}); load average {p['load_average_start']} at the start, "
           f"{p['load_average_end']} at the end (the machine is shared: timings are noisy). "
           f"Wall time: {', '.join(f'{k} {v:.0f} s' for k, v in p['seconds'].items())}.\n"]
+    for part, src in (p.get("carried_over") or {}).items():
+        md.append(f"*Part `{part}` was not run this time: its section is carried over from the run of "
+                  f"{src.get('date')} "
+                  f"(git {str(src.get('git_commit'))[:10]}, load average {src.get('load_average_start')}).*\n")
     if "scoring" in p:
         from .scoring import markdown_rows
 

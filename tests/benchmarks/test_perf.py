@@ -700,3 +700,24 @@ def test_bohb_replay_feeds_ray_tunebohb_every_rung_with_its_budget(monkeypatch):
     assert [x["epochs"] for x in r.trials[:9]].count(1) == 6 and r.trials[8]["epochs"] == 10
     assert 120 <= r.cum_epochs[-1] < 120 + 9 * 10
     assert all(isinstance(v, (str, int)) for x in r.trials for v in x["params"].values())
+
+
+def test_a_partial_run_carries_the_other_parts_over_marked(tmp_path):
+    from benchmarks.perf import main
+
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps(planted_table().to_dict()))
+    out = tmp_path / "results"
+    out.mkdir()
+    from pathlib import Path
+
+    committed = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/perf_quick.json").read_text())
+    old = {"benchmark": "perf", "quick": True, "machine": {"date": "2026-01-02", "git_commit": "abc"},
+           "load_average_start": [1.0], "seconds": {"scoring": 5.0}, "scoring": committed["scoring"]}
+    (out / "perf_quick.json").write_text(json.dumps(old))
+    assert main(["--quick", "--parts", "hpo", "--table", str(table), "--repetitions", "1", "--out", str(out)]) == 0
+    saved = json.loads((out / "perf_quick.json").read_text())
+    assert saved["scoring"] == committed["scoring"] and saved["carried_over"]["scoring"]["date"] == "2026-01-02"
+    assert "trial_cost" not in saved and "hpo" in saved
+    md = (out / "perf_quick.md").read_text()
+    assert "Part `scoring` was not run this time" in md and "1. Scoring throughput" in md
