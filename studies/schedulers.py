@@ -60,7 +60,7 @@ def build_scheduler(options: dict[str, Any], *, metric: str, mode: str, max_epoc
                     deadline: float | None) -> TrialScheduler:
     """The scheduler of ``options`` (a spec's resolved ``scheduler`` section)."""
     kind = options["kind"]
-    if kind in ("fifo", "budgeted_sh"):  # budgeted_sh: each job ends with its schedule (studies/budgeted.py)
+    if kind in ("fifo", "promotion_sh", "budgeted_sh"):  # jobs end by themselves (studies/budgeted.py)
         sched: _GracefulStop = FIFO()
     elif kind in ("asha", "hyperband"):
         sched = ASHA(time_attr=TIME_ATTR, metric=metric, mode=mode, max_t=max_epochs,

@@ -77,7 +77,8 @@ SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {
     "asha": {"grace_period": 1, "reduction_factor": 3, "brackets": 1, "patience": None},
     "hyperband": {"grace_period": 1, "reduction_factor": 3, "brackets": 3, "patience": None},
     "median": {"grace_period": 1, "min_samples_required": 3, "patience": None},
-    budgeted.KIND: budgeted.OPTIONS,  # every rung trains a complete schedule of its budget (studies/budgeted.py)
+    budgeted.PROMOTION: budgeted.OPTIONS,  # successive halving by promotion (studies/budgeted.py)
+    budgeted.KIND: budgeted.OPTIONS,  # the same, every rung a complete schedule of its budget
 }
 BUDGET_DEFAULTS = {"num_samples": None, "max_epochs": None, "time_budget_s": None}
 RESOURCES_DEFAULTS = {"cpu": 1, "gpu": 0, "max_concurrent": 1}
@@ -391,7 +392,7 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         raise SpecError(f"budget: {exc}") from None
 
     seeds = _seeds(raw.get("seeds"), base)
-    if scheduler["kind"] == budgeted.KIND:
+    if scheduler["kind"] in budgeted.KINDS:
         budgeted.check_options(scheduler, base.train.epochs, seeds, SpecError)
     raw_space = raw.get("space") or {}
     if not isinstance(raw_space, dict):

@@ -130,8 +130,9 @@ def test_confirm_retrains_the_best_configuration_with_the_next_seed_before_it_is
     assert budgeted.incumbent({"rungs": [3, 10]}, 10, study.trials) == ({"x": 1}, 0.62, 1)  # no confirm: best run
 
 
-def test_a_real_budgeted_study_through_ray(runner, tmp_path):
-    # the whole path: Ray Tune (FIFO) runs the jobs the searcher hands out; each job trains its own schedule
+@pytest.mark.parametrize("kind", ["promotion_sh", "budgeted_sh"])
+def test_a_real_budgeted_study_through_ray(runner, tmp_path, kind):
+    # the whole path: Ray Tune (FIFO) runs the jobs the searcher hands out; each job trains its rung's epochs
     import optuna
     import yaml
 
@@ -141,7 +142,7 @@ def test_a_real_budgeted_study_through_ray(runner, tmp_path):
         "space": {"fusion.kind": {"categorical": ["none", "late"]}, "audio_encoder.width": {"categorical": [8, 16]},
                   "text_encoder.layers": {"categorical": [1, 2]}},
         "sampler": {"kind": "random", "seed": 0},
-        "scheduler": {"kind": "budgeted_sh", "rungs": [1, 3], "reduction_factor": 3, "confirm": 1},
+        "scheduler": {"kind": kind, "rungs": [1, 3], "reduction_factor": 3, "confirm": 1},
         "budget": {"num_samples": 10, "max_epochs": 3}, "resources": {"cpu": 1, "max_concurrent": 2}}))
     runs = tmp_path / "runs"
     r = runner(["run", spec, "--runs-dir", runs, "--trainable", "studies.trainable:noop_trainable"])
@@ -149,13 +150,70 @@ def test_a_real_budgeted_study_through_ray(runner, tmp_path):
     r.assert_no_leftovers()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = optuna.load_study(study_name="bsh", storage=f"sqlite:///{runs / 'bsh' / 'optuna.db'}").trials
-    assert len(trials) == 10 and all(t.state == TrialState.COMPLETE for t in trials)
-    for t in trials:  # every job trained exactly its rung's complete schedule
+    assert len(trials) == 10
+    for t in trials:  # every job trained exactly its rung's epochs; promotion_sh stops rung-0 jobs (PRUNED)
         assert t.user_attrs["epochs_trained"] == t.user_attrs[budgeted.BUDGET] == (1, 3)[t.user_attrs[budgeted.RUNG]]
+        rung0 = t.user_attrs[budgeted.RUNG] == 0
+        assert t.state == (TrialState.PRUNED if rung0 and kind == "promotion_sh" else TrialState.COMPLETE)
     promoted = [t for t in trials if budgeted.PROMOTED_FROM in t.user_attrs]
     assert promoted and all(trials[t.user_attrs[budgeted.PROMOTED_FROM]].params == t.params for t in promoted)
+    for t in promoted:  # promotion_sh continues the promoted run's checkpoint, budgeted_sh starts afresh
+        source = trials[t.user_attrs[budgeted.PROMOTED_FROM]].user_attrs["run_dir"]
+        assert t.user_attrs.get(budgeted.START_FROM) == (source if kind == "promotion_sh" else None)
     runs_of = {}
     for t in trials:  # one configuration never runs twice with the same seed at the same rung
         key = (tuple(sorted(t.params.items())), t.user_attrs[budgeted.RUNG], t.user_attrs["seed"])
         assert key not in runs_of
         runs_of[key] = t.number
+
+
+def test_promotion_jobs_continue_the_stopped_run(tmp_path):
+    # promotion_sh: rung-0 jobs stop after rungs[0] epochs of the full schedule; a promotion starts from the
+    # stopped trial's run directory, with the full schedule (no train.epochs override)
+    s = searcher(tmp_path, budgeted_spec(scheduler={"kind": "promotion_sh", "rungs": [1, 3], "reduction_factor": 3}))
+    first = [s.suggest(t) for t in "abc"]
+    for cfg in first:
+        assert cfg["trial"]["stop_after"] == 1 and "train.epochs" not in cfg["trial"]["overrides"]
+    for tid, cfg, value in zip("abc", first, (0.2, 0.5, 0.3)):
+        s.on_trial_result(tid, {"epoch": 1, "val_map10": value})
+        finish(cfg, best_value=value, epochs_trained=1, stopped="stopped_by_report")
+        s.on_trial_complete(tid, {"epoch": 1})
+    assert [t.state for t in load(tmp_path).trials] == [TrialState.PRUNED] * 3
+    promo = s.suggest("d")["trial"]
+    src = load(tmp_path).trials[1].user_attrs["run_dir"]
+    assert promo["params"] == first[1]["trial"]["params"] and promo["start_from"] == src
+    assert "stop_after" not in promo and "train.epochs" not in promo["overrides"]
+
+
+def test_the_trainable_copies_the_checkpoint_once_and_stops_at_the_rung(tmp_path):
+    from studies.trainable import STATUS_FILE, STOP_FILE, TuneReport, _start_from
+
+    src, dst = tmp_path / "a", tmp_path / "b"
+    (src / "text_encoder").mkdir(parents=True)
+    for name in ("last.pt", "best.pt", "config.yaml", STATUS_FILE, STOP_FILE, "metrics.json", "per_query.csv"):
+        (src / name).write_text(name)
+    (src / "text_encoder" / "vocab.txt").write_text("v")
+    dst.mkdir()
+    _start_from(str(src), dst)
+    assert sorted(p.name for p in dst.iterdir()) == ["best.pt", "config.yaml", "last.pt", "text_encoder"]
+    (dst / "last.pt").write_text("trained further")
+    _start_from(str(src), dst)  # a restarted promoted job keeps its own progress
+    assert (dst / "last.pt").read_text() == "trained further"
+
+    class Stop(Exception):
+        pass
+
+    report = TuneReport(dst, Stop, 0.0, 10, stop_after=2)
+    report.checkpointed = True
+    import ray.tune
+
+    calls = []
+    orig = ray.tune.report
+    ray.tune.report = lambda m, **k: calls.append(m)
+    try:
+        report(1, {"val_map10": 0.1})
+        with pytest.raises(Stop, match="rung after epoch 2"):
+            report(2, {"val_map10": 0.2})
+    finally:
+        ray.tune.report = orig
+    assert [c["epoch"] for c in calls] == [1, 2]

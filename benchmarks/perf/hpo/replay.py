@@ -329,7 +329,7 @@ def _replay_promotions(table: Table, protocol: Protocol, seed: int) -> ReplayRes
         else:
             curve = table.lookup(params).curve(n, s)
             upto = min(budget, n)
-            run.pay(curve, t["done"] + 1, upto, overhead=t["done"] == 0)
+            run.pay(curve, t["done"] + 1, upto, overhead=True)  # a promoted job sets up and evaluates again
             t["done"] = upto
             values = list(curve.values[:upto])
         rung_value = values[-1]
