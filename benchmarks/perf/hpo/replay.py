@@ -379,6 +379,7 @@ def _replay_bohb(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
     import contextlib
     import io
     import logging
+    import warnings
 
     import ConfigSpace as CS
     from ray.tune.search.bohb import TuneBOHB
@@ -389,6 +390,7 @@ def _replay_bohb(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
         cs.add(CS.CategoricalHyperparameter(k, list(vals)))
     bohb = TuneBOHB(cs, metric="val_map10", mode="max", seed=seed)
     bohb.bohber.logger.setLevel(logging.ERROR)  # its KDE's numerical warnings (l(x), g(x)) on every proposal
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="statsmodels")  # its KDE on a categorical
     run = _Run(table, protocol, seed)
     quiet = io.StringIO()  # HpBandSter prints its KDE's internals
     brackets = hyperband_brackets(n, protocol.reduction_factor)
