@@ -114,7 +114,9 @@ class _Searcher:
             pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=protocol.grace_period,
                                                             reduction_factor=protocol.reduction_factor,
                                                             min_early_stopping_rate=0)
-        self.study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+        # a fixed name: Optuna's HyperbandPruner assigns trials to brackets by a hash of the study name
+        self.study = optuna.create_study(study_name=f"replay-{protocol.name}-{seed}", direction="maximize",
+                                         sampler=sampler, pruner=pruner)
         self._n = 0
 
     def ask(self) -> tuple[Any, dict[str, Any]]:
@@ -376,7 +378,6 @@ def _replay_bohb(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
     factor, brackets cycled most aggressive first) on the longest schedule; a configuration kept at a rung continues
     from its checkpoint (paused and resumed, as ``HyperBandForBOHB`` does); every rung result goes to the model with
     its budget. Incumbent: the best last result of any trial (Ray's ``get_best_result``)."""
-    import contextlib
     import io
     import logging
     import warnings
@@ -384,7 +385,6 @@ def _replay_bohb(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
     import ConfigSpace as CS
     from ray.tune.search.bohb import TuneBOHB
 
-    n = table.max_epochs
     cs = CS.ConfigurationSpace(seed=seed)
     for k, vals in table.space.items():
         cs.add(CS.CategoricalHyperparameter(k, list(vals)))
@@ -393,6 +393,18 @@ def _replay_bohb(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="statsmodels")  # its KDE on a categorical
     run = _Run(table, protocol, seed)
     quiet = io.StringIO()  # HpBandSter prints its KDE's internals
+    rng_state = np.random.get_state()
+    np.random.seed(seed)  # HpBandSter's BOHB draws from numpy's global generator: seeded, then restored
+    try:
+        return _bohb_loop(table, protocol, run, bohb, quiet)
+    finally:
+        np.random.set_state(rng_state)
+
+
+def _bohb_loop(table: Table, protocol: Protocol, run: "_Run", bohb, quiet) -> ReplayResult:
+    import contextlib
+
+    n = table.max_epochs
     brackets = hyperband_brackets(n, protocol.reduction_factor)
     b = 0
     tid = 0
