@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) with $(PYTHON) and installing the project (about 3 minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<27"
-	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,hpo]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -12,7 +12,9 @@ restarted and continues from ``last.pt`` stays on the same clock.
 Kinds (the entries of the registry ``SCHEDULERS``, declared in :mod:`studies.spec` with their options): ``fifo``
 (no early stopping by the scheduler; ``patience`` is fit's own early stopping), ``asha``
 (:class:`~ray.tune.schedulers.AsyncHyperBandScheduler` with one bracket), ``hyperband`` (the same with several
-brackets: asynchronous HyperBand, which needs no pausing), ``median`` (:class:`~ray.tune.schedulers.MedianStoppingRule`).
+brackets: asynchronous HyperBand, which needs no pausing), ``median`` (:class:`~ray.tune.schedulers.MedianStoppingRule`),
+``promotion_sh`` and ``budgeted_sh`` (FIFO here: their jobs end by themselves at their rung, and the searcher
+enqueues promotions; see :mod:`studies.budgeted`).
 Ray's AsyncHyperBand draws each new trial's bracket from NumPy's global generator, so with several brackets the
 decisions depend on that generator's state.
 """

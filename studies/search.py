@@ -33,6 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from . import budgeted
 from .spec import SEED, StudySpec
 from .storage import StorageURL, open_storage, study_lock
 from .study import (HEARTBEAT_EVERY_S, RunnerInfo, build_sampler, derive_seed, is_stale, missing_grid_points,
@@ -51,6 +52,8 @@ class _Record:
     params: dict[str, Any]
     reported: set[int] = field(default_factory=set)
     done: bool = False
+    budget: int | None = None  # promotion_sh / budgeted_sh: the job's rung epochs
+    start_from: str | None = None  # promotion_sh: the run directory whose checkpoint a promoted job continues
 
 
 # --------------------------------------------------------------------------------------------- the searcher
@@ -140,6 +143,8 @@ class StudySearcher(OptunaSearch):
             if not waiting and (self._spec.is_grid or len(trials) + n_seeds > self._spec.num_samples):
                 self.finished_reason = "budget reached"
                 return Searcher.FINISHED
+            if self._spec.scheduler["kind"] in budgeted.KINDS and not waiting:
+                self._enqueue_promotion(study, trials)
             ot_trial = study.ask()
             params = self._suggest_from_define_by_run_func(self._space, ot_trial)
             attrs = ot_trial.user_attrs
@@ -147,13 +152,18 @@ class StudySearcher(OptunaSearch):
                 seed = int(params[SEED])
             elif "seed" in attrs:  # a seed repeat enqueued by an earlier ask
                 seed = int(attrs["seed"])
+            elif self._spec.scheduler["kind"] in budgeted.KINDS:  # a configuration proposed again: the next seed
+                seed = budgeted.fresh_seed(params, trials, self._spec.seeds[0])
             else:
                 seed = self._spec.seeds[0]
                 for s in self._spec.seeds[1:]:
                     study.enqueue_trial(params, user_attrs={"seed": s, "repeat_of": ot_trial.number})
             storage_id = self._storage.get_trial_id_from_study_id_trial_number(self._study_id, ot_trial.number)
-            rec = _Record(storage_id, ot_trial.number, str(self._run_dir(ot_trial.number)), seed, dict(params))
-            self._tag(rec, trial_id, {"seed": seed})
+            rec = _Record(storage_id, ot_trial.number, str(self._run_dir(ot_trial.number)), seed, dict(params),
+                          budget=self._job_budget(attrs), start_from=attrs.get(budgeted.START_FROM))
+            extra = ({} if rec.budget is None or budgeted.RUNG in attrs
+                     else {budgeted.RUNG: 0, budgeted.BUDGET: rec.budget})
+            self._tag(rec, trial_id, {"seed": seed, **extra})
         with self._mutex:
             self._records[trial_id] = rec
         return self._config(rec)
@@ -238,7 +248,8 @@ class StudySearcher(OptunaSearch):
                 if s not in have:
                     study.enqueue_trial(params, user_attrs={"seed": s, "repeat_of": frozen.number})
         rec = _Record(storage_id, frozen.number, str(self._run_dir(frozen.number)), seed, params,
-                      reported=set(frozen.intermediate_values))
+                      reported=set(frozen.intermediate_values), budget=self._job_budget(frozen.user_attrs),
+                      start_from=frozen.user_attrs.get(budgeted.START_FROM))
         # the runner that left it RUNNING; a runner killed between asking for the trial and tagging it left none
         previous = (frozen.user_attrs.get("runner") or {}).get("id") or UNKNOWN_RUNNER
         self._tag(rec, trial_id, {"adopted_from": previous, "seed": seed})
@@ -256,9 +267,27 @@ class StudySearcher(OptunaSearch):
         return Path(self._context["run_root"]) / "trials" / str(number)
 
     def _config(self, rec: _Record) -> dict[str, Any]:
+        overrides, extras = budgeted.job_config(self._spec.scheduler["kind"], rec.budget, self._spec.max_epochs,
+                                                rec.start_from)
         return {"study": self._context,
                 "trial": {"number": rec.number, "seed": rec.seed, "params": dict(rec.params),
-                          "overrides": self._spec.overrides(rec.params, rec.seed)}}
+                          "overrides": {**self._spec.overrides(rec.params, rec.seed), **overrides}, **extras}}
+
+    # ---- budgeted successive halving (studies/budgeted.py): promotions are enqueued trials
+    def _enqueue_promotion(self, study: optuna.Study, trials) -> None:
+        job = budgeted.next_job(self._spec.scheduler, self._spec.max_epochs, trials, self._spec.objective["mode"])
+        if job is not None:
+            link = {k: job[k] for k in (budgeted.PROMOTED_FROM, budgeted.CONFIRMS, budgeted.START_FROM) if k in job}
+            study.enqueue_trial(job["params"], user_attrs={
+                "seed": job["seed"] if job["seed"] is not None else self._spec.seeds[0], budgeted.RUNG: job["rung"],
+                budgeted.BUDGET: job["budget"], **link})
+
+    def _job_budget(self, attrs: Mapping[str, Any]) -> int | None:
+        if self._spec.scheduler["kind"] not in budgeted.KINDS:
+            return None
+        if budgeted.BUDGET in attrs:
+            return int(attrs[budgeted.BUDGET])
+        return budgeted.rungs_of(self._spec.scheduler, self._spec.max_epochs)[0]
 
     def _fill_curve(self, rec: _Record, frozen: FrozenTrial, status: Mapping[str, Any] | None) -> None:
         """Intermediate values of epochs trained but never reported (a runner died after the epoch was saved and

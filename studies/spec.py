@@ -58,6 +58,7 @@ from retrieval.config import (AUDIO_ENCODERS, FUSIONS, TEXT_ENCODERS, ConfigErro
                               deep_merge, load_raw, parse_override, upgrade_raw)
 from retrieval.registry import Registry
 
+from . import budgeted
 from .errors import SpecError
 
 
@@ -106,6 +107,14 @@ SCHEDULERS.declare("median", "studies.schedulers:build_median",
                    "the median stopping rule: stop a trial below the median of the others at the same epoch",
                    example={"min_samples_required": 2}, prunes=True,
                    options={"grace_period": 1, "min_samples_required": 3, "patience": None})
+
+SCHEDULERS.declare(budgeted.PROMOTION, "studies.schedulers:build_fifo",
+                   "successive halving by promotion: a job stops after its rung's epochs of the full schedule; a "
+                   "promotion is a new trial continuing the stopped run (studies/budgeted.py)",
+                   options=budgeted.OPTIONS, prunes=False)
+SCHEDULERS.declare(budgeted.KIND, "studies.schedulers:build_fifo",
+                   "budgeted successive halving: every rung trains a complete schedule of its budget "
+                   "(studies/budgeted.py)", options=budgeted.OPTIONS, prunes=False)
 
 #: Every registry of the study runner, for the shared contract tests (``tests/contract``).
 REGISTRIES: tuple[Registry, ...] = (SAMPLERS, SCHEDULERS)
@@ -419,6 +428,8 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         raise SpecError(f"budget: {exc}") from None
 
     seeds = _seeds(raw.get("seeds"), base)
+    if scheduler["kind"] in budgeted.KINDS:
+        budgeted.check_options(scheduler, base.train.epochs, seeds, SpecError)
     raw_space = raw.get("space") or {}
     if not isinstance(raw_space, dict):
         raise SpecError(f"space: expected a mapping of dotted config keys to distributions, got {raw_space!r}")

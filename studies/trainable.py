@@ -84,9 +84,11 @@ class TuneReport:
     (with a one-off Tune checkpoint that records the run directory) and turns a stop request into
     :class:`~retrieval.train.StopTrial`."""
 
-    def __init__(self, run_dir: Path, stop_exc: type[BaseException], elapsed_before: float, max_epochs: int):
+    def __init__(self, run_dir: Path, stop_exc: type[BaseException], elapsed_before: float, max_epochs: int,
+                 stop_after: int | None = None):
         self.run_dir = run_dir
         self.max_epochs = max_epochs
+        self.stop_after = stop_after  # promotion_sh: the job's rung (studies/budgeted.py)
         self.stop_exc = stop_exc
         self.checkpointed = False
         self.t0 = time.time()
@@ -110,6 +112,8 @@ class TuneReport:
             self.checkpointed = True
         if epoch < self.max_epochs and (self.run_dir / STOP_FILE).exists():
             raise self.stop_exc(f"stopped by the scheduler after epoch {epoch}")
+        if self.stop_after is not None and epoch >= self.stop_after and epoch < self.max_epochs:
+            raise self.stop_exc(f"stopped at its rung after epoch {epoch}")
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.time() - self.t0
@@ -128,9 +132,11 @@ def run_trial(config: Mapping[str, Any], fit_fn: FitFn) -> None:
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)  # a restarted trial is judged afresh by the current scheduler
+    _start_from(config["trial"].get("start_from"), run_dir)
     elapsed = (_read_json(run_dir / ELAPSED_FILE) or {}).get("elapsed_s", 0.0)
     stop_exc = _stop_exception(fit_fn)
-    report = TuneReport(run_dir, stop_exc, float(elapsed), int(study["max_epochs"]))
+    report = TuneReport(run_dir, stop_exc, float(elapsed), int(study["max_epochs"]),
+                        stop_after=config["trial"].get("stop_after"))
     try:
         status = fit_fn(config, run_dir, report)
         status.setdefault("state", "COMPLETE")
@@ -145,6 +151,21 @@ def run_trial(config: Mapping[str, Any], fit_fn: FitFn) -> None:
     status["wall_time_s"] = report.elapsed()
     status["seed"] = config["trial"]["seed"]
     atomic_write_json(run_dir / STATUS_FILE, status)
+
+
+def _start_from(source: str | None, run_dir: Path) -> None:
+    """A promoted job (promotion_sh) continues the run it was promoted from: its checkpoints and artifacts are
+    copied into the new run directory once (not its status, metrics or stop request), and ``fit`` resumes there."""
+    if not source or (run_dir / "last.pt").exists() or not (Path(source) / "last.pt").exists():
+        return
+    skip = {STATUS_FILE, STOP_FILE, ELAPSED_FILE, "metrics.json", "per_query.csv"}
+    for item in Path(source).iterdir():
+        if item.name in skip:
+            continue
+        if item.is_dir():
+            shutil.copytree(item, run_dir / item.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, run_dir / item.name)
 
 
 def _stop_exception(fit_fn: FitFn) -> type[BaseException]:
@@ -178,7 +199,7 @@ class _NoopStop(Exception):
 
 def _fit_noop(config: Mapping[str, Any], run_dir: Path, report: TuneReport) -> dict[str, Any]:
     study, trial = config["study"], config["trial"]
-    n = int(study["max_epochs"])
+    n = int(trial["overrides"].get("train.epochs", study["max_epochs"]))  # a budgeted job's own schedule
     # a made-up learning curve that depends on the parameters, so samplers and schedulers have something to rank
     level = zlib.crc32(json.dumps(trial["params"], sort_keys=True, default=str).encode()) % 1000 / 1000.0
     history, stopped = [], "completed"

@@ -20,10 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smaller measurements (< 15 min); writes perf_quick.*")
     p.add_argument("--json", action="store_true", help="print the JSON result to stdout")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which benchmarks to run")
-    p.add_argument("--table", default=None, help="learning-curve table (default benchmarks/results/hpo_table.json)")
-    p.add_argument("--repetitions", type=int, default=None, help="HPO replay repetitions (default 5 quick, 20 full)")
+    p.add_argument("--table", default=None,
+                   help="learning-curve table (default benchmarks/results/hpo_table_v2.json; v1 tables are read too)")
+    p.add_argument("--repetitions", type=int, default=None, help="HPO replay repetitions (default 10 quick, 20 full)")
     p.add_argument("--sensitivity-repetitions", type=int, default=None,
-                   help="repetitions of the ASHA (grace, rf) sensitivity grid (default: --repetitions; 0 skips it)")
+                   help="repetitions of the ASHA (grace, rf) sensitivity grid (default 0 quick, 5 full; 0 skips it)")
     p.add_argument("--asha-impl", choices=("ray", "optuna"), default="ray",
                    help="ASHA decisions by Ray Tune's rule (the harness's scheduler; reproduced in "
                         "benchmarks/perf/hpo/asha.py) or by Optuna's pruner")
@@ -32,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="epochs per frozen-encoder variant (default 1 quick, 2; 0 skips it)")
     p.add_argument("--out", default="benchmarks/results", help="output folder")
     p.add_argument("--build-table", action="store_true",
-                   help="run the grid study benchmarks/hpo_table.yaml, extract the table, then stop")
+                   help="run the grid study benchmarks/hpo_table_v2.yaml, extract the table, then stop")
     p.add_argument("--extract-table", action="store_true", help="only extract the table from a finished study")
-    p.add_argument("--spec", default="benchmarks/hpo_table.yaml", help="the table's grid study spec")
+    p.add_argument("--spec", default="benchmarks/hpo_table_v2.yaml", help="the table's grid study spec")
     p.add_argument("--runs-dir", default="runs", help="where the table study's runs are (--build/--extract-table)")
     p.add_argument("--allow-partial", action="store_true", help="extract a table from an unfinished study")
     args = p.parse_args(argv)

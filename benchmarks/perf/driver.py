@@ -60,17 +60,43 @@ def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS, out_dir: str | P
     if "hpo" in parts:
         _log("[perf] 3/3 HPO efficiency (tabular replay)")
         t0 = time.perf_counter()
-        payload["hpo"] = hpo_mod.run(table or hpo_mod.DEFAULT_TABLE, repetitions=repetitions or (5 if quick else 20),
+        payload["hpo"] = hpo_mod.run(table or hpo_mod.DEFAULT_TABLE, repetitions=repetitions or (10 if quick else 20),
                                      asha_impl=asha_impl, plot_stem=out_dir / f"{name}_hpo_curves",
-                                     sensitivity_repetitions=sensitivity_repetitions, log=_log)
+                                     sensitivity_repetitions=(0 if quick else 5) if sensitivity_repetitions is None
+                                     else sensitivity_repetitions, quick=quick, log=_log)
         payload["seconds"]["hpo"] = time.perf_counter() - t0
         _log(f"[perf] HPO done in {payload['seconds']['hpo']:.0f} s")
     payload["seconds"]["total"] = time.perf_counter() - t_all
     payload["load_average_end"] = _load()
+    _carry_over(payload, out_dir / f"{name}.json", parts)
     jpath, mpath = write_results(out_dir, name, payload, markdown(payload))
     _log(f"[perf] wrote {jpath} and {mpath} ({payload['seconds']['total']:.0f} s in all)")
     return payload
 
+
+
+def _carry_over(payload: dict[str, Any], previous: Path, parts: tuple[str, ...]) -> None:
+    """Keep the results of the parts not run now from the previous file of the same name, marked as such
+    (``carried_over``: part -> the date, commit and load of the run that measured it)."""
+    import json
+
+    if set(parts) >= set(PARTS) or not previous.is_file():
+        return
+    try:
+        old = json.loads(previous.read_text())
+    except ValueError:
+        return
+    carried = {}
+    for part in PARTS:
+        if part not in parts and part in old:
+            payload[part] = old[part]
+            src = (old.get("carried_over") or {}).get(part) or {
+                "date": (old.get("machine") or {}).get("date"), "git_commit": (old.get("machine") or {}).get(
+                    "git_commit"), "load_average_start": old.get("load_average_start"),
+                "seconds": (old.get("seconds") or {}).get(part)}
+            carried[part] = src
+    if carried:
+        payload["carried_over"] = carried
 
 
 def build_table(spec: str | Path, runs_dir: str | Path, out: str | Path, *, allow_partial: bool = False,
@@ -91,7 +117,7 @@ def build_table(spec: str | Path, runs_dir: str | Path, out: str | Path, *, allo
             raise RuntimeError(f"the table study failed (exit code {rc}); rerun with --build-table to resume it")
     table = extract_table(spec, runs_dir, allow_partial=allow_partial)
     atomic_write_json(out, table.to_dict())
-    _log(f"[perf] wrote {out}: {len(table.curves)} configurations x {table.max_epochs} epochs, "
-         f"fingerprint {table.fingerprint()}")
+    _log(f"[perf] wrote {out}: {len(table.configs)} configurations x {len(table.seeds)} seeds x schedules "
+         f"{list(table.schedules)}, fingerprint {table.fingerprint()}")
     return Path(out)
 

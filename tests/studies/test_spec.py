@@ -46,7 +46,7 @@ def test_shipped_specs_are_valid(path):
 
 
 def test_shipped_spec_sizes():
-    assert load_spec(ROOT / "studies/quick.yaml").num_samples == 12
+    assert load_spec(ROOT / "studies/quick.yaml").num_samples == 30
     assert load_spec(ROOT / "studies/quick.yaml").max_epochs == 10
     dcase = load_spec(ROOT / "studies/dcase2022_augmentations.yaml")
     assert (dcase.num_samples, dcase.sampler["n_startup_trials"], dcase.base.train.patience) == (110, 10, 10)

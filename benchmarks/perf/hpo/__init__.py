@@ -1,71 +1,74 @@
-"""HPO efficiency: the 2022 paper's protocol against TPE + ASHA and random search + ASHA, replayed on a table of
-real learning curves (the tabular-benchmark method of HPOBench, LCBench and NAS-Bench).
+"""HPO efficiency: the 2022 paper's protocol against the stock peers a user would pick instead, the harness's
+protocols and the remedies for a task whose early epochs rank configurations poorly, replayed on a table of real
+learning curves (the tabular-benchmark method of HPOBench, LCBench and NAS-Bench), judged by the truth.
 
-**The table** (``benchmarks/results/hpo_table.json``) is built once by a grid study run through the real harness
-(``benchmarks/hpo_table.yaml``: every configuration of a discrete space trained for the full ``train.epochs`` on
-SynthCaps small, FIFO, 2 trials at a time). :func:`extract_table` reads the Optuna study and each trial's run
-directory and stores, per configuration: its parameters, the validation mAP@10 after every epoch, the measured
-seconds of every epoch (training + validation, from ``metrics.json``) and the trial's seconds outside its epochs
-(set-up, final evaluation; from ``trial_status.json``). The file carries a fingerprint of its content.
+**The table** (``benchmarks/results/hpo_table_v2.json``, :mod:`.table`) is built once by a grid study run through
+the real harness (``benchmarks/hpo_table_v2.yaml``): every configuration of a discrete space, 3 seeds, two
+schedule lengths (``train.epochs`` 10 and 3), every run trained to the end of its schedule. Per run: validation
+mAP@10 after every epoch, measured seconds per epoch and outside epochs, test mAP@10. A configuration's **true
+quality** is the seed mean of its final validation mAP@10 on the longest schedule. Version-1 tables (one seed, one
+schedule) are still read.
 
-**The replay** (:func:`replay`) runs one protocol as a sequential (one-worker) Optuna ask/tell loop over the
-table's space, with the harness's own samplers (:func:`studies.study.build_sampler`, same pinned options as the
-study specs). A trial "trains" by reading its configuration's curve epoch by epoch and paying each epoch's cost:
+**The replay** (:mod:`.replay`) runs one protocol as a sequential (one-worker) loop over the table's space; a job
+reads a run of the table (a repeated proposal reads another seed's run) and pays its measured cost. Protocols
+(:mod:`.protocols`): the 2022 reference (TPE, FIFO, patience 10, 110 trials); the stock peers (Ray Tune's ASHA
+with OptunaSearch, driven through Ray's own ``OptunaSearch`` class so that its COMPLETE-with-last-value bookkeeping
+is Ray's; Optuna's TPE with its real ``HyperbandPruner``; random search); the harness's ASHA protocols; and the
+remedies (:mod:`.methods`: budgeted successive halving, successive halving by promotion, PASHA, rank-gated ASHA).
+The ASHA stopping rule (:mod:`.asha`) reproduces Ray Tune's decision for decision.
 
-- ``fifo`` + ``patience``: the trial stops after ``patience`` epochs without a better value, as ``fit`` does;
-- ``asha``: asynchronous successive halving with the study specs' ``grace_period``/``reduction_factor``. By default
-  (``asha_impl="ray"``) decisions follow Ray Tune's ASHA (``AsyncHyperBandScheduler``, the scheduler the harness
-  runs), reproduced decision for decision by :class:`~benchmarks.perf.hpo.asha.AsyncSuccessiveHalving`;
-  ``asha_impl="optuna"`` uses :class:`optuna.pruners.SuccessiveHalvingPruner` (same rungs; it differs only for the
-  first ``reduction_factor - 1`` trials at a rung).
-
-A trial's value is the best validation mAP@10 over the epochs it trained (what the harness records; a stopped
-trial is PRUNED with that value, as :mod:`studies.search` tells it). Repeated proposals of the same configuration
-are charged again (a real study would train them again, with another seed; the table holds one curve each).
-
-**The comparison** (:func:`compare`): for each repetition ``r`` (sampler seed ``r``), the target is the best value
-the 2022 protocol finds with its full budget minus 1 pp; each protocol's compute to reach it is the cumulative
-trial-epochs (and seconds) at the epoch its best-so-far first reaches the target. The ratio is
-``compute(2022) / compute(protocol)`` per repetition; reported as median, interquartile range and min-max.
-
-Modules: :mod:`.table` (the table, its extraction from a grid study), :mod:`.protocols` (the compared protocols),
-:mod:`.asha` (the ASHA stopping rule), :mod:`.replay` (one protocol on a table), :mod:`.compare` (protocols
-against the reference over repetitions; the ASHA sensitivity grid), :mod:`.plot` (best-so-far curves),
-:mod:`.report` (:func:`run`, the perf part, and its Markdown rows). This package re-exports their public names.
+**The comparison** (:mod:`.compare`): per repetition the target is the 2022 protocol's final incumbent's true
+quality; every protocol's compute to reach it (and stay) in trial-epochs and seconds; ratios against the
+reference; the headline of the harness's default against the 2022 protocol and the best stock peer; regret
+curves. :mod:`.diagnostics` measures the rank correlation between rungs and the truth. :mod:`.plot` draws regret
+against compute; :mod:`.report` is the perf part and its Markdown rows. This package re-exports the public names.
 """
 
 from __future__ import annotations
 
 from .asha import AsyncSuccessiveHalving
-from .compare import SENSITIVITY_GRACE, SENSITIVITY_RF, TARGET_TOLERANCE, compare, sensitivity
+from .compare import SENSITIVITY_GRACE, SENSITIVITY_RF, compare, headline, regret_curves, sensitivity
+from .diagnostics import rank_correlations
+from .methods import PromotionSH, RankGatedASHA
 from .plot import plot_curves
-from .protocols import Protocol, default_protocols, spec_options
+from .protocols import (Protocol, default_protocols, harness_protocols, method_protocols, reference_protocol,
+                        spec_options, stock_protocols)
 from .replay import ReplayResult, replay
 from .report import markdown_rows, run, sensitivity_markdown
-from .table import DEFAULT_TABLE, TABLE_SPEC, TABLE_VERSION, Curve, Table, TableError, extract_table, load_table
+from .table import (DEFAULT_TABLE, TABLE_SPEC, TABLE_VERSION, Config, Curve, Table, TableError, extract_table,
+                    load_table)
 
 __all__ = [
     "AsyncSuccessiveHalving",
+    "Config",
     "Curve",
     "DEFAULT_TABLE",
+    "PromotionSH",
     "Protocol",
+    "RankGatedASHA",
     "ReplayResult",
     "SENSITIVITY_GRACE",
     "SENSITIVITY_RF",
     "TABLE_SPEC",
     "TABLE_VERSION",
-    "TARGET_TOLERANCE",
     "Table",
     "TableError",
     "compare",
     "default_protocols",
     "extract_table",
+    "harness_protocols",
+    "headline",
     "load_table",
     "markdown_rows",
+    "method_protocols",
     "plot_curves",
+    "rank_correlations",
+    "reference_protocol",
+    "regret_curves",
     "replay",
     "run",
     "sensitivity",
     "sensitivity_markdown",
     "spec_options",
+    "stock_protocols",
 ]
