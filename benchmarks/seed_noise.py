@@ -43,13 +43,15 @@ def run_label(overrides: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text)
 
 
-def train_or_reuse(config: str, overrides: dict[str, Any], seed: int, runs_dir: Path, log=print) -> Path:
-    """``runs_dir/<label>-s<seed>``, trained with :func:`retrieval.train.fit` unless it holds this finished run."""
+def train_or_reuse(config: str, overrides: dict[str, Any], seed: int, runs_dir: Path, log=print,
+                   label: str | None = None) -> Path:
+    """``runs_dir/<label>-s<seed>`` (``label`` default: :func:`run_label` of the overrides), trained with
+    :func:`retrieval.train.fit` unless it holds this finished run."""
     from retrieval.config import TrialConfig
     from retrieval.train import fit
 
     cfg = TrialConfig.load(config).with_overrides({**overrides, "train.seed": seed})
-    run_dir = runs_dir / f"{run_label(overrides)}-s{seed}"
+    run_dir = runs_dir / f"{label or run_label(overrides)}-s{seed}"
     metrics = run_dir / "metrics.json"
     if metrics.exists():
         m = json.loads(metrics.read_text())

@@ -110,9 +110,12 @@ class DataConfig:
     """
 
     dataset: DatasetName = "synthcaps"
-    root: str | None = None  # data folder; for synthcaps None means <cache_dir>/synthcaps-<size>-seed<seed>
+    root: str | None = None  # data folder; for synthcaps None means <cache_dir>/synthcaps-<size>-seed<seed>-v<version>
     synth_size: Literal["tiny", "small", "default"] = "small"
     synth_seed: int = 0
+    # SynthCaps generator version (retrieval.data.synthcaps.VERSIONS; the default is GENERATOR_VERSION): older
+    # versions generate exactly what they always did
+    synth_version: Literal["1.1.0", "2.0.0"] = "2.0.0"
     train_split: str = "development"
     val_split: str = "validation"
     test_split: str = "evaluation"

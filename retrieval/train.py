@@ -95,7 +95,7 @@ def resolve_data_root(cfg: TrialConfig, *, progress: bool = False, dataset: str 
     from .data.synthcaps import default_root
 
     cache = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
-    root = default_root(cache, cfg.data.synth_size, cfg.data.synth_seed)
+    root = default_root(cache, cfg.data.synth_size, cfg.data.synth_seed, cfg.data.synth_version)
     if not (root / "synthcaps.json").exists():
         _generate_synthcaps(cfg, root, progress)
     return root
@@ -105,10 +105,10 @@ def _generate_synthcaps(cfg: TrialConfig, root: Path, progress: bool) -> None:
     from .data.synthcaps import generate
 
     if progress:
-        print(f"Generating SynthCaps {cfg.data.synth_size} (seed {cfg.data.synth_seed}) into {root}",
-              file=sys.stderr)
+        print(f"Generating SynthCaps {cfg.data.synth_version} {cfg.data.synth_size} (seed {cfg.data.synth_seed}) "
+              f"into {root}", file=sys.stderr)
     generate(root, cfg.data.synth_size, cfg.data.synth_seed, sample_rate=cfg.features.sample_rate,
-             progress=progress)
+             progress=progress, version=cfg.data.synth_version)
 
 
 def feature_cache(cfg: TrialConfig):
@@ -183,9 +183,10 @@ def load_extra_tests(cfg: TrialConfig, roots: dict[str, Path], cache, *,
 
 
 def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str], cache_dir: Path, *,
-                       progress: bool = False):
+                       progress: bool = False, synthcaps_root: Path | None = None):
     """The training loop's text augmentation (caption variations, back-translation, EDA, in that order) and the
-    variation key of each training recording (None when variations are off)."""
+    variation key of each training recording (None when variations are off). ``synthcaps_root``: the SynthCaps
+    folder, whose own variations file ``augment.variations.file: synthcaps`` names."""
     from .augment.text import TextAugment
 
     back_translations = variations = keys = None
@@ -195,9 +196,9 @@ def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str
         captions = [c for r in train.split.recordings for c in r.captions]
         back_translations = back_translation_table(captions, Path(cache_dir), progress=progress)
     if cfg.augment.variations.p > 0:
-        from .augment.variations import load_variations
+        from .augment.variations import load_variations, variations_path
 
-        variations = load_variations(cfg.augment.variations.file)
+        variations = load_variations(variations_path(cfg.augment.variations.file, synthcaps_root))
         target = cfg.augment.variations.dataset or cfg.data.dataset
         names = [r.file_name if src == target else None for r, src in zip(train.split.recordings, sources)]
         # paired with the captions exactly as the training loop passes them to TextAugment (cleaned)
@@ -417,7 +418,8 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     steps_per_epoch = max(1, n_pairs // batch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, steps_per_epoch, cfg))
     audio_aug = AudioAugment(cfg.augment)
-    text_aug, variation_keys = build_text_augment(cfg, train, train_sources, cache.cache_dir, progress=show)
+    text_aug, variation_keys = build_text_augment(cfg, train, train_sources, cache.cache_dir, progress=show,
+                                                  synthcaps_root=roots.get("synthcaps"))
     # mixed precision on CUDA only (train.amp); on the CPU everything stays float32 and bit-reproducible
     use_amp = bool(cfg.train.amp and device.type == "cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)

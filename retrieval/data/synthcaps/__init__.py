@@ -141,15 +141,24 @@ from .constants import (ATTRIBUTE_DB, ATTRIBUTE_DIMS, BACKGROUND_EVENT_DB, CREST
                         EVENT_LEVEL_DB, GENERATOR_VERSION, GENERIC_TAGS, HEADROOM_DB, P_GENERIC,
                         P_KEEP_EVENT_KEYWORD, P_MENTION_ATTRIBUTE, P_N_EVENTS, P_SCENE_IN_CAPTION, P_SCENE_KEYWORD,
                         P_SPURIOUS, PITCH_FACTOR, RATE_FACTOR, SCENE_COMPONENT_GAIN, SHIFT_GAIN_RANGE_DB,
-                        SHIFTED_SPLITS, SIZES, SNR_RANGE_DB, SPLITS)
+                        SNR_RANGE_DB, SPLITS)
 from .events import EVENT_NAMES, EVENT_TYPES, EventType, SynthFn
 from .render import render_clip
 from .sampling import sample_clip
 from .scenes import SCENE_NAMES, SCENES, Scene
+from .versions import VERSIONS, RecordingShift, VersionSettings, version_settings
 from .writer import CAPTION_HEADER, MANIFEST_NAME, METADATA_HEADER, default_root, generate, load_manifest
+
+#: The current version's sizes and shifted splits (other versions: ``version_settings(v).sizes`` ...).
+SIZES = version_settings().sizes
+SHIFTED_SPLITS = version_settings().shifted_splits
 
 __all__ = [
     "GENERATOR_VERSION",
+    "VERSIONS",
+    "VersionSettings",
+    "RecordingShift",
+    "version_settings",
     "SIZES",
     "SPLITS",
     "EVENT_TYPES",
