@@ -129,7 +129,7 @@ def _sample_conditions(lay: np.random.Generator, settings: VersionSettings, spli
                        "level_db": round(float(lay.uniform(*cfg.burst_db)), 2)})
     shift["bursts"] = bursts
     band = None
-    if lay.random() < cfg.p_band:
+    if cfg.p_band > 0 and lay.random() < cfg.p_band:
         band = {"freq_hz": round(_log_uniform(lay, *cfg.band_hz), 1),
                 "width_oct": round(float(lay.uniform(*cfg.band_width_oct)), 3),
                 "level_db": round(float(lay.uniform(*cfg.band_db)), 2)}
