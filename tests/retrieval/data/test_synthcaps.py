@@ -191,7 +191,7 @@ def test_same_seed_is_byte_identical(tiny, tmp_path):
 #: GENERATOR_VERSION and a new pin; old versions keep theirs). Measured with the pinned numpy/scipy/soundfile of
 #: pyproject.toml.
 TINY_SEED0_CONTENT_HASH = "6ebd13224d4d8e237debd1be911ef29a3dbddab3656e902b54e1684def0c574c"  # 1.1.0
-TINY_SEED0_CONTENT_HASH_V2 = "TBD"  # 2.0.0
+TINY_SEED0_CONTENT_HASH_V2 = "e132c43c03187f71e47c0158b5355bf35b77229966a9346949b0e6454030105a"  # 2.0.0
 
 
 def content_hash(root: Path) -> str:
