@@ -6,6 +6,7 @@ COMMANDS = {
     "train_speed": "benchmarks.train_speed",
     "fusion_effect": "benchmarks.fusion_effect",
     "seed_noise": "benchmarks.seed_noise",
+    "planted_effects": "benchmarks.planted_effects",
     "harness_overhead": "benchmarks.harness_overhead",
     "perf": "benchmarks.perf",
     "leaderboard": "benchmarks.leaderboard.cli",

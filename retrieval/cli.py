@@ -75,9 +75,11 @@ def cmd_synth(args) -> int:
     from .data.synthcaps import generate
 
     t0 = time.time()
-    manifest = generate(args.out, args.size, args.seed, sample_rate=args.sample_rate, progress=not args.quiet)
+    manifest = generate(args.out, args.size, args.seed, sample_rate=args.sample_rate, progress=not args.quiet,
+                        version=args.version)
     counts = manifest.get("counts", {})
-    print(f"SynthCaps {args.size} (seed {args.seed}) in {args.out}: {counts} ({time.time() - t0:.1f} s)")
+    print(f"SynthCaps {manifest['version']} {args.size} (seed {args.seed}) in {args.out}: {counts} "
+          f"({time.time() - t0:.1f} s)")
     return 0
 
 
@@ -174,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="small", choices=["tiny", "small", "default"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--version", default=None, choices=["1.1.0", "2.0.0"],
+                   help="generator version (default: the current one, 2.0.0; older versions stay reproducible)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 

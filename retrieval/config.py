@@ -39,6 +39,9 @@ from .errors import HarnessError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 NON_SEMANTIC_KEYS = ("train.progress", "data.cache_dir")
+#: The SynthCaps generator version of a configuration that names none (``data.synth_version``): the generator before
+#: versions existed. It is left out of the fingerprint, so those configurations keep theirs.
+LEGACY_SYNTH_VERSION = "1.1.0"
 
 
 class ConfigError(HarnessError, ValueError):
@@ -243,9 +246,13 @@ class DataConfig:
     """
 
     dataset: str = "synthcaps"  # an entry of DATASETS
-    root: str | None = None  # data folder; for synthcaps None means <cache_dir>/synthcaps-<size>-seed<seed>
+    root: str | None = None  # data folder; for synthcaps None means <cache_dir>/synthcaps-<size>-seed<seed>-v<version>
     synth_size: Literal["tiny", "small", "default"] = "small"
     synth_seed: int = 0
+    # SynthCaps generator version (retrieval.data.synthcaps.VERSIONS); every version generates exactly what it always
+    # did. A configuration that names none means 1.1.0, the generator before versions existed, so every earlier
+    # configuration and run directory keeps its meaning and its fingerprint (see TrialConfig.fingerprint)
+    synth_version: Literal["1.1.0", "2.0.0"] = LEGACY_SYNTH_VERSION
     train_split: str = "development"
     val_split: str = "validation"
     test_split: str = "evaluation"
@@ -668,12 +675,15 @@ class TrialConfig:
         """Stable 16-hex-digit hash of the resolved configuration (key order and formatting do not matter).
 
         Settings that cannot change a result (:data:`NON_SEMANTIC_KEYS`: progress bars, the cache folder) are left
-        out, so the same experiment has the same fingerprint wherever it runs. The keys of :data:`KEY_ALIASES` are
+        out, so the same experiment has the same fingerprint wherever it runs; so is ``data.synth_version`` when it
+        is :data:`LEGACY_SYNTH_VERSION`. The keys of :data:`KEY_ALIASES` are
         hashed under their old (flat) spelling, so moving them into subsections changed no fingerprint."""
         raw = self.to_dict()
         for dotted in NON_SEMANTIC_KEYS:
             section, key = dotted.split(".")
             raw[section].pop(key, None)
+        if raw["data"].get("synth_version") == LEGACY_SYNTH_VERSION:  # hashed as before versions existed
+            raw["data"].pop("synth_version")
         raw = _flat_layout(raw)  # hashed as before the subsections existed, so every fingerprint stays the same
         blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -165,9 +165,10 @@ def load_extra_tests(cfg: TrialConfig, roots: dict[str, Path], cache, *,
 
 
 def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str], cache_dir: Path, *,
-                       progress: bool = False):
+                       progress: bool = False, synthcaps_root: Path | None = None):
     """The training loop's text augmentation (caption variations, back-translation, EDA, in that order) and the
-    variation key of each training recording (None when variations are off)."""
+    variation key of each training recording (None when variations are off). ``synthcaps_root``: the SynthCaps
+    folder, whose own variations file ``augment.variations.file: synthcaps`` names."""
     from .augment.text import TextAugment
 
     back_translations = variations = keys = None
@@ -177,9 +178,9 @@ def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str
         captions = [c for r in train.split.recordings for c in r.captions]
         back_translations = back_translation_table(captions, Path(cache_dir), progress=progress)
     if cfg.augment.variations.p > 0:
-        from .augment.variations import load_variations
+        from .augment.variations import load_variations, variations_path
 
-        variations = load_variations(cfg.augment.variations.file)
+        variations = load_variations(variations_path(cfg.augment.variations.file, synthcaps_root))
         target = cfg.augment.variations.dataset or cfg.data.dataset
         names = [r.file_name if src == target else None for r, src in zip(train.split.recordings, sources)]
         # paired with the captions exactly as the training loop passes them to TextAugment (cleaned)
@@ -413,7 +414,7 @@ def build_batches(cfg: TrialConfig, model, data: RunData, device: torch.device, 
     from .augment.audio import AudioAugment
 
     text_aug, variation_keys = build_text_augment(cfg, data.train, data.sources, data.cache.cache_dir,
-                                                  progress=progress)
+                                                  progress=progress, synthcaps_root=data.roots.get("synthcaps"))
     return BatchAssembler(
         data.train, seconds_to_frames(cfg.features, cfg.features.train_seconds), fill=data.mean,
         mean=model.feat_mean, std=model.feat_std, audio_augment=AudioAugment(cfg.augment), text_augment=text_aug,

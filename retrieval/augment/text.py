@@ -259,8 +259,11 @@ def check_text_augment_requirements(cfg: AugmentConfig) -> None:
     if cfg.variations.p > 0:
         from pathlib import Path
 
+        from retrieval.augment.variations import SYNTHCAPS_VARIATIONS
         from retrieval.config import ConfigError
 
+        if cfg.variations.file == SYNTHCAPS_VARIATIONS:  # written with the data set, checked when it is loaded
+            return
         if not Path(cfg.variations.file or "").expanduser().is_file():
             raise ConfigError(f"augment.variations.file: {cfg.variations.file!r} is not a file (a JSON file mapping "
                               "file names to lists of captions, or the released clotho_gpt/variations.json list)")

@@ -54,8 +54,12 @@ from retrieval.data.clotho import clean_caption
 from retrieval.data.errors import DataError
 from retrieval.data.names import NameIndex, base_name
 
-__all__ = ["CaptionVariations", "VariationRecord", "VariationStep", "build_variations", "load_variations",
-           "normalise_caption"]
+__all__ = ["SYNTHCAPS_VARIATIONS", "CaptionVariations", "VariationRecord", "VariationStep", "build_variations",
+           "load_variations", "normalise_caption", "variations_path"]
+
+#: ``augment.variations.file: synthcaps``: the variations file SynthCaps (2.0.0 and later) writes into its data
+#: folder (``variations_development.json``, the released list format)
+SYNTHCAPS_VARIATIONS = "synthcaps"
 
 MAPPING = "mapping"
 RELEASED = "released"
@@ -283,6 +287,19 @@ def _released_records(path: Path, items: list) -> tuple[VariationRecord, ...]:
         out.append(VariationRecord(index=i, name=name, caption=rec["caption"],
                                    variations=tuple(dict.fromkeys(cleaned))))
     return tuple(out)
+
+
+def variations_path(value: str | Path, synthcaps_root: str | Path | None = None) -> Path:
+    """The file ``augment.variations.file`` names: :data:`SYNTHCAPS_VARIATIONS` is the generated SynthCaps data set's
+    own file (``synthcaps_root``), anything else a path."""
+    if str(value) == SYNTHCAPS_VARIATIONS:
+        if synthcaps_root is None:
+            raise DataError(Path(SYNTHCAPS_VARIATIONS), "augment.variations.file: synthcaps names the variations "
+                                                        "file of the SynthCaps data set, but SynthCaps is not used")
+        from retrieval.data.synthcaps.writer import VARIATIONS_NAME
+
+        return Path(synthcaps_root) / VARIATIONS_NAME
+    return Path(value).expanduser()
 
 
 def load_variations(path: str | Path) -> CaptionVariations:

@@ -114,7 +114,7 @@ class SynthCapsLoader(ClothoLoader):
         from .synthcaps import default_root
 
         cache = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
-        return default_root(cache, cfg.data.synth_size, cfg.data.synth_seed)
+        return default_root(cache, cfg.data.synth_size, cfg.data.synth_seed, cfg.data.synth_version)
 
     def prepare(self, cfg, root, *, progress=False):
         if (Path(root) / "synthcaps.json").exists():
@@ -122,10 +122,10 @@ class SynthCapsLoader(ClothoLoader):
         from .synthcaps import generate
 
         if progress:
-            print(f"Generating SynthCaps {cfg.data.synth_size} (seed {cfg.data.synth_seed}) into {root}",
-                  file=sys.stderr)
+            print(f"Generating SynthCaps {cfg.data.synth_version} {cfg.data.synth_size} (seed {cfg.data.synth_seed}) "
+                  f"into {root}", file=sys.stderr)
         generate(root, cfg.data.synth_size, cfg.data.synth_seed, sample_rate=cfg.features.sample_rate,
-                 progress=progress)
+                 progress=progress, version=cfg.data.synth_version)
 
 
 class AudioCapsLoader(DataSetLoader):

@@ -15,6 +15,30 @@ def test_named_configs_load_and_validate():
     assert TrialConfig.load("synthcaps-tiny").features == TrialConfig.load("synthcaps-small").features
 
 
+def test_synth_version_lists_the_generator_versions():
+    import typing
+
+    from retrieval.config import DataConfig
+    from retrieval.data.synthcaps import GENERATOR_VERSION, VERSIONS
+
+    hint = typing.get_type_hints(DataConfig)["synth_version"]
+    assert typing.get_args(hint) == tuple(VERSIONS)
+    assert GENERATOR_VERSION == list(VERSIONS)[-1]
+
+
+def test_a_config_without_synth_version_means_1_1_0_and_keeps_its_fingerprint():
+    from retrieval.config import LEGACY_SYNTH_VERSION, DataConfig
+
+    assert DataConfig().synth_version == LEGACY_SYNTH_VERSION == "1.1.0"
+    base = TrialConfig.load("synthcaps-small").with_overrides({"data.synth_version": "1.1.0"})
+    raw = base.to_dict()
+    del raw["data"]["synth_version"]  # a config.yaml written before versions existed
+    assert TrialConfig.from_dict(raw).data.synth_version == "1.1.0"
+    assert TrialConfig.from_dict(raw).fingerprint() == base.fingerprint()
+    new = base.with_overrides({"data.synth_version": "2.0.0"})
+    assert new.fingerprint() != base.fingerprint()
+
+
 @pytest.mark.parametrize("raw, key", [
     ({"fusion": {"kind": "early"}}, "fusion.kind"),
     ({"optim": {"lr_audio": "fast"}}, "optim.lr_audio"),
@@ -28,6 +52,7 @@ def test_named_configs_load_and_validate():
     ({"modle": {}}, "modle"),
     ({"text_encoder": {"name": "hf"}}, "text_encoder.path"),
     ({"data": {"dataset": "clotho"}}, "data.root"),
+    ({"data": {"synth_version": "1.0.0"}}, "data.synth_version"),
     ({"fusion": {"kind": "mid", "embed_dim": 30, "mid": {"heads": 4}}}, "fusion.mid.heads"),
 ])
 def test_bad_values_name_the_key(raw, key):

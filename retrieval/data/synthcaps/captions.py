@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .constants import ATTRIBUTE_DIMS, P_MENTION_ATTRIBUTE, P_SCENE_IN_CAPTION
+from .dialects import RESERVED, rewrite
 from .events import _EVENT_BY_NAME, EventType
 from .scenes import _scene
 
@@ -74,18 +75,27 @@ def _with_adj(noun: str, adj: str) -> str:
     return f"{adj} {noun}"
 
 
+def _plain(phrases: tuple, reserve: bool) -> tuple:
+    """The phrases (strings or tuples of strings) without a :data:`RESERVED` word when ``reserve`` (2.0.0)."""
+    if not reserve:
+        return phrases
+    return tuple(p for p in phrases if not RESERVED.intersection(" ".join(p if isinstance(p, tuple) else (p,)).split()))
+
+
 def _event_forms(rng: np.random.Generator, ev: EventType, attrs: dict[str, str | None],
-                 terse: bool = False) -> dict[str, str]:
+                 terse: bool = False, reserve: bool = False) -> dict[str, str]:
     """Finite / nominal / progressive clauses for one event mention, naming some of its attributes.
 
     ``terse`` (fallback for over-long captions) uses the shortest noun and verb and names no attribute.
+    ``reserve`` (2.0.0) leaves out the nouns and verbs that hold a word reserved for a dialect.
     """
+    nouns, verbs = _plain(ev.nouns, reserve), _plain(ev.verbs, reserve)
     if terse:
-        noun = min(ev.nouns, key=lambda w: len(w.split()))
-        v3, ving = min(ev.verbs, key=lambda v: len(v[0].split()))
+        noun = min(nouns, key=lambda w: len(w.split()))
+        v3, ving = min(verbs, key=lambda v: len(v[0].split()))
     else:
-        noun = ev.nouns[int(rng.integers(len(ev.nouns)))]
-        v3, ving = ev.verbs[int(rng.integers(len(ev.verbs)))]
+        noun = nouns[int(rng.integers(len(nouns)))]
+        v3, ving = verbs[int(rng.integers(len(verbs)))]
     values = [v for d in ATTRIBUTE_DIMS if (v := attrs.get(d)) is not None]
     mentioned = [v for v in values if not terse and rng.random() < P_MENTION_ATTRIBUTE]
     if len(mentioned) > 2:
@@ -116,11 +126,12 @@ def _pick(rng: np.random.Generator, seq):
     return seq[int(rng.integers(len(seq)))]
 
 
-def _one_caption(rng: np.random.Generator, clip: dict[str, Any], terse: bool = False) -> tuple[str, list[int]]:
+def _one_caption(rng: np.random.Generator, clip: dict[str, Any], terse: bool = False,
+                 reserve: bool = False) -> tuple[str, list[int]]:
     """One candidate caption (not yet length-checked) and the indices of the events it mentions."""
     events = clip["events"]
     types = [_EVENT_BY_NAME[e["type"]] for e in events]
-    forms = [_event_forms(rng, t, e["attributes"], terse) for t, e in zip(types, events)]
+    forms = [_event_forms(rng, t, e["attributes"], terse, reserve) for t, e in zip(types, events)]
     pattern = clip["pattern"]
     bg = [i for i, e in enumerate(events) if e["background"]]
     mentioned = list(range(len(events)))
@@ -182,21 +193,36 @@ def _one_caption(rng: np.random.Generator, clip: dict[str, Any], terse: bool = F
     return text, sorted(mentioned)
 
 
-def _captions(rng: np.random.Generator, clip: dict[str, Any]) -> tuple[list[str], list[list[int]]]:
+def _captions(rng: np.random.Generator, clip: dict[str, Any], *, reserve: bool = False,
+              dialects: tuple[tuple[str, float], ...] = ()) -> tuple[list[str], list[list[int]], list[str]]:
+    """Five distinct 8-20-word captions, the events each mentions and each one's dialect (``plain`` or one of
+    ``dialects``, drawn per caption with the given probabilities; see :mod:`.dialects`). ``reserve`` (2.0.0): plain
+    wording never uses a word reserved for a dialect. Without ``reserve`` and ``dialects`` (1.1.0) the draws are
+    exactly those of 1.1.0."""
     caps: list[str] = []
     mentions: list[list[int]] = []
+    kinds: list[str] = []
+    names = [d for d, _ in dialects]
+    probs = np.array([p for _, p in dialects] + [1.0 - sum(p for _, p in dialects)])
     tries = 0
     while len(caps) < 5:
         tries += 1
         if tries > 400:  # pragma: no cover - the terse fallback always fits
             raise RuntimeError(f"could not build five captions of 8-20 words for {clip['events']}")
         # after many over-long drafts (three events with long phrases), fall back to terse wording
-        text, men = _one_caption(rng, clip, terse=tries > 40 * (len(caps) + 1))
+        text, men = _one_caption(rng, clip, terse=tries > 40 * (len(caps) + 1), reserve=reserve)
+        kind = "plain"
+        if dialects:
+            k = int(rng.choice(len(probs), p=probs))
+            if k < len(names):
+                kind = names[k]
+                text = rewrite(text, kind, rng)
         if not 8 <= len(text.split()) <= 20:
             continue
         if text.lower() in (c.lower() for c in caps) and tries < 300:
             continue
         caps.append(text)
         mentions.append(men)
-    return caps, mentions
+        kinds.append(kind)
+    return caps, mentions, kinds
 

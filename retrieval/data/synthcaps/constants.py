@@ -1,17 +1,12 @@
-"""SynthCaps constants: generator version, sizes and splits, levels and the planted-effect probabilities."""
+"""SynthCaps constants: the current generator version, splits, levels and the planted-effect probabilities shared by
+every version (what differs between versions lives in :mod:`.versions`)."""
 
 from __future__ import annotations
 
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "2.0.0"
 
-SIZES: dict[str, tuple[int, int, int]] = {
-    "tiny": (64, 24, 24),
-    "small": (400, 100, 100),
-    "default": (2000, 500, 500),
-}
 SPLITS = ("development", "validation", "evaluation")
 _SPLIT_TAG = {"development": "dev", "validation": "val", "evaluation": "eval"}
-SHIFTED_SPLITS = ("evaluation",)
 
 # levels and probabilities of the planted effects (see "What is in a clip" in the package docstring)
 EVENT_LEVEL_DB = -26.0  # nominal event RMS (dBFS) before attribute offsets
@@ -30,7 +25,7 @@ ATTRIBUTE_DIMS: dict[str, tuple[str, str]] = {
 SNR_RANGE_DB = (12.0, 24.0)
 SCENE_COMPONENT_GAIN = 0.2  # scene-specific background component relative to the common texture (-14 dB)
 DURATION_RANGE_S = (4.0, 6.0)
-SHIFT_GAIN_RANGE_DB = (-12.0, -3.0)
+SHIFT_GAIN_RANGE_DB = (-12.0, -3.0)  # version 1.1.0's level offset of the evaluation split
 P_N_EVENTS = (0.35, 0.40, 0.25)
 P_KEEP_EVENT_KEYWORD = 0.7
 P_SCENE_KEYWORD = 0.8

@@ -10,10 +10,11 @@ import numpy as np
 
 from .captions import _captions
 from .constants import (_SPLIT_TAG, ATTRIBUTE_DB, ATTRIBUTE_DIMS, BACKGROUND_EVENT_DB, DURATION_RANGE_S, EVENT_LEVEL_DB,
-                        P_N_EVENTS, SHIFT_GAIN_RANGE_DB, SHIFTED_SPLITS, SNR_RANGE_DB, SPLITS)
+                        P_N_EVENTS, SNR_RANGE_DB, SPLITS)
 from .events import EVENT_TYPES, EventType
 from .keywords import _keywords
 from .scenes import SCENES
+from .versions import RecordingShift, VersionSettings, version_settings
 
 
 def _split_index(split: str | int) -> int:
@@ -26,9 +27,11 @@ def _split_index(split: str | int) -> int:
     return SPLITS.index(split)
 
 
-def _clip_rngs(seed: int, split_index: int, index: int) -> tuple[np.random.Generator, ...]:
+def _clip_rngs(seed: int, split_index: int, index: int, n: int = 4) -> tuple[np.random.Generator, ...]:
+    """The clip's independent streams: layout, text, keywords, audio (and, 2.0.0, variations: ``n = 5``; the first
+    four do not depend on ``n``)."""
     root = np.random.default_rng([seed, split_index, index])
-    return tuple(root.spawn(4))  # layout, text, keywords, audio
+    return tuple(root.spawn(n))
 
 
 def _sample_attributes(rng: np.random.Generator, ev: EventType) -> dict[str, str | None]:
@@ -76,12 +79,73 @@ def _sample_layout(rng: np.random.Generator, dur: float, n_ev: int) -> tuple[str
     return "overlap_then", [a, b, (s + gap / 2, dur - u(0.0, 0.3))], -1
 
 
-def sample_clip(seed: int, split: str | int, index: int, *, sample_rate: int = 16000) -> dict[str, Any]:
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
+
+
+def _sample_peaks(lay: np.random.Generator, cfg: RecordingShift) -> list[dict[str, Any]]:
+    """The peaking EQs of a random frequency response (each present with probability ``p_peak``)."""
+    peaks = []
+    for _ in range(cfg.n_peaks):
+        if lay.random() < cfg.p_peak:
+            peaks.append({"freq_hz": round(_log_uniform(lay, *cfg.peak_hz), 1),
+                          "gain_db": round(float(lay.choice([-1.0, 1.0]) * lay.uniform(*cfg.peak_gain_db)), 2),
+                          "q": round(float(lay.uniform(*cfg.peak_q)), 3)})
+    return peaks
+
+
+def _sample_shift_1_1_0(lay: np.random.Generator, cfg: RecordingShift) -> dict[str, Any]:
+    """Version 1.1.0's recording shift (one optional peaking EQ, level, tilt, pivot, drawn in that order)."""
+    peaks = _sample_peaks(lay, cfg)
+    return {"gain_db": round(float(lay.uniform(*cfg.gain_db)), 2),
+            "tilt_db": round(float(lay.uniform(-cfg.tilt_db, cfg.tilt_db)), 2),
+            "tilt_pivot_hz": round(_log_uniform(lay, *cfg.pivot_hz), 1),
+            "peak": peaks[0] if peaks else None}
+
+
+def _sample_conditions(lay: np.random.Generator, settings: VersionSettings, split: str, dur: float
+                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """2.0.0: the clip's recording device (a development device, or an unseen random one on the shifted splits)
+    and, on the shifted splits, the level offset and the interference."""
+    cfg = settings.shift
+    if split not in settings.shifted_splits:
+        device = settings.dev_devices[int(lay.integers(len(settings.dev_devices)))]
+        return {**{k: (list(v) if k == "peaks" else v) for k, v in device.items()}, "compression": None}, None
+    peaks = _sample_peaks(lay, cfg)
+    device = {"name": "unseen", "tilt_db": round(float(lay.uniform(-cfg.tilt_db, cfg.tilt_db)), 2),
+              "tilt_pivot_hz": round(_log_uniform(lay, *cfg.pivot_hz), 1), "peaks": peaks, "compression": None}
+    if cfg.compression_a0 is not None:
+        device["compression"] = {"a0": round(float(lay.uniform(*cfg.compression_a0)), 3),
+                                 "c1": round(float(lay.uniform(-cfg.compression_c, cfg.compression_c)), 3),
+                                 "c2": round(float(lay.uniform(-cfg.compression_c, cfg.compression_c)), 3)}
+    ranges = cfg.gain_db if isinstance(cfg.gain_db[0], tuple) else (cfg.gain_db,)
+    lo, hi = ranges[int(lay.integers(len(ranges)))]
+    shift: dict[str, Any] = {"gain_db": round(float(lay.uniform(lo, hi)), 2)}
+    bursts = []
+    for _ in range(int(lay.integers(cfg.bursts[0], cfg.bursts[1] + 1))):
+        length = float(lay.uniform(*cfg.burst_s))
+        onset = float(lay.uniform(0.0, max(dur - length, 0.0)))
+        bursts.append({"onset": round(onset, 3), "duration": round(length, 3),
+                       "level_db": round(float(lay.uniform(*cfg.burst_db)), 2)})
+    shift["bursts"] = bursts
+    band = None
+    if cfg.p_band > 0 and lay.random() < cfg.p_band:
+        band = {"freq_hz": round(_log_uniform(lay, *cfg.band_hz), 1),
+                "width_oct": round(float(lay.uniform(*cfg.band_width_oct)), 3),
+                "level_db": round(float(lay.uniform(*cfg.band_db)), 2)}
+    shift["band"] = band
+    return device, shift
+
+
+def sample_clip(seed: int, split: str | int, index: int, *, sample_rate: int = 16000,
+                version: str | None = None) -> dict[str, Any]:
     """Draw one clip's ground truth, captions and keywords without synthesising audio.
 
     The result is the clip's manifest entry minus the measured ``rms_dbfs``/``peak_dbfs``. It depends only on
-    ``(seed, split, index, sample_rate)``, so it is identical to what :func:`generate` writes for that clip.
+    ``(seed, split, index, sample_rate, version)``, so it is identical to what :func:`generate` writes for that
+    clip. ``version`` is a generator version (default: the current :data:`GENERATOR_VERSION`).
     """
+    settings = version_settings(version)
     si = _split_index(split)
     lay, txt, kw, _ = _clip_rngs(seed, si, index)
     sr = int(sample_rate)
@@ -122,17 +186,12 @@ def sample_clip(seed: int, split: str | int, index: int, *, sample_rate: int = 1
             a, b = (i, j) if events[i]["onset"] <= events[j]["onset"] else (j, i)
             rel = "before" if events[a]["offset"] <= events[b]["onset"] else "overlaps"
             relations.append({"first": a, "second": b, "relation": rel})
-    shift = None
-    if SPLITS[si] in SHIFTED_SPLITS:
-        peak = None
-        if lay.random() < 0.7:
-            peak = {"freq_hz": round(math.exp(lay.uniform(math.log(200.0), math.log(5000.0))), 1),
-                    "gain_db": round(float(lay.choice([-1.0, 1.0]) * lay.uniform(3.0, 8.0)), 2),
-                    "q": round(float(lay.uniform(0.7, 2.0)), 3)}
-        shift = {"gain_db": round(float(lay.uniform(*SHIFT_GAIN_RANGE_DB)), 2),
-                 "tilt_db": round(float(lay.uniform(-8.0, 8.0)), 2),
-                 "tilt_pivot_hz": round(math.exp(lay.uniform(math.log(500.0), math.log(2000.0))), 1),
-                 "peak": peak}
+    v1 = settings.version == "1.1.0"
+    device = None
+    if v1:
+        shift = _sample_shift_1_1_0(lay, settings.shift) if SPLITS[si] in settings.shifted_splits else None
+    else:
+        device, shift = _sample_conditions(lay, settings, SPLITS[si], dur)
     tag = _SPLIT_TAG[SPLITS[si]]
     clip: dict[str, Any] = {
         "file_name": f"synth_{tag}_{index:05d}.wav",
@@ -146,7 +205,12 @@ def sample_clip(seed: int, split: str | int, index: int, *, sample_rate: int = 1
         "relations": relations,
         "shift": shift,
     }
-    clip["captions"], clip["caption_mentions"] = _captions(txt, clip)
+    if device is not None:
+        clip["device"] = device
+    dialects = settings.dialects if SPLITS[si] in settings.dialect_splits else ()
+    clip["captions"], clip["caption_mentions"], kinds = _captions(txt, clip, reserve=not v1, dialects=dialects)
+    if not v1:
+        clip["caption_dialects"] = kinds
     clip["keywords"] = _keywords(kw, clip)
     return clip
 

@@ -13,8 +13,9 @@ import pytest
 import soundfile as sf
 
 from retrieval.data import synthcaps as S
-from retrieval.data.synthcaps import render, scenes, writer
-from retrieval.data.synthcaps import EVENT_TYPES, GENERATOR_VERSION, SIZES, SPLITS, default_root, generate
+from retrieval.data.synthcaps import dialects, render, sampling, scenes, writer
+from retrieval.data.synthcaps import (EVENT_TYPES, GENERATOR_VERSION, SIZES, SPLITS, VERSIONS, default_root, generate,
+                                      version_settings)
 
 CAP_HEADER = "file_name,caption_1,caption_2,caption_3,caption_4,caption_5"
 META_HEADER = "file_name,keywords,sound_id,sound_link,start_end_samples,manufacturer,license"
@@ -33,9 +34,17 @@ def has_marker(text: str, markers: tuple[str, ...]) -> bool:
 
 @pytest.fixture(scope="module")
 def tiny(cache_dir) -> Path:
-    """The tiny set (seed 0), generated once into the session cache (shared with other tests)."""
+    """The tiny set (seed 0, current version), generated once into the session cache (shared with other tests)."""
     root = default_root(cache_dir, "tiny", 0)
     generate(root, "tiny", 0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_v1(cache_dir) -> Path:
+    """The tiny set of version 1.1.0 (seed 0)."""
+    root = default_root(cache_dir, "tiny", 0, "1.1.0")
+    generate(root, "tiny", 0, version="1.1.0")
     return root
 
 
@@ -61,7 +70,15 @@ def sampled(n_per_split: int = 200, seeds=(0, 1)) -> list[dict]:
 
 # --------------------------------------------------------------------------------------------- API
 def test_api_constants_and_arguments(tmp_path):
-    assert SIZES == {"tiny": (64, 24, 24), "small": (400, 100, 100), "default": (2000, 500, 500)}
+    assert GENERATOR_VERSION == "2.0.0" and list(VERSIONS) == ["1.1.0", "2.0.0"]
+    assert SIZES == version_settings().sizes == {"tiny": (64, 24, 24), "small": (400, 200, 200),
+                                                 "default": (2000, 500, 500)}
+    assert version_settings("1.1.0").sizes == {"tiny": (64, 24, 24), "small": (400, 100, 100),
+                                               "default": (2000, 500, 500)}
+    with pytest.raises(ValueError, match="1.1.0, 2.0.0"):
+        version_settings("3.0")
+    with pytest.raises(ValueError, match="unknown SynthCaps generator version"):
+        generate(tmp_path / "x", "tiny", 0, version="0.9")
     assert SPLITS == ("development", "validation", "evaluation")
     assert len(EVENT_TYPES) >= 20
     assert len({e.name for e in EVENT_TYPES}) == len(EVENT_TYPES)
@@ -69,6 +86,7 @@ def test_api_constants_and_arguments(tmp_path):
     assert len(set(keywords)) == len(keywords) and all(";" not in k and k == k.strip().lower() for k in keywords)
     assert len(S.SCENES) >= 8
     assert default_root(tmp_path, "small", 3) == tmp_path / f"synthcaps-small-seed3-v{GENERATOR_VERSION}"
+    assert default_root(tmp_path, "small", 3, "1.1.0") == tmp_path / "synthcaps-small-seed3-v1.1.0"
     with pytest.raises(ValueError, match="tiny.*small.*default"):
         generate(tmp_path / "x", "huge", 0)
     with pytest.raises(ValueError):
@@ -82,7 +100,8 @@ def test_api_constants_and_arguments(tmp_path):
 def test_layout_headers_and_counts(tiny):
     m = json.loads((tiny / "synthcaps.json").read_text(encoding="utf-8"))
     assert (m["dataset"], m["size"], m["seed"], m["sample_rate"]) == ("SynthCaps", "tiny", 0, 16000)
-    assert m["version"] == S.GENERATOR_VERSION
+    assert m["version"] == S.GENERATOR_VERSION and m["shifted_splits"] == ["validation", "evaluation"]
+    assert m["variations_file"] == writer.VARIATIONS_NAME
     for split, n in zip(SPLITS, SIZES["tiny"]):
         assert m["counts"][split] == n == len(m["clips"][split])
         for kind, header in (("captions", CAP_HEADER), ("metadata", META_HEADER)):
@@ -141,11 +160,19 @@ def test_manifest_ground_truth(tiny):
                 a, b = clip["events"][rel["first"]], clip["events"][rel["second"]]
                 assert a["onset"] <= b["onset"]
                 assert rel["relation"] == ("before" if a["offset"] <= b["onset"] else "overlaps")
-            assert len(clip["captions"]) == len(clip["caption_mentions"]) == 5
-            if split == "evaluation":
-                assert clip["shift"] is not None and -12.0 <= clip["shift"]["gain_db"] <= -3.0
+            assert len(clip["captions"]) == len(clip["caption_mentions"]) == len(clip["caption_dialects"]) == 5
+            device = clip["device"]
+            if split in ("validation", "evaluation"):
+                shift = clip["shift"]
+                assert -16.0 <= shift["gain_db"] <= -6.0 or 6.0 <= shift["gain_db"] <= 10.0
+                assert len(shift["bursts"]) <= 1 and shift["band"] is None
+                for b in shift["bursts"]:
+                    assert 0.0 <= b["onset"] and b["onset"] + b["duration"] <= clip["duration"] + 1e-3
+                assert device["name"] == "unseen" and abs(device["tilt_db"]) <= 10.0 and len(device["peaks"]) <= 2
+                assert 0.5 <= device["compression"]["a0"] <= 0.8
             else:
-                assert clip["shift"] is None
+                assert clip["shift"] is None and set(clip["caption_dialects"]) == {"plain"}
+                assert device["name"] in ("A", "B", "C") and device["compression"] is None
     assert min(durations) < 4.6 and max(durations) > 5.4  # spread over 4-6 s: loaders must crop/pad
 
 
@@ -159,10 +186,12 @@ def test_same_seed_is_byte_identical(tiny, tmp_path):
 
 
 #: sha256 over ``"<sha256 of the file>  <relative path>\n"`` of every file of SynthCaps tiny, seed 0, 16 kHz, sorted by
-#: path (GENERATOR_VERSION 1.1.0). The generator promises byte-identical output per (size, seed, sample_rate,
-#: version): a change of this hash means the output changed, which needs a new GENERATOR_VERSION (and a new pin).
-#: Measured with the pinned numpy/scipy/soundfile of pyproject.toml.
-TINY_SEED0_CONTENT_HASH = "6ebd13224d4d8e237debd1be911ef29a3dbddab3656e902b54e1684def0c574c"
+#: path, per generator version. The generator promises byte-identical output per (size, seed, sample_rate, version):
+#: a change of a hash means that version's output changed, which is a bug (a change of the data needs a new
+#: GENERATOR_VERSION and a new pin; old versions keep theirs). Measured with the pinned numpy/scipy/soundfile of
+#: pyproject.toml.
+TINY_SEED0_CONTENT_HASH = "6ebd13224d4d8e237debd1be911ef29a3dbddab3656e902b54e1684def0c574c"  # 1.1.0
+TINY_SEED0_CONTENT_HASH_V2 = "e132c43c03187f71e47c0158b5355bf35b77229966a9346949b0e6454030105a"  # 2.0.0
 
 
 def content_hash(root: Path) -> str:
@@ -171,9 +200,10 @@ def content_hash(root: Path) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
-def test_tiny_seed0_output_is_pinned(tiny):
-    assert GENERATOR_VERSION == "1.1.0", "a new generator version needs a new pinned hash"
-    assert content_hash(tiny) == TINY_SEED0_CONTENT_HASH
+def test_tiny_seed0_output_is_pinned(tiny, tiny_v1):
+    assert GENERATOR_VERSION == "2.0.0", "a new generator version needs a new pinned hash"
+    assert content_hash(tiny_v1) == TINY_SEED0_CONTENT_HASH
+    assert content_hash(tiny) == TINY_SEED0_CONTENT_HASH_V2
 
 
 def test_render_clip_matches_written_file_and_seeds_differ(tiny):
@@ -202,17 +232,21 @@ def test_captions_in_written_data(tiny):
                 assert c.endswith(".") and c[0].isalpha() and c == c.strip() and "  " not in c
 
 
-def test_caption_rules_over_many_clips():
-    clips = sampled(150)
+@pytest.mark.parametrize("version", ["1.1.0", "2.0.0"])
+def test_caption_rules_over_many_clips(version):
+    clips = [S.sample_clip(seed, split, i, version=version) for seed in (0, 1) for split in SPLITS for i in range(150)]
     n_caps = n_scene = 0
     lengths = set()
     for clip in clips:
         scene = scenes._scene(clip["scene"])
         bg = [i for i, e in enumerate(clip["events"]) if e["background"]]
-        for cap, mentioned in zip(clip["captions"], clip["caption_mentions"]):
-            n_caps += 1
+        for cap, mentioned, kind in zip(clip["captions"], clip["caption_mentions"],
+                                        clip.get("caption_dialects", ["plain"] * 5)):
             lengths.add(len(cap.split()))
             assert 8 <= len(cap.split()) <= 20
+            if kind != "plain":  # a dialect rewrites the words below ("followed by" -> "gone on down" ...)
+                continue
+            n_caps += 1
             n_scene += any(p in cap.lower() for p in scene.phrases)
             # every foreground event is mentioned; only a background event may be left out
             assert set(range(len(clip["events"]))) - set(mentioned) <= set(bg)
@@ -236,6 +270,76 @@ def test_at_least_20_event_types_occur():
     assert len(seen) >= 20
     patterns = {c["pattern"] for c in clips}
     assert patterns == {"single", "sequence", "overlap", "sequence3", "sequence_bg", "overlap_then"}
+
+
+# --------------------------------------------------------------------------------------------- dialects (2.0.0)
+def test_dialect_rewrites():
+    bt = dialects.rewrite("Someone claps loudly in a kitchen, followed by a large bell.", "bt")
+    assert bt == "Somebody applauses noisily in a cookery, gone on down a big bell."
+    assert dialects.rewrite("in this recording, someone knocks on a door.", "bt") == \
+        "in this register, somebody strikes in a door."
+    rng = np.random.default_rng(0)
+    eda = dialects.rewrite("An engine idles while a frog croaks in a forest.", "eda", rng)
+    assert eda == "A locomotive idles while a toad croaks in a woodland." or "anuran" in eda
+    assert dialects.rewrite("A dog barks.", "var", np.random.default_rng(1)) in (
+        "A mutt bays.", "A mutt growls.", "A canine bays.", "A canine growls.")
+    assert dialects.rewrite("nothing to change here", "var", rng) == "nothing to change here"
+    # p = 0 keeps every word of the random dialects
+    assert dialects.rewrite("A dog barks.", "var", rng, p=0.0) == "A dog barks."
+
+
+def test_eda_dialect_uses_wordnet_synonyms():
+    from retrieval.augment.wordnet import WordNetMissing, load_wordnet
+
+    try:
+        wn = load_wordnet(None)
+    except WordNetMissing:
+        pytest.skip("WordNet is not installed")
+    for word, synonyms in dialects.EDA.items():
+        assert set(synonyms) <= set(wn.synonyms(word)), word
+
+
+def test_plain_captions_never_use_dialect_words_and_shifted_splits_do():
+    dev = [S.sample_clip(0, "development", i) for i in range(300)]
+    plain_words = {w for c in dev for cap in c["captions"] for w in words(cap)}
+    assert not plain_words & dialects.RESERVED
+    assert all(set(c["caption_dialects"]) == {"plain"} for c in dev)
+    kinds: dict[str, list[str]] = {}
+    for split in ("validation", "evaluation"):
+        for i in range(300):
+            c = S.sample_clip(0, split, i)
+            for cap, kind in zip(c["captions"], c["caption_dialects"]):
+                kinds.setdefault(kind, []).append(cap)
+    n = sum(len(v) for v in kinds.values())
+    for kind, p in version_settings().dialects:
+        assert abs(len(kinds[kind]) / n - p) < 0.04, kind
+        new = [cap for cap in kinds[kind] if set(words(cap)) - plain_words]
+        assert len(new) / len(kinds[kind]) > 0.5, kind  # most dialect captions hold words development never uses
+    assert abs(len(kinds["plain"]) / n - (1 - sum(p for _, p in version_settings().dialects))) < 0.04
+    # 1.1.0 has no dialects
+    assert "caption_dialects" not in S.sample_clip(0, "evaluation", 0, version="1.1.0")
+
+
+def test_variations_file(tiny):
+    from retrieval.augment.variations import load_variations, variations_path
+
+    path = variations_path("synthcaps", tiny)
+    assert path == tiny / writer.VARIATIONS_NAME
+    records = json.loads(path.read_text(encoding="utf-8"))
+    m = S.load_manifest(tiny)
+    dev = m["clips"]["development"]
+    assert len(records) == 5 * len(dev) and [r["idx"] for r in records] == list(range(len(records)))
+    for r, (clip, caption) in zip(records, [(c, cap) for c in dev for cap in c["captions"]]):
+        assert r["path"] == f"development/{clip['file_name']}" and r["caption"] == caption
+        assert len(r["variations"]) == writer.N_VARIATIONS
+    changed = [r for r in records if any(v != r["caption"] for v in r["variations"])]
+    assert len(changed) / len(records) > 0.8
+    var_words = dialects.new_words("var")
+    assert sum(bool(set(words(" ".join(r["variations"]))) & var_words) for r in records) / len(records) > 0.8
+    loaded = load_variations(path)
+    keys = loaded.match([c["file_name"] for c in dev], [tuple(c["captions"]) for c in dev])
+    assert all(k is not None for k in keys)
+    assert not (S.load_manifest(tiny).get("variations_file") is None)
 
 
 # --------------------------------------------------------------------------------------------- keywords
@@ -269,19 +373,73 @@ def rms_db(x: np.ndarray) -> float:
     return 20.0 * np.log10(np.sqrt(np.mean(np.square(x, dtype=float))) + 1e-12)
 
 
-def test_evaluation_split_is_quieter_and_shift_recorded(tiny):
-    levels = {s: [rms_db(sf.read(str(p))[0]) for p in sorted((tiny / s).glob("*.wav"))] for s in SPLITS}
-    dev, val, ev = (float(np.mean(levels[s])) for s in SPLITS)
-    assert ev < dev - 4.0 and ev < val - 4.0
-    assert abs(dev - val) < 4.0
-    m = S.load_manifest(tiny)
-    shifts = [c["shift"] for c in m["clips"]["evaluation"]]
-    assert all(-12.0 <= s["gain_db"] <= -3.0 for s in shifts)
-    assert len({s["tilt_db"] for s in shifts}) == len(shifts)  # random colouring per clip
+@pytest.mark.parametrize("version", ["1.1.0", "2.0.0"])
+def test_shifted_splits_are_quieter_and_shift_recorded(tiny, tiny_v1, version):
+    root = tiny_v1 if version == "1.1.0" else tiny
+    shifted = version_settings(version).shifted_splits
+    assert shifted == (("evaluation",) if version == "1.1.0" else ("validation", "evaluation"))
+    clip_levels = {s: [rms_db(sf.read(str(p))[0]) for p in sorted((root / s).glob("*.wav"))] for s in SPLITS}
+    levels = {s: float(np.mean(v)) for s, v in clip_levels.items()}
+    if version == "1.1.0":  # quieter
+        assert levels["evaluation"] < levels["development"] - 4.0
+        assert levels["evaluation"] < levels["validation"] - 4.0 and abs(levels["development"] - levels["validation"]) < 4.0
+    else:  # 6-16 dB quieter or 6-10 dB louder, applied last: exactly the recorded offset
+        for i in range(3):
+            clip = S.sample_clip(0, "validation", i)
+            rng = lambda: sampling._clip_rngs(0, 1, i)[3]  # noqa: E731
+            shifted_mix = render._render(clip, rng(), 16000, -9.0)
+            flat = render._render({**clip, "shift": {**clip["shift"], "gain_db": 0.0}}, rng(), 16000, -9.0)
+            assert rms_db(shifted_mix) - rms_db(flat) == pytest.approx(clip["shift"]["gain_db"], abs=1e-6)
+        gains = [c["shift"]["gain_db"] for s in shifted for c in S.load_manifest(root)["clips"][s]]
+        assert any(g < 0 for g in gains) and any(g > 0 for g in gains)
+    m = S.load_manifest(root)
+    ranges = version_settings(version).shift.gain_db
+    ranges = ranges if isinstance(ranges[0], tuple) else (ranges,)
+    for split in shifted:
+        shifts = [c["shift"] for c in m["clips"][split]]
+        assert all(any(lo <= s["gain_db"] <= hi for lo, hi in ranges) for s in shifts)
+        colourings = [c["shift" if version == "1.1.0" else "device"]["tilt_db"] for c in m["clips"][split]]
+        assert len(set(colourings)) == len(shifts)  # random colouring per clip
     # no clipping and no per-clip normalisation: peaks stay below full scale and levels vary a lot
     peaks = [c["peak_dbfs"] for s in SPLITS for c in m["clips"][s]]
     assert max(peaks) < -0.5
-    assert np.std(levels["development"]) > 3.0
+    assert np.std([rms_db(sf.read(str(p))[0]) for p in (root / "development").glob("*.wav")]) > 3.0
+
+
+def test_compression_shrinks_the_level_contrast_of_each_band():
+    from retrieval.config import FeaturesConfig
+    from retrieval.data.features import Frontend, compute_logmel
+
+    fe = Frontend.from_config(FeaturesConfig())
+    _, x = S.render_clip(0, "development", 3)
+    y = render._compress(x, 16000, {"a0": 0.5, "c1": 0.0, "c2": 0.0})
+    assert y.shape == x.shape and rms_db(y) == pytest.approx(rms_db(x), abs=0.01)
+    sd_x = compute_logmel(x.astype(np.float32), fe).std(axis=1)
+    sd_y = compute_logmel(y.astype(np.float32), fe).std(axis=1)
+    assert 0.4 < np.median(sd_y / sd_x) < 0.8  # contrast x0.5, smoothed and limited
+    untouched = render._compress(x, 16000, {"a0": 1.0, "c1": 0.0, "c2": 0.0})
+    assert np.allclose(untouched, x, atol=1e-6)
+    curve = render.compression_curve({"a0": 0.5, "c1": 0.1, "c2": 0.0}, np.array([50.0, 8000.0]), 16000)
+    assert curve == pytest.approx([0.6, 0.4])
+
+
+def test_interference_masks_the_content_for_a_moment():
+    rng = np.random.default_rng(0)
+    sr = 16000
+    t = np.arange(2 * sr) / sr
+    x = 0.1 * np.sin(2 * np.pi * 440.0 * t)
+    shift = {"gain_db": 0.0, "bursts": [{"onset": 0.5, "duration": 0.4, "level_db": 0.0}],
+             "band": {"freq_hz": 3000.0, "width_oct": 0.5, "level_db": 0.0}}
+    flat = {"tilt_db": 0.0, "tilt_pivot_hz": 1000.0, "peaks": [], "compression": None}
+    y = render._apply_conditions(x, sr, flat, shift, rng)
+    assert y.shape == x.shape and rms_db(y) > rms_db(x)  # the band adds noise at the clip's level
+    burst, before = y[int(0.62 * sr):int(0.78 * sr)], y[int(0.1 * sr):int(0.3 * sr)]
+    tone = lambda seg: abs(np.dot(seg, np.exp(-2j * np.pi * 440.0 * np.arange(seg.size) / sr))) / seg.size  # noqa: E731
+    assert tone(burst) < 0.2 * tone(before)  # the tone is replaced by noise during the burst
+    spec = np.abs(np.fft.rfft(y[int(1.2 * sr):int(1.9 * sr)])) ** 2
+    f = np.fft.rfftfreq(int(1.9 * sr) - int(1.2 * sr), 1 / sr)
+    band = spec[(f > 2700) & (f < 3300)].mean()
+    assert band > 20 * spec[(f > 5000) & (f < 7000)].mean()  # a narrow noise band around 3 kHz
 
 
 def test_apply_shift_keeps_rms_before_the_gain():
@@ -328,7 +486,7 @@ def test_audio_carries_event_information():
     between = np.mean([dist(vecs[a][0], vecs[b][0]) for i, a in enumerate(types) for b in types[i + 1:]])
     assert between > 1.8 * within
     nearest = [min(types, key=lambda b: dist(vecs[a][1], vecs[b][0])) == a for a in types]
-    assert np.mean(nearest) >= 0.6  # chance is 1 / len(types)
+    assert np.mean(nearest) >= 0.5  # chance is 1 / len(types); the three development devices colour the spectra
 
 
 def test_loud_quiet_and_pitch_attributes_change_the_audio():
@@ -419,3 +577,19 @@ def test_failed_generation_leaves_nothing(mini, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="synthesis failed"):
         generate(tmp_path / "set", mini, 0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_command_generates_a_chosen_version(mini, monkeypatch, tmp_path, capsys):
+    from retrieval.cli import main
+
+    monkeypatch.setitem(version_settings("1.1.0").sizes, "tiny", (2, 1, 1))
+    assert main(["synth", "--out", str(tmp_path / "v1"), "--size", "tiny", "--seed", "3", "--version", "1.1.0",
+                 "--quiet"]) == 0
+    assert "SynthCaps 1.1.0 tiny (seed 3)" in capsys.readouterr().out
+    m = S.load_manifest(tmp_path / "v1")
+    assert m["version"] == "1.1.0" and "variations_file" not in m and "device" not in m["clips"]["development"][0]
+    assert main(["synth", "--out", str(tmp_path / "v2"), "--size", "tiny", "--seed", "3", "--quiet"]) == 0
+    assert S.load_manifest(tmp_path / "v2")["version"] == GENERATOR_VERSION
+    assert (tmp_path / "v2" / writer.VARIATIONS_NAME).is_file()
+    with pytest.raises(SystemExit):
+        main(["synth", "--out", str(tmp_path / "v3"), "--version", "9.9.9"])
