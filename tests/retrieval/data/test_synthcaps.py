@@ -588,8 +588,12 @@ def test_synth_command_generates_a_chosen_version(mini, monkeypatch, tmp_path, c
     assert "SynthCaps 1.1.0 tiny (seed 3)" in capsys.readouterr().out
     m = S.load_manifest(tmp_path / "v1")
     assert m["version"] == "1.1.0" and "variations_file" not in m and "device" not in m["clips"]["development"][0]
-    assert main(["synth", "--out", str(tmp_path / "v2"), "--size", "tiny", "--seed", "3", "--quiet"]) == 0
-    assert S.load_manifest(tmp_path / "v2")["version"] == GENERATOR_VERSION
+    assert main(["synth", "--out", str(tmp_path / "v2"), "--size", "tiny", "--seed", "3", "--version", "2.0.0",
+                 "--quiet"]) == 0
+    assert S.load_manifest(tmp_path / "v2")["version"] == GENERATOR_VERSION == "2.0.0"
     assert (tmp_path / "v2" / writer.VARIATIONS_NAME).is_file()
     with pytest.raises(SystemExit):
         main(["synth", "--out", str(tmp_path / "v3"), "--version", "9.9.9"])
+    # without --version: what a config that names no data.synth_version trains on
+    assert main(["synth", "--out", str(tmp_path / "v4"), "--size", "tiny", "--seed", "3", "--quiet"]) == 0
+    assert S.load_manifest(tmp_path / "v4")["version"] == "1.1.0"
