@@ -166,7 +166,8 @@ def markdown(payload: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks planted_effects", description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="synthcaps-small")
+    p.add_argument("--config", default="synthcaps-small",
+                   help="named config or YAML file every arm starts from (default synthcaps-small)")
     p.add_argument("--seeds", type=int, default=5, help="runs per arm (seeds 0..N-1; default 5)")
     p.add_argument("--factors", default=None,
                    help="comma-separated factor names (default: all): " + ", ".join(f.name for f in FACTORS))
@@ -174,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="applied to every arm, after " + " ".join(f"{k}={v}" for k, v in BASE.items()))
     p.add_argument("--jobs", type=int, default=1, help="trainings at a time (default 1)")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs/planted_effects"))
-    p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs/planted_effects"),
+                   help="run folders <arm>-s<seed>, reused when finished with the same config (default "
+                        "runs/planted_effects)")
+    p.add_argument("--out", default="benchmarks/results",
+                   help="folder of planted_effects.json and .md (default benchmarks/results)")
     args = p.parse_args(argv)
     if args.seeds < 2:
         p.error(f"--seeds must be >= 2 (the recipe test needs two runs per arm), got {args.seeds}")
