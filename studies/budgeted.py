@@ -7,9 +7,7 @@ stopped trial's checkpoint (its ``last.pt`` is copied into the new run directory
 it stopped) and trains on to the next rung. Measured on the HPO table (``python -m benchmarks perf``,
 docs/perf.md) it reaches the 2022 protocol's final true quality with the least compute of the methods tried.
 
-``budgeted_sh``:
-
-Asynchronous successive halving by *promotion* (Li et al. 2020, "A System for Massively Parallel Hyperparameter
+``budgeted_sh``: asynchronous successive halving by *promotion* (Li et al. 2020, "A System for Massively Parallel Hyperparameter
 Tuning", Algorithm 2) in which every rung trains a **complete learning-rate schedule of its budget** (Li, Yumer
 and Ramanan 2020, "Budgeted Training: Rethinking Deep Neural Network Training Under Resource Constraints"): a job
 at rung ``k`` is a trial trained from scratch with ``train.epochs = rungs[k]``, so its warm-up + cosine schedule

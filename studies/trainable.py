@@ -155,10 +155,13 @@ def run_trial(config: Mapping[str, Any], fit_fn: FitFn) -> None:
 
 def _start_from(source: str | None, run_dir: Path) -> None:
     """A promoted job (promotion_sh) continues the run it was promoted from: its checkpoints and artifacts are
-    copied into the new run directory once (not its status, metrics or stop request), and ``fit`` resumes there."""
+    copied into the new run directory once (not its status, metrics or stop request), and ``fit`` resumes there.
+
+    ``last.pt`` is what marks the copy as done, so it comes last, through a temporary file and a rename: a job
+    killed while copying finds no ``last.pt`` when it restarts and copies again, never a half-written one."""
     if not source or (run_dir / "last.pt").exists() or not (Path(source) / "last.pt").exists():
         return
-    skip = {STATUS_FILE, STOP_FILE, ELAPSED_FILE, "metrics.json", "per_query.csv"}
+    skip = {STATUS_FILE, STOP_FILE, ELAPSED_FILE, "metrics.json", "per_query.csv", "last.pt"}
     for item in Path(source).iterdir():
         if item.name in skip:
             continue
@@ -166,6 +169,9 @@ def _start_from(source: str | None, run_dir: Path) -> None:
             shutil.copytree(item, run_dir / item.name, dirs_exist_ok=True)
         else:
             shutil.copy2(item, run_dir / item.name)
+    partial = run_dir / "last.pt.partial"
+    shutil.copy2(Path(source) / "last.pt", partial)
+    partial.replace(run_dir / "last.pt")
 
 
 def _stop_exception(fit_fn: FitFn) -> type[BaseException]:

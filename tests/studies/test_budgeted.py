@@ -4,6 +4,8 @@ as Ray Tune would drive it (no Ray needed), plus the spec checks and the Ray-sid
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from optuna.trial import TrialState
 
@@ -199,6 +201,29 @@ def test_the_trainable_copies_the_checkpoint_once_and_stops_at_the_rung(tmp_path
     (dst / "last.pt").write_text("trained further")
     _start_from(str(src), dst)  # a restarted promoted job keeps its own progress
     assert (dst / "last.pt").read_text() == "trained further"
+
+    # killed while copying the checkpoint: the restarted job finds no last.pt and copies it again, whole
+    import shutil
+
+    dst2 = tmp_path / "c"
+    dst2.mkdir()
+    real_copy2 = shutil.copy2
+
+    def dies_on_checkpoint(a, b, **kw):
+        if Path(a).name == "last.pt":
+            Path(b).write_text("last")  # a torn write
+            raise KeyboardInterrupt
+        return real_copy2(a, b, **kw)
+
+    shutil.copy2 = dies_on_checkpoint
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _start_from(str(src), dst2)
+    finally:
+        shutil.copy2 = real_copy2
+    assert not (dst2 / "last.pt").exists()
+    _start_from(str(src), dst2)
+    assert (dst2 / "last.pt").read_text() == "last.pt" and not (dst2 / "last.pt.partial").exists()
 
     class Stop(Exception):
         pass
