@@ -39,6 +39,9 @@ from .errors import HarnessError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 NON_SEMANTIC_KEYS = ("train.progress", "data.cache_dir")
+#: Keys added after fingerprints were published, left out of the fingerprint while they hold the value that means
+#: what configurations meant before the key existed (so every earlier fingerprint stays the same).
+LATER_KEYS: dict[str, Any] = {"text_encoder.vocab_augment_passes": 0}
 #: The SynthCaps generator version of a configuration that names none (``data.synth_version``): the generator before
 #: versions existed. It is left out of the fingerprint, so those configurations keep theirs.
 LEGACY_SYNTH_VERSION = "1.1.0"
@@ -445,6 +448,10 @@ class TextEncoderConfig:
     vocab_size: int = 2000  # tiny-bert: WordPiece vocabulary trained on the training captions
     max_tokens: int = 32
     dropout: float = 0.1
+    # tiny-bert: also learn the vocabulary from this many passes of the training captions through the run's text
+    # augmentations (variations, back-translation, EDA), so the words they bring in are whole pieces, not strings of
+    # characters. 0: the training captions and metadata only (as before this key existed).
+    vocab_augment_passes: int = 0
     # sentence embedding: "cls" (the first token's output, as in the papers) or "mean" over tokens. A tiny-bert
     # trained from scratch learns about twice as fast with "mean" (SynthCaps small, 12 epochs: val mAP@10 0.19 vs
     # 0.09), so the SynthCaps configs use it.
@@ -461,6 +468,7 @@ class TextEncoderConfig:
         _check(100 <= self.vocab_size <= 200_000, f"{key}.vocab_size", "must be in [100, 200000]")
         _check(4 <= self.max_tokens <= 512, f"{key}.max_tokens", "must be in [4, 512]")
         _check(0.0 <= self.dropout < 1.0, f"{key}.dropout", "must be in [0, 1)")
+        _check(0 <= self.vocab_augment_passes <= 100, f"{key}.vocab_augment_passes", "must be in [0, 100]")
         _check(self.name != "hf" or bool(self.path), f"{key}.path",
                "is required for the 'hf' text encoder (a local folder with config, weights and tokenizer)")
 
@@ -676,7 +684,7 @@ class TrialConfig:
 
         Settings that cannot change a result (:data:`NON_SEMANTIC_KEYS`: progress bars, the cache folder) are left
         out, so the same experiment has the same fingerprint wherever it runs; so is ``data.synth_version`` when it
-        is :data:`LEGACY_SYNTH_VERSION`. The keys of :data:`KEY_ALIASES` are
+        is :data:`LEGACY_SYNTH_VERSION`, and each key of :data:`LATER_KEYS` at its old meaning. The keys of :data:`KEY_ALIASES` are
         hashed under their old (flat) spelling, so moving them into subsections changed no fingerprint."""
         raw = self.to_dict()
         for dotted in NON_SEMANTIC_KEYS:
@@ -684,6 +692,10 @@ class TrialConfig:
             raw[section].pop(key, None)
         if raw["data"].get("synth_version") == LEGACY_SYNTH_VERSION:  # hashed as before versions existed
             raw["data"].pop("synth_version")
+        for dotted, before in LATER_KEYS.items():
+            section, key = dotted.split(".")
+            if raw[section].get(key, before) == before:
+                raw[section].pop(key, None)
         raw = _flat_layout(raw)  # hashed as before the subsections existed, so every fingerprint stays the same
         blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -165,7 +165,7 @@ def load_extra_tests(cfg: TrialConfig, roots: dict[str, Path], cache, *,
 
 
 def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str], cache_dir: Path, *,
-                       progress: bool = False, synthcaps_root: Path | None = None):
+                       progress: bool = False, synthcaps_root: Path | None = None, warn: bool = True):
     """The training loop's text augmentation (caption variations, back-translation, EDA, in that order) and the
     variation key of each training recording (None when variations are off). ``synthcaps_root``: the SynthCaps
     folder, whose own variations file ``augment.variations.file: synthcaps`` names."""
@@ -184,7 +184,7 @@ def build_text_augment(cfg: TrialConfig, train: SplitData, sources: Sequence[str
         target = cfg.augment.variations.dataset or cfg.data.dataset
         names = [r.file_name if src == target else None for r, src in zip(train.split.recordings, sources)]
         # paired with the captions exactly as the training loop passes them to TextAugment (cleaned)
-        keys = variations.match(names, [r.captions for r in train.split.recordings], warn=True)
+        keys = variations.match(names, [r.captions for r in train.split.recordings], warn=warn)
     return TextAugment(cfg.augment, back_translations=back_translations, variations=variations), keys
 
 
@@ -393,13 +393,33 @@ def start_run_dir(run_dir: Path, cfg: TrialConfig, fingerprint: str, *, resume: 
         "git_commit": git_commit(), "config": cfg.to_dict()})
 
 
+def vocabulary_corpus(cfg: TrialConfig, data: RunData) -> list[str]:
+    """What a from-scratch text encoder learns its vocabulary from: the training captions and metadata, then
+    ``text_encoder.vocab_augment_passes`` passes of the captions through the run's text augmentations (drawn from a
+    generator of their own, seeded by ``train.seed``, so training draws are unchanged)."""
+    recordings = data.train.split.recordings
+    captions = [c for r in recordings for c in r.captions]
+    corpus = captions + data.train.metadata()
+    passes = cfg.text_encoder.vocab_augment_passes
+    if passes and cfg.text_encoder.name == "tiny-bert":
+        text_aug, keys = build_text_augment(cfg, data.train, data.sources, data.cache.cache_dir,
+                                            synthcaps_root=data.roots.get("synthcaps"), warn=False)
+        if text_aug.enabled:
+            per_caption_keys = ([k for k, r in zip(keys, recordings) for _ in r.captions]
+                                if keys is not None else None)
+            rng = np.random.default_rng([cfg.train.seed, 0x70CAB])
+            for _ in range(passes):
+                corpus += text_aug(captions, rng, keys=per_caption_keys)
+    return corpus
+
+
 def build_model(cfg: TrialConfig, data: RunData, run_dir: Path, device: torch.device):
     """The :class:`~retrieval.model.Retriever`, initialised with ``train.seed`` (or from ``train.init_from``:
     the pre-trained weights and their input standardisation) and standardising with the training split's."""
     from .model import Retriever
 
     torch.manual_seed(cfg.train.seed)
-    corpus = [c for r in data.train.split.recordings for c in r.captions] + data.train.metadata()
+    corpus = vocabulary_corpus(cfg, data)
     init_state = _init_weights(cfg, run_dir) if cfg.train.init_from else None
     model = Retriever(cfg, text_corpus=corpus, artifacts_dir=run_dir / "text_encoder").to(device)
     model.set_normalisation(data.mean, data.std)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 
 import pytest
 import torch
@@ -106,3 +107,36 @@ def test_resume_with_released_variations_is_bit_identical(released_run, cache_di
     assert_same_run(tmp_path / "full", tmp_path / "resumed")
     assert resumed.extra["variations"] == full.extra["variations"]
     assert 0 < full.extra["text_augment"]["variation"] < full.extra["text_augment"]["captions"]
+
+
+def test_vocab_augment_passes_learn_the_words_augmentation_brings_in(released_run, cache_dir):
+    """``text_encoder.vocab_augment_passes``: the tiny-bert vocabulary also sees that many passes of the captions
+    through the run's text augmentations, so words only the variations file holds become whole pieces; 0 keeps the
+    corpus (and the fingerprint) of before the key existed."""
+    from retrieval.encoders.text import train_wordpiece_tokenizer
+    from retrieval.train import load_run_data, vocabulary_corpus
+
+    cfg = TrialConfig.load(released_run["run"] / "config.yaml").with_overrides(
+        {"data.cache_dir": str(cache_dir)})
+    assert cfg.text_encoder.vocab_augment_passes == 0
+    data = load_run_data(cfg)
+    captions = [c for r in data.train.split.recordings for c in r.captions]
+    plain = vocabulary_corpus(cfg, data)
+    assert plain == captions + data.train.metadata()
+
+    more = cfg.with_overrides({"text_encoder.vocab_augment_passes": 2})
+    assert more.fingerprint() != cfg.fingerprint()
+    corpus = vocabulary_corpus(more, data)
+    assert corpus[:len(plain)] == plain and len(corpus) == len(plain) + 2 * len(captions)
+    assert corpus == vocabulary_corpus(more, data)  # deterministic
+    assert corpus[len(plain):len(plain) + len(captions)] != corpus[len(plain) + len(captions):]  # fresh draws
+
+    def words(texts):
+        return {w for t in texts for w in re.findall(r"[a-z]+", t.lower())}
+
+    new = sorted(w for w in words(corpus[len(plain):]) - words(plain) if len(w) > 3)
+    assert new == ["variation"]  # what the variations file adds to every caption
+    before = train_wordpiece_tokenizer(plain, cfg.text_encoder.vocab_size)
+    after = train_wordpiece_tokenizer(corpus, cfg.text_encoder.vocab_size)
+    whole = lambda tok: sum(len(tok.encode(w, add_special_tokens=False).tokens) == 1 for w in new)  # noqa: E731
+    assert whole(after) > whole(before) and whole(before) == 0
