@@ -78,8 +78,26 @@ def test_planted_effects_command_on_tiny_runs(tmp_path, cache_dir):
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "base-s0", "base-s1", "base-s2", "base-s3", "fusion.kind-late-s0", "fusion.kind-late-s1"]
     assert len(payload["runs"]) == 6 and payload["seed_sd_base"] >= 0
+    dialect = payload["by_dialect"]
+    assert sum(dialect["n_queries"].values()) == payload["n_queries"] and "?" not in dialect["n_queries"]
+    assert set(dialect["n_queries"]) >= {"plain", "bt"} and set(dialect["arms"]) == {"base", "fusion.kind-late"}
     md = (tmp_path / "out" / "planted_effects.md").read_text()
-    assert "| metadata fusion | + |" in md
+    assert "| metadata fusion | + |" in md and "by caption dialect" in md
     assert main(argv) == 0  # a second time every run is reused
     with pytest.raises(SystemExit):
         main(argv + ["--factors", "nonsense"])
+
+
+def test_by_dialect_is_the_mean_over_each_dialects_queries_and_the_arms_runs():
+    from benchmarks.planted_effects import by_dialect
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (4, 9))
+    dialects = ["plain", "bt", "plain", "eda", "bt", "plain", "eda", "bt", "plain"]
+    out = by_dialect(x, dialects, {"a": [0, 2], "b": [1, 3]})
+    assert out["n_queries"] == {"plain": 4, "bt": 3, "eda": 2} and list(out["n_queries"])[0] == "plain"
+    for arm, rows in (("a", [0, 2]), ("b", [1, 3])):
+        for kind in ("plain", "bt", "eda"):
+            naive = sum(sum(x[r][q] for q in range(9) if dialects[q] == kind) / dialects.count(kind)
+                        for r in rows) / len(rows)
+            assert out["arms"][arm][kind] == pytest.approx(naive)
