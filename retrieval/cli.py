@@ -176,9 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="small", choices=["tiny", "small", "default"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-rate", type=int, default=16000)
-    p.add_argument("--version", default="1.1.0", choices=["1.1.0", "2.0.0"],
-                   help="generator version (default 1.1.0: what a config that names no data.synth_version trains "
-                        "on; 2.0.0 is the preview with planted effects; every version stays reproducible)")
+    p.add_argument("--version", default="2.0.0", choices=["1.1.0", "2.0.0"],
+                   help="generator version (default 2.0.0, with the planted effects: what the synthcaps* configs "
+                        "train on; 1.1.0 is what a config that names no data.synth_version, or a -v1 config, trains "
+                        "on; every version stays reproducible)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 

@@ -117,8 +117,7 @@ def test_vocab_augment_passes_learn_the_words_augmentation_brings_in(released_ru
     from retrieval.train import load_run_data, vocabulary_corpus
 
     cfg = TrialConfig.load(released_run["run"] / "config.yaml").with_overrides(
-        {"data.cache_dir": str(cache_dir)})
-    assert cfg.text_encoder.vocab_augment_passes == 0
+        {"data.cache_dir": str(cache_dir), "text_encoder.vocab_augment_passes": 0})
     data = load_run_data(cfg)
     captions = [c for r in data.train.split.recordings for c in r.captions]
     plain = vocabulary_corpus(cfg, data)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from retrieval.config import TrialConfig
 import soundfile as sf
 
 from retrieval.data import synthcaps as S
@@ -594,6 +596,6 @@ def test_synth_command_generates_a_chosen_version(mini, monkeypatch, tmp_path, c
     assert (tmp_path / "v2" / writer.VARIATIONS_NAME).is_file()
     with pytest.raises(SystemExit):
         main(["synth", "--out", str(tmp_path / "v3"), "--version", "9.9.9"])
-    # without --version: what a config that names no data.synth_version trains on
+    # without --version: what the synthcaps* configs train on
     assert main(["synth", "--out", str(tmp_path / "v4"), "--size", "tiny", "--seed", "3", "--quiet"]) == 0
-    assert S.load_manifest(tmp_path / "v4")["version"] == "1.1.0"
+    assert S.load_manifest(tmp_path / "v4")["version"] == "2.0.0" == TrialConfig.load("synthcaps-tiny").data.synth_version
