@@ -254,7 +254,8 @@ class DataConfig:
     synth_seed: int = 0
     # SynthCaps generator version (retrieval.data.synthcaps.VERSIONS); every version generates exactly what it always
     # did. A configuration that names none means 1.1.0, the generator before versions existed, so every earlier
-    # configuration and run directory keeps its meaning and its fingerprint (see TrialConfig.fingerprint)
+    # configuration and run directory keeps its meaning and its fingerprint (see TrialConfig.fingerprint). The
+    # synthcaps* named configs set 2.0.0 (since 2026-11-29; the -v1 configs keep 1.1.0)
     synth_version: Literal["1.1.0", "2.0.0"] = LEGACY_SYNTH_VERSION
     train_split: str = "development"
     val_split: str = "validation"
