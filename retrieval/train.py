@@ -393,33 +393,39 @@ def start_run_dir(run_dir: Path, cfg: TrialConfig, fingerprint: str, *, resume: 
         "git_commit": git_commit(), "config": cfg.to_dict()})
 
 
-def vocabulary_corpus(cfg: TrialConfig, data: RunData) -> list[str]:
+def vocabulary_corpus(cfg: TrialConfig, data: RunData, text_augment=None) -> list[str]:
     """What a from-scratch text encoder learns its vocabulary from: the training captions and metadata, then
     ``text_encoder.vocab_augment_passes`` passes of the captions through the run's text augmentations (drawn from a
-    generator of their own, seeded by ``train.seed``, so training draws are unchanged)."""
+    generator of their own, seeded by ``train.seed``, so training draws are unchanged). ``text_augment``: the run's
+    ``(TextAugment, variation keys)`` of :func:`build_text_augment` (built here when not given); its counts are left
+    as they were, so the run's augmentation statistics count training captions only."""
     recordings = data.train.split.recordings
     captions = [c for r in recordings for c in r.captions]
     corpus = captions + data.train.metadata()
     passes = cfg.text_encoder.vocab_augment_passes
     if passes and cfg.text_encoder.name == "tiny-bert":
-        text_aug, keys = build_text_augment(cfg, data.train, data.sources, data.cache.cache_dir,
-                                            synthcaps_root=data.roots.get("synthcaps"), warn=False)
+        text_aug, keys = text_augment or build_text_augment(
+            cfg, data.train, data.sources, data.cache.cache_dir, synthcaps_root=data.roots.get("synthcaps"),
+            warn=False)
         if text_aug.enabled:
             per_caption_keys = ([k for k, r in zip(keys, recordings) for _ in r.captions]
                                 if keys is not None else None)
             rng = np.random.default_rng([cfg.train.seed, 0x70CAB])
+            counts = dict(text_aug.counts)
             for _ in range(passes):
                 corpus += text_aug(captions, rng, keys=per_caption_keys)
+            text_aug.counts.update(counts)
     return corpus
 
 
-def build_model(cfg: TrialConfig, data: RunData, run_dir: Path, device: torch.device):
+def build_model(cfg: TrialConfig, data: RunData, run_dir: Path, device: torch.device, *, text_augment=None):
     """The :class:`~retrieval.model.Retriever`, initialised with ``train.seed`` (or from ``train.init_from``:
-    the pre-trained weights and their input standardisation) and standardising with the training split's."""
+    the pre-trained weights and their input standardisation) and standardising with the training split's.
+    ``text_augment``: the run's text augmentation (:func:`vocabulary_corpus`)."""
     from .model import Retriever
 
     torch.manual_seed(cfg.train.seed)
-    corpus = vocabulary_corpus(cfg, data)
+    corpus = vocabulary_corpus(cfg, data, text_augment)
     init_state = _init_weights(cfg, run_dir) if cfg.train.init_from else None
     model = Retriever(cfg, text_corpus=corpus, artifacts_dir=run_dir / "text_encoder").to(device)
     model.set_normalisation(data.mean, data.std)
@@ -429,12 +435,14 @@ def build_model(cfg: TrialConfig, data: RunData, run_dir: Path, device: torch.de
 
 
 def build_batches(cfg: TrialConfig, model, data: RunData, device: torch.device, *,
-                  progress: bool = False) -> BatchAssembler:
-    """The training batches' assembler, with the run's audio and text augmentations."""
+                  progress: bool = False, text_augment=None) -> BatchAssembler:
+    """The training batches' assembler, with the run's audio and text augmentations (``text_augment``: the output of
+    :func:`build_text_augment`, built here when not given)."""
     from .augment.audio import AudioAugment
 
-    text_aug, variation_keys = build_text_augment(cfg, data.train, data.sources, data.cache.cache_dir,
-                                                  progress=progress, synthcaps_root=data.roots.get("synthcaps"))
+    text_aug, variation_keys = text_augment or build_text_augment(
+        cfg, data.train, data.sources, data.cache.cache_dir, progress=progress,
+        synthcaps_root=data.roots.get("synthcaps"))
     return BatchAssembler(
         data.train, seconds_to_frames(cfg.features, cfg.features.train_seconds), fill=data.mean,
         mean=model.feat_mean, std=model.feat_std, audio_augment=AudioAugment(cfg.augment), text_augment=text_aug,
@@ -537,11 +545,13 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
 
     # ---- set-up: data, model (frozen encoders' outputs cached), optimisation, batches, resume state
     data = load_run_data(cfg, progress=show)
-    model = build_model(cfg, data, run_dir, device)
+    text_augment = build_text_augment(cfg, data.train, data.sources, data.cache.cache_dir, progress=show,
+                                      synthcaps_root=data.roots.get("synthcaps"))
+    model = build_model(cfg, data, run_dir, device, text_augment=text_augment)
     frozen_caches = prepare_frozen_caches(model, cfg, data.splits(), cache_dir=data.cache.cache_dir,
                                           frontend_key=data.cache.frontend.key(), device=device, progress=show)
     opt = build_optimisation(model, cfg, data.train, device)
-    batches = build_batches(cfg, model, data, device, progress=show)
+    batches = build_batches(cfg, model, data, device, progress=show, text_augment=text_augment)
     progress, start_epoch = Progress(), 0
     if resume and (run_dir / "last.pt").exists():
         progress, start_epoch = resume_from(run_dir / "last.pt", model, opt, device)
