@@ -338,7 +338,7 @@ def open_study(spec: str | Path | None = None, *, storage: str | None = None, st
         raise CollectError(f"no study {study!r}: the storage file {surl.path} does not exist (run the study first"
                            + (", or pass --runs-dir DIR where it ran)" if spec is not None else ")"))
     try:
-        storage_obj = open_storage(surl)
+        storage_obj = open_storage(surl, write=False)
     except SpecError as exc:
         raise CollectError(str(exc)) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -63,25 +63,70 @@ def rungs_of(options: Mapping[str, Any], max_epochs: int) -> tuple[int, ...]:
     return tuple(int(r) for r in rungs)
 
 
-def check_options(options: Mapping[str, Any], max_epochs: int, seeds: Sequence[int], error: type[Exception]) -> None:
-    """Validate a ``budgeted_sh`` scheduler section against the spec's epochs and seeds (raises ``error``)."""
+def fit_rungs(rungs: Any, max_epochs: int) -> Any:
+    """The rungs of a spec whose ``budget.max_epochs`` is below its last rung (a reduced budget, e.g.
+    ``--set budget.max_epochs=3`` on ``rungs: [1, 3, 10]``): the rungs below ``max_epochs``, then ``max_epochs``
+    (``[1, 3]``). Other rungs come back unchanged (:func:`check_options` judges them)."""
+    ok = isinstance(rungs, list) and rungs and all(isinstance(r, int) and not isinstance(r, bool) for r in rungs)
+    if not ok or rungs[-1] <= max_epochs or any(b <= a for a, b in zip(rungs, rungs[1:])):
+        return rungs
+    return [r for r in rungs if r < max_epochs] + [max_epochs]
+
+
+def min_jobs(options: Mapping[str, Any], max_epochs: int) -> int:
+    """The fewest jobs that take one configuration through every rung: ``rf ** k`` jobs at rung ``n - 1 - k``
+    (a rung promotes its best ``1 / rf``), ``1 + rf + ... + rf ** (n - 1)`` in all."""
+    return jobs_needed(options, max_epochs, [0] * len(rungs_of(options, max_epochs)))
+
+
+def jobs_needed(options: Mapping[str, Any], max_epochs: int, started: Sequence[int]) -> int:
+    """How many more jobs it takes to bring one configuration to the top rung when ``started[k]`` jobs of rung
+    ``k`` have started (and all of them finish): a rung of ``c`` jobs promotes ``floor(c / rf)``."""
+    rungs = rungs_of(options, max_epochs)
+    rf = float(options.get("reduction_factor") or 3)
+    if len(started) >= len(rungs) and started[len(rungs) - 1] >= 1:
+        return 0
+    need = 0
+    wanted = 1  # jobs the rung above must reach
+    for k in reversed(range(len(rungs))):
+        have = int(started[k]) if k < len(started) else 0
+        need += max(0, wanted - have)
+        wanted = math.ceil(rf * max(wanted, have) - 1e-9)
+    return need
+
+
+def check_options(options: Mapping[str, Any], max_epochs: int, seeds: Sequence[int], error: type[Exception],
+                  num_samples: int | None = None) -> None:
+    """Validate a ``budgeted_sh`` scheduler section against the spec's epochs, seeds and (``num_samples``) its
+    budget of jobs (raises ``error``)."""
     rungs = options.get("rungs")
     if rungs is not None:
-        ok = isinstance(rungs, list) and len(rungs) >= 2 and all(
+        ok = isinstance(rungs, list) and len(rungs) >= 1 and all(
             isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rungs)
         if not ok or any(b <= a for a, b in zip(rungs, rungs[1:])):
             raise error(f"scheduler.rungs: expected >= 2 increasing epoch budgets >= 1, got {rungs!r}")
         if rungs[-1] != max_epochs:
             raise error(f"scheduler.rungs: the last rung must be budget.max_epochs ({max_epochs}), got {rungs[-1]}")
+        if len(rungs) < 2:
+            raise error(f"scheduler.rungs: budget.max_epochs {max_epochs} leaves one rung ({rungs}); successive "
+                        "halving needs >= 2 (raise budget.max_epochs, or use scheduler.kind: fifo)")
     confirm = options.get("confirm", 0)
     if not (isinstance(confirm, int) and not isinstance(confirm, bool) and confirm >= 0):
         raise error(f"scheduler.confirm: expected an integer >= 0, got {confirm!r}")
     if len(seeds) != 1:
         raise error(f"scheduler.kind: {options.get('kind', KIND)} runs each configuration with one seed (a "
                     f"promotion keeps it); seeds has {len(seeds)}")
+    if num_samples is not None and num_samples < min_jobs(options, max_epochs):
+        rungs = rungs_of(options, max_epochs)
+        fewer = (f", or lower budget.max_epochs, which cuts the rungs (--set budget.max_epochs={rungs[-2]}: "
+                 f"at least {min_jobs({**options, 'rungs': list(rungs[:-1])}, rungs[-2])} jobs)" if len(rungs) > 2
+                 else "")
+        raise error(f"budget.num_samples: {num_samples} jobs cannot train one configuration to the last rung "
+                    f"(rungs {'/'.join(map(str, rungs))}, reduction factor {options.get('reduction_factor') or 3}: "
+                    f"at least {min_jobs(options, max_epochs)} jobs); raise budget.num_samples{fewer}")
 
 
-def _value(t: "FrozenTrial") -> float | None:
+def job_value(t: "FrozenTrial") -> float | None:
     """A finished job's value (COMPLETE, or PRUNED: a promotion_sh job stopped at its rung)."""
     from optuna.trial import TrialState
 
@@ -91,13 +136,13 @@ def _value(t: "FrozenTrial") -> float | None:
 
 def _rung_value(t: "FrozenTrial") -> float | None:
     """The value a job's rung compares: its intermediate value at its last epoch (the rung's epoch)."""
-    if _value(t) is None:
+    if job_value(t) is None:
         return None
     if t.intermediate_values:
         v = t.intermediate_values[max(t.intermediate_values)]
         if math.isfinite(v):
             return float(v)
-    return _value(t)
+    return job_value(t)
 
 
 def next_job(options: Mapping[str, Any], max_epochs: int, trials: Sequence["FrozenTrial"],
@@ -154,9 +199,9 @@ def _scores(trials: Sequence["FrozenTrial"], top: int) -> dict[str, tuple["Froze
 
     out: dict[str, tuple[Any, list[float]]] = {}
     for t in sorted(trials, key=lambda t: t.number):
-        if int(t.user_attrs.get(RUNG, 0)) == top and _value(t) is not None:
+        if int(t.user_attrs.get(RUNG, 0)) == top and job_value(t) is not None:
             key = json.dumps(t.params, sort_keys=True, default=str)
-            out.setdefault(key, (t, []))[1].append(_value(t))
+            out.setdefault(key, (t, []))[1].append(job_value(t))
     return out
 
 
@@ -173,11 +218,11 @@ def incumbent(options: Mapping[str, Any], max_epochs: int, trials: Sequence["Fro
         key = max((k for k in scores if len(scores[k][1]) >= most), key=lambda k: sign * _mean(scores[k][1]))
         first, values = scores[key]
         return dict(first.params), _mean(values), len(values)
-    done = [t for t in trials if _value(t) is not None]
+    done = [t for t in trials if job_value(t) is not None]
     if not done:
         return None
-    best = max(done, key=lambda t: (sign * _value(t), -t.number))
-    return dict(best.params), float(_value(best)), 1
+    best = max(done, key=lambda t: (sign * job_value(t), -t.number))
+    return dict(best.params), float(job_value(best)), 1
 
 
 def job_overrides(budget: int | None) -> dict[str, Any]:
@@ -200,4 +245,5 @@ def job_config(kind: str, budget: int | None, max_epochs: int, start_from: str |
 
 
 __all__ = ["BUDGET", "CONFIRMS", "KIND", "KINDS", "OPTIONS", "PROMOTED_FROM", "PROMOTION", "RUNG", "START_FROM",
-           "check_options", "fresh_seed", "incumbent", "job_config", "job_overrides", "next_job", "rungs_of"]
+           "check_options", "fit_rungs", "fresh_seed", "incumbent", "job_config", "job_overrides", "job_value",
+           "jobs_needed", "min_jobs", "next_job", "rungs_of"]

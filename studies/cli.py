@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="continue trials left RUNNING by a runner that is gone (killed, crashed, Ctrl-C)")
     run.add_argument("--address", metavar="ADDR", help="join an existing Ray cluster (e.g. auto or HOST:6379); "
                      "needs a PostgreSQL storage")
+    run.add_argument("--force-new", action="store_true",
+                     help="start the study anew when it holds trials of another search space (they are exported "
+                          "to trials.csv in the old run folder, then deleted from the storage)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the resolved spec and the first proposals, then stop (starts and writes nothing)")
     run.add_argument("--trainable", metavar="MODULE:FUNCTION", help=argparse.SUPPRESS)  # tests and benchmarks:
     # another Ray Tune function trainable (e.g. studies.testing:gated_train_trial); must be importable by workers
     run.set_defaults(func=cmd_run)
@@ -44,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run_study
+    from .runner import dry_run, run_study
+
+    if args.dry_run:
+        dry_run(args.spec, args.overrides)
+        return 0
 
     trainable = None
     if args.trainable:
@@ -58,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (ImportError, AttributeError, ValueError) as exc:
             raise SpecError(f"--trainable {args.trainable!r}: {exc}") from None
     summary = run_study(args.spec, args.overrides, storage=args.storage, resume=args.resume, address=args.address,
-                        runs_dir=args.runs_dir, trainable=trainable)
+                        runs_dir=args.runs_dir, trainable=trainable, force_new=args.force_new)
     return 130 if summary.interrupted else 0
 
 

@@ -6,7 +6,8 @@
 2. open the storage and the study; refuse what cannot be right (SQLite/journal with ``--address``; stale trials
    without ``--resume``); stop early when the budget is already spent;
 3. start Ray (local: a short temp dir, no dashboard, no usage stats, worker output kept off the terminal; or join
-   ``--address``) and run one Tune experiment in ``STUDY_FOLDER/tune/<experiment>``; trials train in
+   ``--address``) and run one Tune experiment in ``STUDY_FOLDER/tune/<experiment>`` (Tune keeps its result files
+   there, ``result.json`` and ``progress.csv`` per ``trial-<number>`` folder); trials train in
    ``STUDY_FOLDER/trials/<optuna number>``;
 4. stop the Ray processes it started, also on Ctrl-C or SIGTERM (and, through :mod:`studies.reaper`, when it is
    killed outright), and print the outcome.
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from .spec import StudySpec, describe, load_spec
-from .storage import StorageURL, check_cluster, open_storage, resolve, study_lock
+from .storage import StorageURL, check_cluster, check_folder, open_storage, resolve, study_lock
 
 
 @dataclass
@@ -61,7 +62,9 @@ def ray_environment() -> dict[str, str]:
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "disabled",
         "RAY_AIR_NEW_OUTPUT": "0",  # the legacy engine uses our progress reporter
-        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no CSV/JSON/TensorBoard result files: Optuna has the results
+        # Tune's own result files stay on (result.json, progress.csv, params.json per Tune trial folder, and
+        # TensorBoard events where tensorboardX is installed): ExperimentAnalysis and TensorBoard read them
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "0",
         "RAY_CHDIR_TO_TRIAL_DIR": "0",  # relative paths in configs stay relative to where the runner started
         "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
         # a trial that fails before its first epoch, or is replayed from its status file, reports nothing: its
@@ -87,12 +90,13 @@ def trial_name(trial) -> str:
 def run_study(source: str | Path | Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] = (), *,
               storage: str | None = None, resume: bool = False, address: str | None = None,
               runs_dir: str | Path = "runs", trainable: Callable[[dict], None] | None = None,
-              out: TextIO | None = None) -> RunSummary:
+              out: TextIO | None = None, force_new: bool = False) -> RunSummary:
     """Run (or resume, or join) the study of ``source``; see the module docstring. Raises ``SpecError`` (bad
     spec or storage URL) and :class:`~studies.study.RunnerError` before Ray starts."""
     out = out or sys.stdout
     spec = load_spec(source, overrides)
     run_root = (Path(runs_dir) / spec.name).resolve()
+    check_folder(run_root, f"--runs-dir {runs_dir}")
     surl = resolve(storage or spec.storage, run_root)
     check_cluster(surl, address)
 
@@ -103,6 +107,10 @@ def run_study(source: str | Path | Mapping[str, Any], overrides: Sequence[str] |
     storage_obj = open_storage(surl)
     study = open_study(spec, storage_obj)
     with study_lock(surl, storage_obj, spec.name):  # runners starting together agree on one folder
+        if force_new and study.get_trials(deepcopy=False):
+            study = _start_anew(study, spec, storage_obj, run_root, out)
+        else:
+            _check_space(study, spec, surl)
         study_root = study_folder(study, run_root)
         _check_base_from(study, spec)
     trials = study.get_trials(deepcopy=False)
@@ -146,9 +154,7 @@ def _run_with_ray(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, c
     import ray
     from ray import tune
 
-    # Tune's end-of-run analysis looks for result files we do not write (Optuna holds the results), and after an
-    # interruption Tune suggests Tuner.restore: studies resume with --resume instead
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # after an interruption Tune suggests Tuner.restore: studies resume with --resume instead
     tune_log = logging.getLogger("ray.tune.tune")
     if not any(isinstance(f, _NoTunerRestoreHint) for f in tune_log.filters):
         tune_log.addFilter(_NoTunerRestoreHint())
@@ -226,10 +232,11 @@ def _summary(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, interr
 
     trials = study.get_trials(deepcopy=False)
     counts = {s.name: sum(t.state == s for t in trials) for s in TrialState}
-    scored = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.value is not None]
+    from .study import best_trial
+
+    b = best_trial(trials, spec.objective["mode"])
     best = None
-    if scored:
-        b = (max if spec.objective["mode"] == "max" else min)(scored, key=lambda t: t.value)
+    if b is not None:
         best = {"number": b.number, "value": b.value, "state": b.state.name, "params": b.params,
                 "run_dir": b.user_attrs.get("run_dir")}
     line = ", ".join(f"{n.lower()} {counts[n]}" for n in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
@@ -238,7 +245,8 @@ def _summary(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, interr
     if best:
         from .study import format_params
 
-        text += (f"\nbest {spec.objective['metric']} {best['value']:.4f}: trial #{best['number']} "
+        state = "" if best["state"] == "COMPLETE" else f" ({best['state']}: no trial has finished its schedule yet)"
+        text += (f"\nbest {spec.objective['metric']} {best['value']:.4f}{state}: trial #{best['number']} "
                  f"({format_params(best['params'], limit=20)})\n  run directory: {best['run_dir']}")
     return RunSummary(spec.name, str(surl), str(run_root), counts, best, interrupted, text)
 
@@ -261,6 +269,69 @@ def _check_base_from(study, spec: StudySpec) -> None:
                           f"--set base.trial={recorded.get('trial')} or give the new study another name")
 
 
+SPACE_ATTR = "space_sha"
+
+
+def space_sha(spec: StudySpec) -> str:
+    """A hash of what a study searches: the resolved space and the variants."""
+    import hashlib
+    import json
+
+    d = spec.to_dict()
+    return hashlib.sha256(json.dumps({"space": d["space"], "variants": d["variants"]}, sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
+
+
+def _check_space(study, spec: StudySpec, surl: StorageURL) -> None:
+    """A study that holds trials keeps its search space: trials of two spaces in one study would be compared as
+    if they were one search (and the sampler's model would mix them)."""
+    from .study import RunnerError
+
+    trials = study.get_trials(deepcopy=False)
+    if not trials:
+        return
+    recorded, keys = study.user_attrs.get(SPACE_ATTR), study.user_attrs.get("space")
+    now = [p.key for p in spec.params]
+    if recorded is not None:
+        changed = recorded != space_sha(spec)
+    elif keys is not None:  # a study begun before the space hash was recorded: its parameter names
+        changed = sorted(keys) != sorted(now)
+    else:
+        return
+    if changed:
+        detail = ""
+        if keys is not None:
+            added, removed = sorted(set(now) - set(keys)), sorted(set(keys) - set(now))
+            detail = "; ".join(x for x in (f"added {', '.join(added)}" if added else "",
+                                           f"removed {', '.join(removed)}" if removed else "") if x) \
+                or "the same parameters with other ranges or choices"
+        raise RunnerError(f"space: the study {spec.name!r} in {surl} holds {len(trials)} trial(s) of another search "
+                          f"space ({detail}); give the new search another name (--set name={spec.name}-2), or "
+                          "pass --force-new to start the study anew (its trials are exported to trials.csv in "
+                          "the old run folder first)")
+
+
+def _start_anew(study, spec: StudySpec, storage_obj, run_root: Path, out: TextIO):
+    """``--force-new``: export the study's trials to ``trials.csv`` in its run folder (which stays), delete the
+    study from the storage and create it again, empty (a new run key, so a new run folder)."""
+    import optuna
+
+    from retrieval.utils import atomic_write_text
+
+    from .study import RUN_KEY_ATTR, open_study
+
+    old_root = run_root / study.user_attrs.get(RUN_KEY_ATTR, "")
+    old_root.mkdir(parents=True, exist_ok=True)
+    frame = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "datetime_start",
+                                          "datetime_complete"))
+    atomic_write_text(old_root / "trials.csv", frame.to_csv(index=False))
+    n = len(study.get_trials(deepcopy=False))
+    optuna.delete_study(study_name=spec.name, storage=storage_obj)
+    out.write(f"--force-new: the study {spec.name!r} had {n} trial(s); exported to {old_root / 'trials.csv'} "
+              f"(its run folder {old_root} is kept) and deleted from the storage\n")
+    return open_study(spec, storage_obj)
+
+
 def _record_spec(study, spec: StudySpec, study_root: Path, surl: StorageURL) -> None:
     """Write the resolved spec and ``study.json`` (which study of which storage the folder belongs to) into the
     study's run folder; give the study a few attributes that say what it is."""
@@ -271,11 +342,14 @@ def _record_spec(study, spec: StudySpec, study_root: Path, surl: StorageURL) -> 
 
     from retrieval.utils import atomic_write_json, atomic_write_text
 
+    from .study import BUDGET_ATTR
+
     resolved = spec.to_dict()
     study_root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(study_root / "spec.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
     atomic_write_json(study_root / "study.json", {"study": spec.name, "storage": surl.display(),
                                                   "run_key": study.user_attrs.get("run_key", "")})
+    study.set_user_attr(BUDGET_ATTR, spec.num_samples)
     if "objective" not in study.user_attrs:  # the first runner describes the study
         sha = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:16]
         for key, value in {"objective": f"{spec.objective['metric']} ({spec.objective['mode']})",
@@ -283,6 +357,43 @@ def _record_spec(study, spec: StudySpec, study_root: Path, surl: StorageURL) -> 
                            "space": [p.key for p in spec.params], "spec_sha": sha,
                            "run_folder": str(study_root)}.items():
             study.set_user_attr(key, value)
+    if SPACE_ATTR not in study.user_attrs:
+        study.set_user_attr(SPACE_ATTR, space_sha(spec))
+
+
+def dry_run(source: str | Path | Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] = (), *,
+            proposals: int = 5, out: TextIO | None = None) -> StudySpec:
+    """``studies run SPEC --dry-run``: print the plan, the resolved spec and the first ``proposals``
+    configurations a new study of it would train (its sampler, seeded as in a real run), and touch nothing: no
+    storage, no run folder, no Ray."""
+    import optuna
+    import yaml
+
+    from .study import build_sampler, format_params
+    from .spec import grid_points
+
+    out = out or sys.stdout
+    spec = load_spec(source, overrides)
+    out.write(describe(spec) + "\n\nresolved spec (what spec.resolved.yaml will hold):\n")
+    out.write("".join(f"  {line}\n" for line in yaml.safe_dump(spec.to_dict(), sort_keys=False).splitlines()))
+    if spec.is_grid:
+        points = [(dict(p), [p.get("seed")]) for p in grid_points(spec)[:proposals]]
+        title = f"first {len(points)} of {spec.num_samples} grid points"
+    else:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="maximize" if spec.objective["mode"] == "max" else "minimize",
+                                    sampler=build_sampler(spec.sampler))
+        points = []
+        for _ in range(proposals):  # asked while none has finished, as a runner's first concurrent trials are
+            points.append((spec.space(study.ask()), list(spec.seeds)))
+        title = f"first {len(points)} proposals of a new study (sampler {spec.sampler['kind']})"
+    out.write(f"\n{title}:\n")
+    for i, (params, seeds) in enumerate(points):
+        shown = {k: v for k, v in params.items() if k != "seed"}
+        out.write(f"  {i}: {format_params(shown, limit=50) or '(the base)'}  seeds {seeds}\n")
+    out.write("dry run: nothing was started or written\n")
+    out.flush()
+    return spec
 
 
 class _NoTunerRestoreHint(logging.Filter):
@@ -307,4 +418,4 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-__all__ = ["RunSummary", "ray_environment", "run_study", "short_temp_dir", "trial_name"]
+__all__ = ["RunSummary", "dry_run", "ray_environment", "run_study", "short_temp_dir", "trial_name"]

@@ -36,8 +36,8 @@ from ray.tune.search.optuna import OptunaSearch
 from . import budgeted
 from .spec import SEED, StudySpec
 from .storage import StorageURL, open_storage, study_lock
-from .study import (HEARTBEAT_EVERY_S, RunnerInfo, build_sampler, derive_seed, is_stale, missing_grid_points,
-                    open_study)
+from .study import (BEST_ATTR, HEARTBEAT_EVERY_S, RunnerInfo, best_record, best_trial, build_sampler, derive_seed,
+                    is_stale, missing_grid_points, open_study)
 from .trainable import read_status
 
 UNKNOWN_RUNNER = "unknown (its runner stopped before tagging the trial)"
@@ -143,8 +143,9 @@ class StudySearcher(OptunaSearch):
             if not waiting and (self._spec.is_grid or len(trials) + n_seeds > self._spec.num_samples):
                 self.finished_reason = "budget reached"
                 return Searcher.FINISHED
-            if self._spec.scheduler["kind"] in budgeted.KINDS and not waiting:
-                self._enqueue_promotion(study, trials)
+            if self._spec.scheduler["kind"] in budgeted.KINDS and not waiting \
+                    and not self._enqueue_promotion(study, trials) and self._hold_for_promotion(trials):
+                return None  # Tune asks again when a job ends: its promotion then takes the budget left
             ot_trial = study.ask()
             params = self._suggest_from_define_by_run_func(self._space, ot_trial)
             attrs = ot_trial.user_attrs
@@ -208,6 +209,14 @@ class StudySearcher(OptunaSearch):
         else:
             study.tell(rec.number, state=TrialState.FAIL)
         self._progress_cache = None
+        self._record_best()
+
+    def _record_best(self) -> None:
+        """The study's best trial (:func:`studies.study.best_trial`) as its ``best_trial`` user attribute, so
+        other tools read the same answer as ``studies status``."""
+        best = best_trial(self._storage.get_all_trials(self._study_id, deepcopy=False), self._mode)
+        if best is not None and self.study().user_attrs.get(BEST_ATTR) != best_record(best):
+            self.study().set_user_attr(BEST_ATTR, best_record(best))
 
     # ---- helpers
     def _setup(self, study: optuna.Study) -> None:
@@ -274,13 +283,33 @@ class StudySearcher(OptunaSearch):
                           "overrides": {**self._spec.overrides(rec.params, rec.seed), **overrides}, **extras}}
 
     # ---- budgeted successive halving (studies/budgeted.py): promotions are enqueued trials
-    def _enqueue_promotion(self, study: optuna.Study, trials) -> None:
+    def _enqueue_promotion(self, study: optuna.Study, trials) -> bool:
         job = budgeted.next_job(self._spec.scheduler, self._spec.max_epochs, trials, self._spec.objective["mode"])
-        if job is not None:
-            link = {k: job[k] for k in (budgeted.PROMOTED_FROM, budgeted.CONFIRMS, budgeted.START_FROM) if k in job}
-            study.enqueue_trial(job["params"], user_attrs={
-                "seed": job["seed"] if job["seed"] is not None else self._spec.seeds[0], budgeted.RUNG: job["rung"],
-                budgeted.BUDGET: job["budget"], **link})
+        if job is None:
+            return False
+        link = {k: job[k] for k in (budgeted.PROMOTED_FROM, budgeted.CONFIRMS, budgeted.START_FROM) if k in job}
+        study.enqueue_trial(job["params"], user_attrs={
+            "seed": job["seed"] if job["seed"] is not None else self._spec.seeds[0], budgeted.RUNG: job["rung"],
+            budgeted.BUDGET: job["budget"], **link})
+        return True
+
+    def _hold_for_promotion(self, trials) -> bool:
+        """Whether to wait instead of starting a new configuration: while no job has reached the top rung, a new
+        rung-0 job must leave enough of the budget to promote one configuration through every rung
+        (:func:`studies.budgeted.jobs_needed`), so a small study still completes a trial. Only while some job
+        runs: its end may bring the promotion."""
+        opts, top = self._spec.scheduler, len(budgeted.rungs_of(self._spec.scheduler, self._spec.max_epochs)) - 1
+        started = [0] * (top + 1)
+        running = False
+        for t in trials:
+            alive = t.state == TrialState.RUNNING
+            running = running or alive
+            if alive or budgeted.job_value(t) is not None:
+                started[min(top, int(t.user_attrs.get(budgeted.RUNG, 0)))] += 1
+        if started[top] or not running:
+            return False
+        started[0] += 1
+        return budgeted.jobs_needed(opts, self._spec.max_epochs, started) > self._spec.num_samples - len(trials) - 1
 
     def _job_budget(self, attrs: Mapping[str, Any]) -> int | None:
         if self._spec.scheduler["kind"] not in budgeted.KINDS:
@@ -345,12 +374,8 @@ class StudySearcher(OptunaSearch):
         counts = {s.name: 0 for s in TrialState}
         for t in trials:
             counts[t.state.name] += 1
-        scored = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.value is not None]
-        best = None
-        if scored:
-            pick = max if self._mode == "max" else min
-            b = pick(scored, key=lambda t: t.value)
-            best = {"number": b.number, "value": b.value, "params": b.params, "state": b.state.name}
+        b = best_trial(trials, self._mode)
+        best = None if b is None else {"number": b.number, "value": b.value, "params": b.params, "state": b.state.name}
         out = {"counts": counts, "total": len(trials), "budget": self._spec.num_samples, "best": best}
         self._progress_cache = (now, out)
         return out

@@ -413,6 +413,11 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         base, base_from = base_from_study(raw["base"], base_overrides)
     else:
         base = _load_base(raw.get("base", {}), base_overrides, spec_dir)
+    if budget["max_epochs"] is not None and "train.epochs" in base_overrides \
+            and not _same(base_overrides["train.epochs"], budget["max_epochs"]):
+        raise SpecError(f"base.train.epochs: {base_overrides['train.epochs']!r} would be overridden by "
+                        f"budget.max_epochs ({budget['max_epochs']}), which sets every trial's epochs; set "
+                        f"budget.max_epochs instead (--set budget.max_epochs={base_overrides['train.epochs']})")
     implied = {"train.progress": False, "train.num_threads": int(resources["cpu"])}
     if base_from is not None:  # the source study's early stopping was its own protocol, not part of the recipe
         implied["train.patience"] = scheduler.get("patience")
@@ -429,10 +434,18 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
 
     seeds = _seeds(raw.get("seeds"), base)
     if scheduler["kind"] in budgeted.KINDS:
-        budgeted.check_options(scheduler, base.train.epochs, seeds, SpecError)
+        if scheduler.get("rungs") is not None:  # a reduced budget.max_epochs cuts the rungs above it
+            scheduler["rungs"] = budgeted.fit_rungs(scheduler["rungs"], base.train.epochs)
+        n = budget["num_samples"]
+        budgeted.check_options(scheduler, base.train.epochs, seeds, SpecError,
+                               num_samples=n if is_int(n) else None)
     raw_space = raw.get("space") or {}
     if not isinstance(raw_space, dict):
         raise SpecError(f"space: expected a mapping of dotted config keys to distributions, got {raw_space!r}")
+    if not raw_space and not SAMPLERS.entry(sampler["kind"]).meta.get("grid", False):
+        raise SpecError(f"space: empty: every trial of the {sampler['kind']} sampler would train the same "
+                        "configuration; add a parameter to search (or, to repeat one configuration over seeds, "
+                        "use sampler.kind: grid with a seeds list)")
     variants = _variants(raw.get("variants") or {}, raw_space, base)
     params = _order([_param(str(k), v, variants) for k, v in raw_space.items()])
     if check_registries:  # before the values are tried in the config: the message names the spec key
@@ -593,7 +606,7 @@ def base_from_study(raw: Mapping[str, Any], overrides: Mapping[str, Any] = ()) -
         raise SpecError(f"base.study: no study {name!r}: the storage file {surl.path} does not exist (run that "
                         "study first, or give base.storage / base.runs_dir)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage_obj = open_storage(surl)
+    storage_obj = open_storage(surl, write=False)
     try:
         study = optuna.load_study(study_name=name, storage=storage_obj)
     except KeyError:

@@ -27,20 +27,24 @@ def study_status(source: str | Path | Mapping[str, Any], overrides: Sequence[str
     """The status text of the study of ``source`` (see the module docstring)."""
     import optuna
 
-    from .study import RunnerError, RunnerInfo
+    from .study import BUDGET_ATTR, RunnerError, RunnerInfo
 
     spec = load_spec(source, overrides, check_registries=False)
     surl = resolve(storage or spec.storage, (Path(runs_dir) / spec.name).resolve())
     if surl.path is not None and not surl.path.exists():
         raise RunnerError(f"no study {spec.name!r}: {surl.path} does not exist (run it first)")
-    storage_obj = open_storage(surl)
+    storage_obj = open_storage(surl, write=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=spec.name, storage=storage_obj)
     except KeyError:
         raise RunnerError(f"no study {spec.name!r} in {surl}") from None
+    budget = spec.num_samples
+    recorded = study.user_attrs.get(BUDGET_ATTR)
+    if isinstance(recorded, int) and not any(str(o).startswith("budget.") for o in overrides):
+        budget = recorded  # what the study's last runner was given (e.g. --set budget.num_samples=4)
     text = format_status(study.get_trials(deepcopy=False), name=spec.name, where=str(surl),
-                         metric=spec.objective["metric"], mode=spec.objective["mode"], budget=spec.num_samples,
+                         metric=spec.objective["metric"], mode=spec.objective["mode"], budget=budget,
                          me=RunnerInfo.current())
     folder = study.user_attrs.get("run_folder")
     return text + (f"run folder: {folder}\n" if folder else "")
@@ -50,8 +54,7 @@ def format_status(trials: Sequence, *, name: str, where: str, metric: str, mode:
                   me=None) -> str:
     from optuna.trial import TrialState
 
-    from .study import format_params
-    from .study import is_stale
+    from .study import best_trial, format_params, is_stale
 
     counts = {s: sum(t.state == s for t in trials) for s in TrialState}
     parts = [f"{label} {counts[s]}" for s, label in ((TrialState.COMPLETE, "complete"), (TrialState.PRUNED, "pruned"),
@@ -71,10 +74,18 @@ def format_status(trials: Sequence, *, name: str, where: str, metric: str, mode:
             note = "stale: its runner is gone (run with --resume)"
         elif t.state == TrialState.WAITING:
             note = f"queued (seed {a['seed']})" if "seed" in a else "queued"
+        value = t.value
+        if t.state == TrialState.RUNNING and t.intermediate_values:
+            value = t.intermediate_values[max(t.intermediate_values)]
+            note = note or "running: latest epoch"
+        if a.get("promoted_from") is not None:
+            note = f"rung {a.get('rung')}, promoted from #{a['promoted_from']}" + (f"; {note}" if note else "")
+        elif a.get("confirms") is not None:
+            note = f"rung {a.get('rung')}, repeats #{a['confirms']}" + (f"; {note}" if note else "")
         if "seed" in a and t.state != TrialState.WAITING and len({x.user_attrs.get("seed") for x in trials}) > 1:
             note = f"seed {a['seed']}" + (f"; {note}" if note else "")
         params = t.params or (t.system_attrs.get("fixed_params") or {})
-        rows.append([str(t.number), t.state.name, f"{t.value:.4f}" if t.value is not None else "-",
+        rows.append([str(t.number), t.state.name, f"{value:.4f}" if value is not None else "-",
                      str(epochs) if epochs is not None else "-", _duration(a.get("wall_time_s")), _clip(note, 60),
                      format_params(dict(params), limit=12)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -82,10 +93,14 @@ def format_status(trials: Sequence, *, name: str, where: str, metric: str, mode:
     for r in rows:
         cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
         lines.append("  ".join(cells).rstrip())
-    scored = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.value is not None]
-    if scored:
-        b = (max if mode == "max" else min)(scored, key=lambda t: t.value)
-        lines.append(f"best: #{b.number} {metric} {b.value:.4f} ({format_params(b.params, limit=20)})")
+    b = best_trial(trials, mode)
+    if b is not None:
+        where_ = ""
+        if b.state != TrialState.COMPLETE:
+            rung = b.user_attrs.get("rung")
+            where_ = (f" [{b.state.name}: no trial has finished its schedule yet; best of the highest "
+                      + (f"rung reached, rung {rung}]" if rung is not None else "fidelity reached]"))
+        lines.append(f"best: #{b.number} {metric} {b.value:.4f}{where_} ({format_params(b.params, limit=20)})")
         if b.user_attrs.get("run_dir"):
             lines.append(f"  run directory: {b.user_attrs['run_dir']}")
         test = b.user_attrs.get("test_metrics") or {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class StorageURL:
     url: str
     kind: str  # "sqlite" | "journal" | "postgresql"
     path: Path | None = None
+    default: bool = False  # the study's own SQLite file in its run folder (the folder is created with it)
 
     @property
     def is_server(self) -> bool:
@@ -71,7 +73,9 @@ def default_url(run_root: str | Path) -> str:
 
 def resolve(url: str | None, run_root: str | Path) -> StorageURL:
     """Parse and normalise ``url`` (None: the SQLite file in ``run_root``)."""
-    url = url or default_url(run_root)
+    if not url:
+        path = Path(run_root).resolve() / "optuna.db"
+        return StorageURL(f"sqlite:///{path}", "sqlite", path, default=True)
     if url.startswith("journal:"):
         raw = url[len("journal:"):]
         if raw.startswith("//"):  # journal:///abs/path written URL-style
@@ -104,19 +108,84 @@ def check_cluster(storage: StorageURL, address: str | None) -> None:
             "postgresql://USER:PASSWORD@HOST:5432/DB (SQLite and journal files are for one machine)")
 
 
-def open_storage(storage: StorageURL):
-    """The Optuna storage object (Ray's OptunaSearch wants an object, not a URL)."""
+def check_folder(path: Path, what: str, *, create: bool = True) -> None:
+    """Make sure ``path`` is (or, with ``create``, can become) a folder: a regular file at ``path`` or at one of
+    its parents is a :class:`StorageError` naming it, as is a folder that cannot be created."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise StorageError(f"{what}: {p} is a file, not a folder" + (f" (in {path})" if p != path else "")
+                                   + "; pick another path")
+            break
+    if not path.is_dir():
+        if not create:
+            raise StorageError(f"{what}: the folder {path} does not exist; create it first or pick another path")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{what}: cannot create the folder {path}: {exc.strerror or exc}") from None
+
+
+def _check_file(storage: StorageURL, write: bool) -> None:
+    """A file storage must be usable before Optuna touches it: its folder there (only the study's default SQLite
+    file creates its run folder), the file a file, an SQLite file an SQLite database, writable when ``write``."""
+    path = storage.path
+    check_folder(path.parent, f"storage: {storage}", create=storage.default and write)
+    if path.exists() and not path.is_file():
+        raise StorageError(f"storage: {path} is not a file")
+    if write and path.exists() and not _writable(path):
+        raise StorageError(f"storage: {path} is read-only (the file, its folder or its file system); make it "
+                           "writable (SQLite also writes a journal beside the file) or copy the study elsewhere")
+    if storage.kind == "journal" or not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as fh:
+        if fh.read(16) != b"SQLite format 3\x00":
+            raise StorageError(f"storage: {path} is not an SQLite database (another file at that path?); "
+                               "pick another path for the study's storage")
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"storage: cannot read the SQLite database {path}: {exc} (a damaged file?)") from None
+
+
+def _writable(path: Path) -> bool:
+    """The file and its folder take writes: permissions (what os.access says) and a file system not mounted
+    read-only (which root's os.access does not see)."""
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        return False
+    try:
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except OSError:
+        return True
+
+
+def open_storage(storage: StorageURL, *, write: bool = True):
+    """The Optuna storage object (Ray's OptunaSearch wants an object, not a URL). A file storage that cannot be
+    used (see :func:`_check_file`; ``write``: the runner will write to it) is a :class:`StorageError`."""
     import optuna
 
-    if storage.kind == "journal":
-        from optuna.storages.journal import JournalFileBackend
+    if storage.kind in ("journal", "sqlite"):
+        _check_file(storage, write)
+    try:
+        if storage.kind == "journal":
+            from optuna.storages.journal import JournalFileBackend
 
-        storage.path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(storage.path)))
-    if storage.kind == "sqlite":
-        storage.path.parent.mkdir(parents=True, exist_ok=True)
-        # a longer busy timeout: the status command or a second reader may hold the file briefly
-        return optuna.storages.RDBStorage(storage.url, engine_kwargs={"connect_args": {"timeout": 60}})
+            return optuna.storages.JournalStorage(JournalFileBackend(str(storage.path)))
+        if storage.kind == "sqlite":
+            # a longer busy timeout: the status command or a second reader may hold the file briefly
+            return optuna.storages.RDBStorage(storage.url, engine_kwargs={"connect_args": {"timeout": 60}})
+    except StorageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy / optuna errors of a damaged file: name the file
+        raise StorageError(f"storage: cannot open {storage}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+                           ) from None
     try:
         with _advisory_lock(_with_driver(storage.url), "schema"):  # runners starting together on an empty
             # database would both create Optuna's tables (and one would fail)
@@ -188,5 +257,5 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
-__all__ = ["StorageError", "StorageURL", "check_cluster", "default_url", "open_storage", "redact", "resolve",
-           "study_lock"]
+__all__ = ["StorageError", "StorageURL", "check_cluster", "check_folder", "default_url", "open_storage", "redact",
+           "resolve", "study_lock"]

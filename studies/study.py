@@ -177,8 +177,9 @@ def open_study(spec: StudySpec, storage_obj, *, create: bool = True) -> optuna.S
     else:
         study = optuna.load_study(study_name=spec.name, storage=storage_obj)
     if study.direction.name.lower() != direction:
-        raise RunnerError(f"objective.mode: the study {spec.name!r} in the storage {direction.replace('imize', '')}"
-                          f"imizes ({study.direction.name.lower()}), the spec asks to {direction}")
+        raise RunnerError(f"objective.mode: the study {spec.name!r} in the storage is set to "
+                          f"{study.direction.name.lower()}, the spec asks to {direction} (mode "
+                          f"{spec.objective['mode']}); give the study another name or fix objective.mode")
     return study
 
 
@@ -214,6 +215,44 @@ def missing_grid_points(spec: StudySpec, trials: Sequence[FrozenTrial]) -> list[
     return [p for p in grid_points(spec)[: spec.num_samples] if _key(p) not in seen]
 
 
+def fidelity(trial: FrozenTrial) -> tuple[int, int, int]:
+    """How far a finished trial got, to compare trials of a multi-fidelity study: its rung (successive halving by
+    promotion; 0 for other schedulers), then COMPLETE above stopped early, then (for a trial stopped early) the
+    epochs it trained."""
+    rung = int(trial.user_attrs.get("rung", 0) or 0)
+    if trial.state == TrialState.COMPLETE:
+        return rung, 1, 0
+    epochs = trial.user_attrs.get("epochs_trained")
+    if not isinstance(epochs, int):
+        epochs = max(trial.intermediate_values) if trial.intermediate_values else 0
+    return rung, 0, int(epochs)
+
+
+def best_trial(trials: Sequence[FrozenTrial], mode: str) -> FrozenTrial | None:
+    """The best trial of a study: the best value among the finished trials (COMPLETE or PRUNED, with a finite
+    value) at the highest :func:`fidelity` reached. A scheduler's short runs do not compete with the runs that
+    went further: in a ``promotion_sh`` study that is the best top-rung (COMPLETE) job once there is one, which is
+    what Optuna's own ``best_trial`` (``optuna best-trial``, optuna-dashboard) picks; before that, the best job of
+    the highest rung reached. Ties go to the earlier trial. None while no trial has a value."""
+    scored = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.value is not None
+              and math.isfinite(t.value)]
+    if not scored:
+        return None
+    top = max(fidelity(t) for t in scored)
+    sign = 1.0 if mode == "max" else -1.0
+    return max((t for t in scored if fidelity(t) == top), key=lambda t: (sign * t.value, -t.number))
+
+
+BEST_ATTR = "best_trial"
+BUDGET_ATTR = "num_samples"  # the budget the study's last runner was given (``studies status`` shows it)
+
+
+def best_record(trial: FrozenTrial) -> dict[str, Any]:
+    """What the study's ``best_trial`` user attribute holds (set by the runner after every finished trial)."""
+    return {"number": trial.number, "value": trial.value, "state": trial.state.name,
+            "rung": int(trial.user_attrs.get("rung", 0) or 0), "run_dir": trial.user_attrs.get("run_dir")}
+
+
 def format_params(params: Mapping[str, Any], limit: int = 6) -> str:
     """``k=v, k=v, ...`` with floats to 4 significant digits and at most ``limit`` items."""
     items = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()]
@@ -224,6 +263,7 @@ def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-__all__ = ["HEARTBEAT_EVERY_S", "RUN_KEY_ATTR", "RunnerError", "RunnerInfo", "STALE_AFTER_S", "budget_left",
-           "build_random", "build_sampler", "build_tpe", "derive_seed", "format_params", "is_stale",
-           "missing_grid_points", "open_study", "runner_alive", "study_folder"]
+__all__ = ["BEST_ATTR", "BUDGET_ATTR", "HEARTBEAT_EVERY_S", "RUN_KEY_ATTR", "RunnerError", "RunnerInfo", "STALE_AFTER_S",
+           "best_record", "best_trial", "budget_left", "build_random", "build_sampler", "build_tpe", "derive_seed",
+           "fidelity", "format_params", "is_stale", "missing_grid_points", "open_study", "runner_alive",
+           "study_folder"]

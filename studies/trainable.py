@@ -150,6 +150,7 @@ def run_trial(config: Mapping[str, Any], fit_fn: FitFn) -> None:
                   "traceback": "".join(traceback.format_exc(limit=8))[-4000:]}
     status["wall_time_s"] = report.elapsed()
     status["seed"] = config["trial"]["seed"]
+    run_dir.mkdir(parents=True, exist_ok=True)  # a folder deleted while the trial ran still gets its outcome
     atomic_write_json(run_dir / STATUS_FILE, status)
 
 
@@ -194,9 +195,21 @@ def fit_retriever(config: Mapping[str, Any], run_dir: Path, report: TuneReport) 
     torch.set_num_threads(int(study["cpu"]))
     cfg = TrialConfig.from_dict(study["base"]).with_overrides(trial["overrides"])
     result = fit(cfg, run_dir, report=report, resume=True)
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if missing:  # deleted or moved while it trained: Optuna must not point at a folder that cannot be evaluated
+        raise RunFolderLost(f"the run folder {run_dir} lost {', '.join(missing)} while the trial trained (deleted "
+                            "or moved?); its result cannot be evaluated")
     return {"stopped": result.stopped, "fingerprint": result.fingerprint, "best_epoch": result.best_epoch,
             "epochs_trained": result.epochs_trained, "val": result.val, "test": result.test,
             "history": result.history}
+
+
+#: What a finished run folder holds (the trial contract); a trial whose folder lacks one of them is a FAIL.
+RUN_FILES = ("config.yaml", "metrics.json", "per_query.csv", "best.pt")
+
+
+class RunFolderLost(RuntimeError):
+    """A trial's run folder lost its files while the trial trained."""
 
 
 class _NoopStop(Exception):
@@ -228,5 +241,5 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-__all__ = ["STATUS_FILE", "STOP_FILE", "TuneReport", "best_of", "fit_retriever", "noop_trainable", "read_status",
-           "request_stop", "run_dir_of", "run_trial", "train_trial"]
+__all__ = ["RUN_FILES", "STATUS_FILE", "STOP_FILE", "RunFolderLost", "TuneReport", "best_of", "fit_retriever",
+           "noop_trainable", "read_status", "request_stop", "run_dir_of", "run_trial", "train_trial"]

@@ -64,6 +64,11 @@ def test_cli_refuses_sqlite_with_address(tmp_path):
 
 
 def test_file_storages_open(tmp_path):
+    # the study's default SQLite file creates its run folder; a storage the user names must have its folder
+    with pytest.raises(StorageError, match=r"the folder .*/j does not exist; create it first"):
+        open_storage(resolve(f"journal:{tmp_path / 'j' / 'study.log'}", tmp_path / "run"))
+    assert not (tmp_path / "j").exists()
+    (tmp_path / "j").mkdir()
     for url in (None, f"journal:{tmp_path / 'j' / 'study.log'}"):
         s = resolve(url, tmp_path / "run")
         study = optuna.create_study(study_name="x", storage=open_storage(s))
