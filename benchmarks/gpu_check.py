@@ -362,7 +362,7 @@ def _quiet_transformers() -> None:
 
 def markdown_report(p: dict[str, Any]) -> str:
     dev = p["device"]
-    ref = "cpu" if dev == "cuda" else "cpu again"
+    ref_label = "cpu" if dev == "cuda" else "cpu again"
     m = p["machine"]
     md = (f"# gpu_check: {p['device_name']} ({dev})\n\n"
           f"{m['date']}, torch {m['torch']} (CUDA {p['device_facts']['torch_cuda'] or '-'}), {m['cpus']} CPUs "
@@ -380,9 +380,10 @@ def markdown_report(p: dict[str, Any]) -> str:
                      c["first_epoch_loss_rel"], d["val_map10"], ref["val_map10"], d["test_map10"], ref["test_map10"],
                      d["train_s_per_epoch"], ref["train_s_per_epoch"], c["speed_ratio"], mem,
                      "yes" if c["within_tolerance"] else "**no**"])
-    md += markdown_table(["run", "AMP (score dtype)", f"1st-epoch loss, {dev}", ref, "rel. diff",
-                          f"val mAP@10, {dev}", ref, f"test mAP@10, {dev}", ref, f"train s/epoch, {dev}", ref,
-                          f"time {ref} / {dev}", "peak GPU MiB", "within"], rows)
+    md += markdown_table(["run", "AMP (score dtype)", f"1st-epoch loss, {dev}", ref_label, "rel. diff",
+                          f"val mAP@10, {dev}", ref_label, f"test mAP@10, {dev}", ref_label,
+                          f"train s/epoch, {dev}", ref_label, f"time {ref_label} / {dev}", "peak GPU MiB", "within"],
+                         rows)
     s = p["study"]
     if s is not None:
         md += (f"\n## Study: 2 trials, resources.gpu={s['resources']['gpu']} each, max_concurrent 2\n\n"

@@ -40,6 +40,8 @@ def test_cpu_quick_check_runs_and_records_every_field(tmp_path, cache_dir):
     md = (tmp_path / "gpu_check_cpu_quick.md").read_text()
     assert md.startswith(f"# gpu_check: {saved['device_name']} (cpu)") and "**OK**" in md
     assert all(r.name in md for r in gpu_check.QUICK_RUNS)
+    header = next(line for line in md.splitlines() if line.startswith("| run |"))
+    assert "| 1st-epoch loss, cpu | cpu again |" in header and "{" not in header
 
 
 def _fake_run(loss: float, val: float, test: float, seconds: float = 1.0) -> dict:
