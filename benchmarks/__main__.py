@@ -8,6 +8,7 @@ COMMANDS = {
     "seed_noise": "benchmarks.seed_noise",
     "planted_effects": "benchmarks.planted_effects",
     "harness_overhead": "benchmarks.harness_overhead",
+    "gpu_check": "benchmarks.gpu_check",
     "perf": "benchmarks.perf",
     "leaderboard": "benchmarks.leaderboard.cli",
 }

@@ -140,10 +140,12 @@ class BatchAssembler:
             audio = self.data.encoded.train_batch(idx, rng, self.device)
         else:
             x, lengths = make_audio_batch([self.data.features[i] for i in idx], self.frames, self.fill, rng)
+            # on the training device before anything meets the model's standardisation (buffers on that device);
+            # the augmentations draw on ``gen``'s device (the CPU) and move their draws, so they are the same
+            x, lengths = x.to(self.device), lengths.to(self.device)
             x = self.audio_augment.gain(x, gen)
             x = normalise_batch(x, lengths, self.mean, self.std)
             x = self.audio_augment.spectral(x, lengths, gen)
-            x, lengths = x.to(self.device), lengths.to(self.device)
         metadata = None
         if self.metadata is not None:
             metadata = [self.metadata[i] for i in idx]

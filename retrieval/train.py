@@ -325,6 +325,16 @@ class Optimisation:
         return {f"lr_{g['name']}": g["lr"] for g in self.optimizer.param_groups}
 
 
+#: The dtype of mixed precision (``train.amp`` on CUDA): float16 with a gradient scaler, as in the DCASE systems.
+AMP_DTYPE = torch.float16
+
+
+def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """The forward pass's mixed-precision context: float16 autocast on ``device`` when ``enabled`` (see
+    :func:`build_optimisation`: CUDA with ``train.amp`` only); a no-op context otherwise."""
+    return torch.autocast(device_type=device.type, dtype=AMP_DTYPE, enabled=enabled)
+
+
 def steps_per_epoch(cfg: TrialConfig, train: SplitData) -> int:
     """Optimiser steps of one epoch as the learning-rate schedule counts them."""
     per_clip = 1 if cfg.data.epoch_mode == "clip" else \
@@ -501,7 +511,7 @@ def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: Tria
                leave=False, file=sys.stderr, dynamic_ncols=True)
     for b in bar:
         batch = batches(pairs[b * size:(b + 1) * size], rng, gen)
-        with torch.autocast(device_type=batches.device.type, dtype=torch.float16, enabled=opt.use_amp):
+        with autocast(batches.device, opt.use_amp):
             loss = model.loss(batch.x, batch.lengths, batch.captions, batch.metadata, batch.positives,
                               audio=batch.audio)
         if not torch.isfinite(loss):
@@ -590,7 +600,8 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     result = RunResult(
         run_dir=str(run_dir), fingerprint=fingerprint, best_epoch=progress.best["epoch"], val=val_metrics,
         test=test_metrics, history=progress.history, epochs_trained=len(progress.history), stopped=stopped,
-        wall_time_s=time.time() - t_start, extra=run_extra(cfg, data, frozen_caches, batches.text_augment))
+        wall_time_s=time.time() - t_start, extra=run_extra(cfg, data, frozen_caches, batches.text_augment,
+                                                           device=device, amp=opt.use_amp))
     atomic_write_json(run_dir / "metrics.json", {**asdict(result), "complete": True})
     return result
 
@@ -612,9 +623,13 @@ def final_evaluation(model, data: RunData, cfg: TrialConfig, run_dir: Path,
     return _prefixed(val_qm.summary(), "val"), test_metrics
 
 
-def run_extra(cfg: TrialConfig, data: RunData, frozen_caches, text_aug) -> dict[str, Any]:
-    """``RunResult.extra``: cache statistics, data folders and sizes, text augmentation statistics."""
-    return {"feature_cache": {"hits": data.cache.hits, "misses": data.cache.misses},
+def run_extra(cfg: TrialConfig, data: RunData, frozen_caches, text_aug, *, device: torch.device | None = None,
+              amp: bool = False) -> dict[str, Any]:
+    """``RunResult.extra``: where it trained (device, whether mixed precision was on), cache statistics, data
+    folders and sizes, text augmentation statistics."""
+    return {"device": {"type": device.type if device is not None else "cpu", "amp": bool(amp),
+                       "amp_dtype": str(AMP_DTYPE).replace("torch.", "") if amp else None},
+            "feature_cache": {"hits": data.cache.hits, "misses": data.cache.misses},
             "encoder_cache": frozen_caches.as_dict(),
             "data_root": str(data.roots[cfg.data.dataset]), "n_train": len(data.train.features),
             "n_val": len(data.val.features), "n_test": len(data.test.features),
