@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from retrieval.utils import atomic_write_json, atomic_write_text, git_commit
+from retrieval.errors import UsageError
+from retrieval.utils import atomic_write_json, atomic_write_text, file_in_the_way, git_commit
 
 
 def machine() -> dict[str, Any]:
@@ -30,6 +31,15 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         return str(v)
 
     return render(header, [[fmt(v) for v in row] for row in rows])
+
+
+def check_folder_option(flag: str, path: str | Path) -> None:
+    """Refuse, before any training, a folder option (``--out``, ``--runs-dir``) that names a regular file or a path
+    under one (:class:`~retrieval.errors.UsageError`)."""
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        where = "is a file" if blocker == Path(path).expanduser() else f"lies under {blocker}, which is a file"
+        raise UsageError(f"{flag} {path}: {where}, not a folder: give a folder path")
 
 
 def write_results(out_dir: str | Path, name: str, payload: dict[str, Any], markdown: str) -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from retrieval.errors import command_line
 
-from .common import machine, markdown_table, write_results
+from .common import check_folder_option, machine, markdown_table, write_results
 
 
 def random_map10(n_items: int) -> float:
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resamples", type=int, default=10_000)
     p.add_argument("--out", default="benchmarks/results")
     args = p.parse_args(argv)
+    for flag in ("--runs-dir", "--out"):
+        check_folder_option(flag, getattr(args, flag[2:].replace("-", "_")))
     from retrieval.config import parse_override
     from reports.stats import compare_arms, holm
 

@@ -27,7 +27,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .common import machine, markdown_table, write_results
+from retrieval.errors import command_line
+
+from .common import check_folder_option, machine, markdown_table, write_results
 from .seed_noise import read_runs, run_label, train_or_reuse
 
 
@@ -210,6 +212,7 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(md)
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks planted_effects", description=__doc__.splitlines()[0])
     p.add_argument("--config", default="synthcaps-small",
@@ -227,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results",
                    help="folder of planted_effects.json and .md (default benchmarks/results)")
     args = p.parse_args(argv)
+    for flag in ("--runs-dir", "--out"):
+        check_folder_option(flag, getattr(args, flag[2:].replace("-", "_")))
     if args.seeds < 2:
         p.error(f"--seeds must be >= 2 (the recipe test needs two runs per arm), got {args.seeds}")
     if args.jobs < 1:

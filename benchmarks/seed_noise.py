@@ -34,7 +34,7 @@ import numpy as np
 
 from retrieval.errors import command_line
 
-from .common import machine, markdown_table, write_results
+from .common import check_folder_option, machine, markdown_table, write_results
 
 
 def run_label(overrides: dict[str, Any]) -> str:
@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resamples", type=int, default=10_000)
     p.add_argument("--out", default="benchmarks/results")
     args = p.parse_args(argv)
+    for flag in ("--runs-dir", "--out"):
+        check_folder_option(flag, getattr(args, flag[2:].replace("-", "_")))
     for name in ("seeds", "arm_size", "compare_seeds", "resamples"):
         if getattr(args, name) < (2 if name in ("seeds", "compare_seeds") else 1):
             p.error(f"--{name.replace('_', '-')} is too small: {getattr(args, name)}")

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="pairwise significance tests between runs, or arms of seed runs",
                        description="For each pair of arms -- a positional RUN is a one-run arm; --arm "
                                    "NAME=PATH[,PATH...] is an arm of several seed runs of one recipe: mean "
-                                   "difference of mAP@10 with a 95%% CI and p, Holm across the pairs. Both arms with "
+                                   "difference of mAP@10 with a 95% CI and p, Holm across the pairs. Both arms with "
                                    ">= 2 runs: recipe t-test over seeds and queries (seed-aware). Otherwise: paired "
                                    "randomization test, bootstrap CI and Wilcoxon test over the queries (covers "
                                    "query sampling only).")

@@ -35,6 +35,7 @@ from retrieval.errors import HarnessError
 __all__ = [
     "CollectError",
     "PerQuery",
+    "RunRecipe",
     "StudyData",
     "TrialRecord",
     "align_runs",
@@ -42,6 +43,8 @@ __all__ = [
     "open_study",
     "per_query_path",
     "read_per_query",
+    "recipe_differences",
+    "run_recipe",
     "sha256_file",
     "trials_digest",
 ]
@@ -192,6 +195,61 @@ def align_runs(runs: Sequence[PerQuery], names: Sequence[str]) -> tuple[list[tup
         aps.append(a)
         ranks.append(r)
     return order, aps, ranks
+
+
+@dataclass(frozen=True)
+class RunRecipe:
+    """What a run folder's ``config.yaml`` says about the run: its seed (``train.seed``), its fingerprint, and the
+    fingerprint of its *recipe* (the configuration with the seed left out: equal for the seeds of one recipe)."""
+
+    run_dir: Path
+    seed: int
+    fingerprint: str
+    recipe: str
+    config: dict[str, Any]
+
+
+def run_recipe(path: str | Path) -> RunRecipe:
+    """The :class:`RunRecipe` of a run (its folder, or a per-query file in it): read from ``config.yaml`` in that
+    folder; :class:`CollectError` naming the file when it is missing or not a run's config."""
+    from retrieval.config import TrialConfig
+
+    p = Path(path)
+    run_dir = p if p.is_dir() else p.parent
+    f = run_dir / "config.yaml"
+    if not f.is_file():
+        raise CollectError(f"{run_dir}: no config.yaml (the run folder's record of its seed and configuration); "
+                           "give the run folders that training wrote")
+    try:
+        cfg = TrialConfig.load(f)
+    except HarnessError as exc:
+        raise CollectError(f"{f}: not a run's config: {exc}") from None
+    except (OSError, ValueError) as exc:  # unreadable file, YAML syntax
+        raise CollectError(f"{f}: cannot read: {' '.join(str(exc).split())}") from None
+    recipe = cfg.with_overrides({"train.seed": 0}).fingerprint()
+    return RunRecipe(run_dir=run_dir, seed=int(cfg.train.seed), fingerprint=cfg.fingerprint(), recipe=recipe,
+                     config=cfg.to_dict())
+
+
+def recipe_differences(a: RunRecipe, b: RunRecipe, limit: int = 3) -> list[str]:
+    """The dotted keys (with both values) in which the configurations of ``a`` and ``b`` differ, apart from the seed
+    and the settings that cannot change a result (progress bars, the cache folder); the first ``limit``."""
+    from retrieval.config import NON_SEMANTIC_KEYS
+
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    fa, fb = flat(a.config), flat(b.config)
+    skip = {"train.seed", *NON_SEMANTIC_KEYS}
+    keys = sorted(k for k in set(fa) | set(fb) if k not in skip and fa.get(k) != fb.get(k))
+    return [f"{k}: {fa.get(k)!r} vs {fb.get(k)!r}" for k in keys[:limit]] + (
+        [f"{len(keys) - limit} more"] if len(keys) > limit else [])
 
 
 def _short(text: str, n: int = 80) -> str:

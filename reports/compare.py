@@ -1,8 +1,9 @@
 """``python -m reports compare``: pairwise significance tests between runs, or between arms of several seed runs.
 
 Arms: each positional argument is a one-run arm (a run directory holding ``per_query.csv``, or a ``per_query.csv``
-file); ``--arm NAME=PATH[,PATH...]`` (repeatable) is an arm whose runs are seeds of one training recipe. Positional
-arms come first, in argument order, then the ``--arm`` arms in theirs. Every run of every arm is paired by
+file); ``--arm NAME=PATH[,PATH...]`` (repeatable) is an arm whose runs are seeds of one training recipe:
+distinct seeds of one configuration, as each run folder's ``config.yaml`` records them (:func:`check_seed_arm`).
+Positional arms come first, in argument order, then the ``--arm`` arms in theirs. Every run of every arm is paired by
 ``(query, target)`` (:func:`reports.collect.align_runs`; mismatched query sets are an error naming both runs and a
 query only one has).
 
@@ -28,11 +29,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .collect import CollectError, align_runs, metrics_from_per_query, per_query_path, read_per_query
+from .collect import (CollectError, align_runs, metrics_from_per_query, per_query_path, read_per_query,
+                      recipe_differences, run_recipe)
 from .render import text_table
 from .stats import RecipeTest, compare_arms, holm, significance_mark
 
-__all__ = ["compare_runs", "format_comparison", "parse_arm"]
+__all__ = ["check_seed_arm", "compare_runs", "format_comparison", "parse_arm"]
 
 _ARM_SYNTAX = "NAME=PATH[,PATH...]"
 
@@ -63,6 +65,31 @@ def parse_arm(text: str) -> tuple[str, list[str]]:
 
 def _arm_arg(name: str, paths: Sequence[str | Path]) -> str:
     return f"--arm {name + '=' + ','.join(str(p) for p in paths)!r}"
+
+
+def check_seed_arm(arg: str, paths: Sequence[Path]) -> None:
+    """The runs of an arm must be distinct seeds of one configuration (:func:`reports.collect.run_recipe`, from
+    each run folder's ``config.yaml``): a seed used twice (a copied run) or another configuration would make the
+    recipe test's seed variance meaningless. :class:`CollectError` naming ``arg`` and the run folders otherwise."""
+    recipes = []
+    for p in paths:
+        try:
+            recipes.append(run_recipe(p))
+        except CollectError as exc:
+            raise CollectError(f"{arg}: {exc}") from None
+    first = recipes[0]
+    for r in recipes[1:]:
+        if r.recipe != first.recipe:
+            diff = "; ".join(recipe_differences(first, r)) or "their fingerprints differ"
+            raise CollectError(f"{arg}: {first.run_dir} and {r.run_dir} are runs of different configurations "
+                               f"({diff}): the runs of an arm must be seeds of one configuration")
+    by_seed: dict[int, Path] = {}
+    for r in recipes:
+        if r.seed in by_seed:
+            raise CollectError(f"{arg}: {by_seed[r.seed]} and {r.run_dir} are both seed {r.seed} of one "
+                               "configuration (a copy, or the same run twice?): the runs of an arm must be distinct "
+                               "seeds")
+        by_seed[r.seed] = r.run_dir
 
 
 def _finite(x):
@@ -108,6 +135,8 @@ def compare_runs(paths: Sequence[str | Path] = (), *, names: Sequence[str] | Non
                 raise CollectError(f"{arg}: {p} is listed twice (as {seen[f]} too): the runs of an arm must be "
                                    "distinct seeds")
             seen[f] = p
+        if len(ps) > 1:
+            check_seed_arm(arg, ps)
         groups.append((name, ps))
     if len(groups) < 2:
         raise CollectError("compare needs at least two runs (run directories or per_query.csv files) or arms "

@@ -106,7 +106,9 @@ def importance_table(trials: list[FrozenTrial], *, direction: str = "maximize", 
     if low is None:
         return frame
     epoch, surrogate = low
-    extra = _final_importance(surrogate, direction=direction, seed=seed, min_trials=min_trials)
+    # the surrogates are COMPLETE and PRUNED trials re-made as COMPLETE ones: count them as what they were
+    extra = _final_importance(surrogate, direction=direction, seed=seed, min_trials=min_trials,
+                              counted="COMPLETE or PRUNED trial", valued=f"with a finite value at epoch {epoch}")
     suffix = f" @ epoch {epoch}"
     rows = [(f"{r.branch}{suffix}", r.evaluator, r.param, float(r.importance), int(r.n_trials))
             for r in extra.itertuples(index=False)]
@@ -135,7 +137,8 @@ def _first_rung_trials(trials: Sequence[FrozenTrial]) -> tuple[int, list[FrozenT
 
 
 def _final_importance(trials: list[FrozenTrial], *, direction: str = "maximize", seed: int = 0,
-                      min_trials: int = MIN_TRIALS) -> pd.DataFrame:
+                      min_trials: int = MIN_TRIALS, counted: str = "COMPLETE trial",
+                      valued: str = "with a finite objective") -> pd.DataFrame:
     """Hyperparameter importance per branch of the search space and per evaluator (see the module docstring).
 
     Args:
@@ -144,6 +147,7 @@ def _final_importance(trials: list[FrozenTrial], *, direction: str = "maximize",
             trials are the best ones in this direction. fANOVA does not depend on it.
         seed: the fANOVA random forest's seed.
         min_trials: the fewest trials a branch needs (at least 3).
+        counted, valued: what the skip reasons call the trials they count (``"only 4 <counted>(s) <valued>"``).
 
     Returns:
         A frame with columns ``branch, evaluator, param, importance, n_trials``, sorted by branch (``all`` first,
@@ -162,7 +166,7 @@ def _final_importance(trials: list[FrozenTrial], *, direction: str = "maximize",
     skipped: list[tuple[str, str, str]] = []
     if not usable:
         for ev in EVALUATORS:
-            skipped.append((ALL_BRANCH, ev, f"no COMPLETE trial with a finite objective (of {len(trials)} trials)"))
+            skipped.append((ALL_BRANCH, ev, f"no {counted} {valued} (of {len(trials)} trials)"))
         return _frame(rows, skipped)
 
     names = [set(t.params) - {SEED_PARAM} for t in usable]
@@ -178,7 +182,8 @@ def _final_importance(trials: list[FrozenTrial], *, direction: str = "maximize",
         branches.append((branch_label(usable, key), [usable[i] for i in idx]))
 
     for label, members in branches:
-        r, s = _branch_importance(label, members, direction=direction, seed=seed, min_trials=min_trials)
+        r, s = _branch_importance(label, members, direction=direction, seed=seed, min_trials=min_trials,
+                                  counted=f"{counted}(s) {valued}")
         rows.extend(r)
         skipped.extend(s)
     # a conditional branch whose trials were all pruned or failed: say so rather than leave it out silently
@@ -187,7 +192,7 @@ def _final_importance(trials: list[FrozenTrial], *, direction: str = "maximize",
         holders = [t for t in trials if p in t.params]
         states = ", ".join(f"{k} {v}" for k, v in sorted(_count_states(holders).items()))
         label = branch_label([t for t in trials if t.params], {p})
-        skipped.extend((label, ev, f"{p}: no COMPLETE trial with a finite objective has it ({states})")
+        skipped.extend((label, ev, f"{p}: no {counted} {valued} has it ({states})")
                        for ev in EVALUATORS)
     return _frame(rows, skipped)
 
@@ -225,7 +230,8 @@ def branch_label(trials: Sequence[FrozenTrial], key: frozenset[str] | set[str]) 
 
 
 # ------------------------------------------------------------------------------------------------- internals
-def _branch_importance(label: str, members: list[FrozenTrial], *, direction: str, seed: int, min_trials: int
+def _branch_importance(label: str, members: list[FrozenTrial], *, direction: str, seed: int, min_trials: int,
+                       counted: str = "COMPLETE trial(s) with a finite objective"
                        ) -> tuple[list[tuple[str, str, str, float, int]], list[tuple[str, str, str]]]:
     n = len(members)
 
@@ -233,7 +239,7 @@ def _branch_importance(label: str, members: list[FrozenTrial], *, direction: str
         return [], [(label, ev, reason) for ev in EVALUATORS]
 
     if n < min_trials:
-        return skip_all(f"only {n} COMPLETE trial(s) with a finite objective (need at least {min_trials})")
+        return skip_all(f"only {n} {counted} (need at least {min_trials})")
     values = np.array([float(t.values[0]) for t in members])
     if np.ptp(values) == 0.0:
         return skip_all(f"the objective is constant ({values[0]:.6g}) in all {n} trials")

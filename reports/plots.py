@@ -328,7 +328,11 @@ def intermediate_figure(trials: Sequence[Any], *, metric: str = "objective",
     ax.legend(handles=handles, title="trial state (trials)", loc="best")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{metric} (per-epoch validation)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    # whole epochs from the first to the last reported, half an epoch of room either side (autoscale around a
+    # single epoch drew 0.945-1.050)
+    epochs = [int(s) for t in with_curves for s in t.intermediate_values]
+    ax.set_xlim(min(1, min(epochs)) - 0.5, max(epochs) + 0.5)
     ax.grid(True, axis="y")
     ax.set_title(title or f"Learning curves of {_trials(len(with_curves))}")
     fig.tight_layout()

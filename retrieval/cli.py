@@ -74,6 +74,10 @@ def cmd_synth(args) -> int:
 
     from .data.synthcaps import generate
 
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: a SynthCaps seed is an integer >= 0")
+    if args.sample_rate < 8000:
+        raise UsageError(f"--sample-rate {args.sample_rate}: give a sample rate of at least 8000 Hz")
     t0 = time.time()
     manifest = generate(args.out, args.size, args.seed, sample_rate=args.sample_rate, progress=not args.quiet,
                         version=args.version)

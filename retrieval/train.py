@@ -1,11 +1,13 @@
 """Training and evaluation of a fused retriever: ``fit(config, run_dir, report)``.
 
-``fit`` reads top to bottom: set-up (:func:`load_run_data`: generate SynthCaps if needed, load splits, log-mels
-through the on-disk cache; :func:`build_model`; the frozen encoders' output caches; :func:`build_optimisation`;
-:func:`build_batches`; the resume state) → per epoch: :func:`train_one_epoch`, :func:`evaluate` on the validation
-split, :func:`save_checkpoint`, report (early stopping is decided in one place,
-:meth:`Progress.patience_exhausted`) → :func:`final_evaluation` of the best checkpoint on the validation and test
-splits → write the run directory. Batches are assembled by :class:`retrieval.batching.BatchAssembler`.
+``fit`` reads top to bottom: set-up (:func:`check_run_dir`: refuse a bad run folder before any work;
+:func:`load_run_data`: generate SynthCaps if needed, load splits, log-mels through the on-disk cache; only then
+:func:`start_run_dir`, so that a run whose data cannot be read leaves no folder; :func:`build_model`; the frozen
+encoders' output caches; :func:`build_optimisation`; :func:`build_batches`; the resume state) → per epoch:
+:func:`train_one_epoch`, :func:`evaluate` on the validation split, :func:`save_checkpoint`, report (early stopping
+is decided in one place, :meth:`Progress.patience_exhausted`) → :func:`final_evaluation` of the best checkpoint on
+the validation and test splits → write the run directory. Batches are assembled by
+:class:`retrieval.batching.BatchAssembler`.
 
 The run directory:
 
@@ -38,10 +40,12 @@ import torch
 
 from .batching import (BatchAssembler, SplitData, epoch_pairs, epoch_seed, make_audio_batch, normalise_batch,
                        seconds_to_frames)
+from .checkpoint import CheckpointError, load_checkpoint, load_state
 from .config import ConfigError, TrialConfig
 from .encoders.cache import prepare_frozen_caches
+from .errors import HarnessError
 from .utils import (atomic_torch_save, atomic_write_json, atomic_write_text, atomic_write_yaml, default_cache_dir,
-                    git_commit, package_version)
+                    file_in_the_way, git_commit, package_version)
 
 ReportFn = Callable[[int, dict[str, float]], None]
 
@@ -52,6 +56,10 @@ class StopTrial(Exception):
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class RunDirError(HarnessError, ValueError):
+    """A run folder that cannot be used: its path is a file or lies under one, or it cannot be created."""
 
 
 @dataclass
@@ -80,10 +88,13 @@ def resolve_data_root(cfg: TrialConfig, *, progress: bool = False, dataset: str 
     given = cfg.data.root_of(dataset)
     if given is not None:
         root = Path(given).expanduser()
+        key = "data.root" if given == cfg.data.root and dataset == cfg.data.dataset else f"data.{dataset}.root"
         if is_generated(dataset):
-            source.prepare(cfg, root, progress=progress)
+            try:
+                source.prepare(cfg, root, progress=progress)
+            except FileExistsError as exc:  # a file, or a folder holding something else: the generator refuses
+                raise ConfigError(f"{key}: {exc}") from None
         if not root.is_dir():
-            key = "data.root" if given == cfg.data.root and dataset == cfg.data.dataset else f"data.{dataset}.root"
             raise ConfigError(f"{key}: {root} is not a folder")
         return root
     root = source.default_root(cfg) if is_generated(dataset) else None
@@ -388,16 +399,38 @@ def load_run_data(cfg: TrialConfig, *, progress: bool = False) -> RunData:
     return RunData(roots, cache, train, sources, val, test, extra_tests, mean, std)
 
 
-def start_run_dir(run_dir: Path, cfg: TrialConfig, fingerprint: str, *, resume: bool) -> None:
-    """Create ``run_dir`` and write ``config.yaml``; refuse (before writing anything) a folder whose ``last.pt``
-    belongs to another configuration when resuming."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+def resume_hint(last_path: Path) -> str:
+    """What to do about a ``last.pt`` that cannot be resumed from."""
+    return f"start the run over with --no-resume (or delete {last_path})"
+
+
+def check_run_dir(run_dir: Path, fingerprint: str, *, resume: bool) -> None:
+    """Refuse, before any work and without writing anything, a run folder path that is a file or lies under one,
+    and (when resuming) a folder whose ``last.pt`` cannot be read or belongs to another configuration."""
+    blocker = file_in_the_way(run_dir)
+    if blocker is not None:
+        where = "is a file" if blocker == run_dir.expanduser() else f"lies under {blocker}, which is a file"
+        raise RunDirError(f"{run_dir}: {where}, not a folder: choose another folder for the run")
     last_path = run_dir / "last.pt"
-    if resume and last_path.exists():
-        other = torch.load(last_path, map_location="cpu", weights_only=True).get("fingerprint")
+    if resume and last_path.is_file():
+        state = load_checkpoint(last_path, hint=resume_hint(last_path))
+        other = state.get("fingerprint") if isinstance(state, dict) else None
+        if other is None:
+            raise CheckpointError(f"{last_path} does not hold a run's resume state (no fingerprint): "
+                                  f"{resume_hint(last_path)}")
         if other != fingerprint:
             raise ConfigError(f"{run_dir}: holds a run of another configuration (fingerprint {other} != "
                               f"{fingerprint}); use another --out folder, or --no-resume to start over there")
+
+
+def start_run_dir(run_dir: Path, cfg: TrialConfig, fingerprint: str) -> None:
+    """Create ``run_dir`` and write ``config.yaml``. ``fit`` calls it once the data loaded, so a run that cannot
+    start leaves no folder behind (:func:`check_run_dir` has refused a bad path before)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc}): choose another "
+                          "folder for the run") from None
     atomic_write_yaml(run_dir / "config.yaml", {
         "fingerprint": fingerprint, "seed": cfg.train.seed, "version": package_version(),
         "git_commit": git_commit(), "config": cfg.to_dict()})
@@ -484,13 +517,22 @@ class Progress:
 
 def resume_from(last_path: Path, model, opt: Optimisation, device: torch.device) -> tuple[Progress, int]:
     """Load ``last.pt`` into the model and the optimisation; the progress and the number of epochs done."""
-    state = torch.load(last_path, map_location=device, weights_only=True)
-    model.load_state_dict(state["model"])  # copies into the parameters and buffers in place
-    opt.optimizer.load_state_dict(state["optimizer"])
-    opt.scheduler.load_state_dict(state["scheduler"])
-    if opt.use_amp and "scaler" in state:
-        opt.scaler.load_state_dict(state["scaler"])
-    return Progress(list(state["history"]), dict(state["best"])), int(state["epoch"])
+    hint = resume_hint(last_path)
+    state = load_checkpoint(last_path, map_location=device, hint=hint)
+    keys = ("model", "optimizer", "scheduler", "history", "best", "epoch")
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{last_path} does not hold a run's resume state (no {', '.join(missing)}): {hint}")
+    load_state(model, state["model"], last_path, hint=hint)  # copies into the parameters and buffers in place
+    try:
+        opt.optimizer.load_state_dict(state["optimizer"])
+        opt.scheduler.load_state_dict(state["scheduler"])
+        if opt.use_amp and "scaler" in state:
+            opt.scaler.load_state_dict(state["scaler"])
+        return Progress(list(state["history"]), dict(state["best"])), int(state["epoch"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{last_path}: its optimiser state does not fit this run ({type(exc).__name__}: "
+                              f"{exc}): {hint}") from None
 
 
 def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: TrialConfig, epoch: int) -> float:
@@ -551,12 +593,13 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     device, show, fingerprint = torch.device(cfg.train.device), cfg.train.progress, cfg.fingerprint()
-    start_run_dir(run_dir, cfg, fingerprint, resume=resume)
+    check_run_dir(run_dir, fingerprint, resume=resume)
 
-    # ---- set-up: data, model (frozen encoders' outputs cached), optimisation, batches, resume state
+    # ---- set-up: data, run folder, model (frozen encoders' outputs cached), optimisation, batches, resume state
     data = load_run_data(cfg, progress=show)
     text_augment = build_text_augment(cfg, data.train, data.sources, data.cache.cache_dir, progress=show,
                                       synthcaps_root=data.roots.get("synthcaps"))
+    start_run_dir(run_dir, cfg, fingerprint)  # only once the data loaded: a failed start leaves no folder
     model = build_model(cfg, data, run_dir, device, text_augment=text_augment)
     frozen_caches = prepare_frozen_caches(model, cfg, data.splits(), cache_dir=data.cache.cache_dir,
                                           frontend_key=data.cache.frontend.key(), device=device, progress=show)
@@ -594,8 +637,10 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
                 break
 
     # ---- final evaluation of the best checkpoint
-    if (run_dir / "best.pt").exists():
-        model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device, weights_only=True))
+    best_path = run_dir / "best.pt"
+    if best_path.exists():
+        hint = f"start the run over with --no-resume (or delete {best_path} and {run_dir / 'last.pt'})"
+        load_state(model, load_checkpoint(best_path, map_location=device, hint=hint), best_path, hint=hint)
     val_metrics, test_metrics = final_evaluation(model, data, cfg, run_dir, device)
     result = RunResult(
         run_dir=str(run_dir), fingerprint=fingerprint, best_epoch=progress.best["epoch"], val=val_metrics,
@@ -656,10 +701,8 @@ def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(artifacts, tmp)
         tmp.rename(run_dir / "text_encoder")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unreadable file of any kind
-        raise ConfigError(f"train.init_from: cannot read {weights}: {type(exc).__name__}: {exc}") from None
+    state = load_checkpoint(weights, error=ConfigError, prefix="train.init_from: ",
+                            hint="give a finished run folder holding best.pt, or a state-dict file")
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # a last.pt resume state
     if not isinstance(state, dict):
@@ -684,6 +727,8 @@ def load_run_model(run_dir: str | Path, device: str = "cpu"):
     run_dir = Path(run_dir)
     cfg = TrialConfig.load(run_dir / "config.yaml")
     model = Retriever(cfg, text_corpus=None, artifacts_dir=run_dir / "text_encoder")
-    state = torch.load(run_dir / "best.pt", map_location=device, weights_only=True)
-    model.load_state_dict(state)
+    best = run_dir / "best.pt"
+    hint = (f"train the run again (python -m retrieval train --config {run_dir / 'config.yaml'} --out {run_dir} "
+            "--no-resume), or use another run")
+    load_state(model, load_checkpoint(best, map_location=device, hint=hint), best, hint=hint)
     return cfg, model.to(device).eval()

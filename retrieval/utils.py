@@ -63,6 +63,18 @@ def write_cache_entry(path: Path, write: Callable[[BinaryIO], None], what: str) 
             Path(tmp).unlink(missing_ok=True)
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The file (or dangling link) that keeps ``path`` from being a folder: ``path`` itself or the nearest existing
+    folder above it when that is not a folder; None when ``path`` is a folder or can be created as one."""
+    path = Path(path).expanduser()
+    for p in (path, *path.parents):
+        if p.is_dir():
+            return None
+        if p.exists() or p.is_symlink():
+            return p
+    return None
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -57,7 +57,13 @@ def _decode(source, name: str | Path, sample_rate: int) -> np.ndarray:
     try:
         data, file_sr = sf.read(src, dtype="float32", always_2d=True)
     except Exception as exc:
-        raise DataError(name, f"cannot decode audio: {_short(exc)}") from None
+        # libsndfile names what it was given: the path, or the repr of an in-memory buffer; the file is named once,
+        # in front, so leave out its "Error opening <...>: "
+        reason = _short(exc)
+        for given in (repr(src), str(src)):
+            reason = reason.replace(f"Error opening {given}: ", "").replace(given, str(name))
+        raise DataError(name, f"cannot decode audio: {reason} (is it an audio file? replace it, or remove it from "
+                              "the data set)") from None
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise DataError(name, "audio file holds no samples")
     wave = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]

@@ -174,11 +174,10 @@ def load_audio_checkpoint(encoder: AudioEncoder, path: str | Path) -> None:
     path = Path(path).expanduser()
     if not path.is_file():
         raise ConfigError(f"audio_encoder.checkpoint: file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to read is a bad config value
-        raise ConfigError(f"audio_encoder.checkpoint: cannot read {path} as a torch state dict "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    from ..checkpoint import load_checkpoint
+
+    obj = load_checkpoint(path, error=ConfigError, prefix="audio_encoder.checkpoint: ",
+                          hint="give a state dict saved with torch.save(encoder.state_dict(), path)")
     state = _unwrap_state_dict(obj, path)
     prefixes = tuple(encoder.checkpoint_ignore_prefixes)
     state = {k: v for k, v in state.items() if not (prefixes and k.startswith(prefixes))}

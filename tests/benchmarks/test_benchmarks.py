@@ -34,3 +34,30 @@ def test_train_speed_runs_on_tiny(tmp_path, cache_dir):
     saved = json.loads((tmp_path / "train_speed.json").read_text())
     assert saved["feature_cache"]["clips"] == 64
     assert (tmp_path / "train_speed.md").read_text().startswith("# train_speed")
+
+
+@pytest.mark.parametrize("module", ["planted_effects", "seed_noise", "fusion_effect"])
+@pytest.mark.parametrize("flag,under", [("--runs-dir", False), ("--runs-dir", True), ("--out", False)])
+def test_folder_options_naming_a_file_are_error_lines_before_any_training(module, flag, under, tmp_path, capsys,
+                                                                         monkeypatch):
+    """A --runs-dir (or --out) that is a regular file, or lies under one, was a traceback (planted_effects had no
+    error handling at all), after the first training for --out."""
+    import importlib
+
+    import retrieval.train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the folder options were checked")
+
+    monkeypatch.setattr(retrieval.train, "fit", no_training)
+
+    afile = tmp_path / "afile"
+    afile.write_text("x\n")
+    path = afile / "sub" if under else afile
+    other = "--out" if flag == "--runs-dir" else "--runs-dir"
+    argv = ["--config", "synthcaps-tiny", flag, str(path), other, str(tmp_path / "ok")]
+    assert importlib.import_module(f"benchmarks.{module}").main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} {path}: ") and len(err.strip().splitlines()) == 1
+    assert (f"lies under {afile}, which is a file" if under else "is a file, not a folder") in err
+    assert not (tmp_path / "ok").exists() and afile.read_text() == "x\n"

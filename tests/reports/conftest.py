@@ -44,6 +44,20 @@ def write_run(run_dir: Path, ap: np.ndarray, *, rows: Sequence[tuple[str, str]] 
     return run_dir
 
 
+def write_config(run_dir: Path, seed: int, overrides: dict[str, Any] | None = None) -> Path:
+    """A run folder's ``config.yaml`` as training writes it: synthcaps-tiny with ``overrides`` and ``train.seed``."""
+    import yaml
+
+    from retrieval.config import TrialConfig
+
+    cfg = TrialConfig.load("synthcaps-tiny").with_overrides({**(overrides or {}), "train.seed": seed})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"fingerprint": cfg.fingerprint(), "seed": seed,
+                                                         "version": "test", "config": cfg.to_dict()},
+                                                        sort_keys=False))
+    return run_dir
+
+
 def add_trial(study, *, params: dict[str, Any], distributions: dict[str, Any], state: str = "COMPLETE",
               value: float | None = None, run_dir: Path | None = None, seed: int = 0, epochs: int = 3,
               fail_reason: str | None = None, wall: float = 10.0) -> None:
@@ -203,5 +217,5 @@ def fab():
     """The helpers above, for test modules (which cannot import conftest under --import-mode=importlib)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(write_run=write_run, add_trial=add_trial, new_study=new_study, base_scores=base_scores,
-                           queries=queries, N=N_QUERIES, VARIANTS=VARIANTS)
+    return SimpleNamespace(write_run=write_run, write_config=write_config, add_trial=add_trial, new_study=new_study,
+                           base_scores=base_scores, queries=queries, N=N_QUERIES, VARIANTS=VARIANTS)

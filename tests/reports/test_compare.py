@@ -86,6 +86,17 @@ def test_compare_bad_input_exit_2_one_line(three_runs, tmp_path, fab, capsys, ca
         assert "other" in err and "caption 3 of clip 0" in err
 
 
+@pytest.mark.parametrize("command", ["build", "verify", "compare"])
+def test_help_prints_percent_signs_once(command, capsys):
+    """A description is not %-formatted by argparse: "95%%" was printed as is."""
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "%%" not in out
+    if command == "compare":
+        assert "95% CI" in " ".join(out.split())
+
+
 def test_cli_entry_point_runs_as_a_module(three_runs):
     """The real `python -m reports` process: exit code 2 and no traceback for bad input."""
     r = subprocess.run([sys.executable, "-m", "reports", "compare", str(three_runs["A"]), "/nonexistent/run"],
@@ -104,17 +115,18 @@ def seed_arms(tmp_path, fab):
     base = fab.base_scores(200, seed=9)
     rng = np.random.default_rng(21)
 
-    def arm(name, offsets):
+    def arm(name, offsets, overrides=None, first_seed=0):
         dirs, aps = [], []
         for i, off in enumerate(offsets):
             ap = np.round(np.clip(base + off + rng.normal(0, 0.05, base.size), 0, 1), 6)
             order = rng.permutation(base.size) if i == 1 else None  # row order does not matter
             dirs.append(fab.write_run(tmp_path / f"{name}{i}", ap, order=order))
+            fab.write_config(dirs[-1], first_seed + i, overrides)  # each run: its own seed of the arm's recipe
             aps.append(ap)
         return dirs, aps
 
-    out = {"same_a": arm("sa", (0.04, 0.0, -0.02)), "same_b": arm("sb", (-0.04, 0.01, 0.02)),
-           "worse": arm("w", (-0.12, -0.10, -0.14)), "solo": arm("solo", (0.0,))}
+    out = {"same_a": arm("sa", (0.04, 0.0, -0.02)), "same_b": arm("sb", (-0.04, 0.01, 0.02), first_seed=3),
+           "worse": arm("w", (-0.12, -0.10, -0.14), {"fusion.kind": "late"}), "solo": arm("solo", (0.0,))}
     out["tmp"] = tmp_path
     return out
 
@@ -220,7 +232,7 @@ def test_one_run_arms_via_flag_equal_positional_runs(three_runs, capsys):
 
 @pytest.mark.parametrize("case", ["no_equals", "empty_name", "duplicate", "duplicate_positional", "empty_paths",
                                   "stray_comma", "missing", "no_per_query", "listed_twice", "one_arm", "mismatch",
-                                  "names_without_positional"])
+                                  "names_without_positional", "copied_run", "other_config", "no_config"])
 def test_compare_bad_arm_exit_2_one_line(seed_arms, tmp_path, fab, capsys, case):
     sa, sb = seed_arms["same_a"], seed_arms["same_b"]
     good = ["--arm", _arm("B", sb[0])]
@@ -251,8 +263,22 @@ def test_compare_bad_arm_exit_2_one_line(seed_arms, tmp_path, fab, capsys, case)
     elif case == "mismatch":
         rows = fab.queries(200)
         rows[3] = ("an unrelated caption", rows[3][1])
-        other = fab.write_run(tmp_path / "odd_seed", sa[1][2], rows=rows)
+        other = fab.write_config(fab.write_run(tmp_path / "odd_seed", sa[1][2], rows=rows), 7)
         args, needle = ["--arm", f"A={a0},{a1},{other}", *good], "query sets differ between A#1"
+    elif case == "copied_run":  # a copy of a run is not another seed: it made the recipe test seed-blind
+        import shutil
+
+        copy = tmp_path / "copy_of_sa0"
+        shutil.copytree(a0, copy)
+        args, needle = ["--arm", f"A={a0},{a1},{copy}", *good], \
+            f"{a0} and {copy} are both seed 0 of one configuration"
+    elif case == "other_config":
+        w0 = str(seed_arms["worse"][0][0])
+        args, needle = ["--arm", f"A={a0},{w0}", *good], \
+            f"{a0} and {w0} are runs of different configurations (fusion.kind: 'none' vs 'late')"
+    elif case == "no_config":
+        bare = fab.write_run(tmp_path / "bare", sa[1][2])
+        args, needle = ["--arm", f"A={a0},{bare}/per_query.csv", *good], f"{bare}: no config.yaml"
     else:
         args, needle = ["--names", "x", *good, "--arm", f"A={a0},{a1}"], "--names gives 1 name(s) for 0 run(s)"
     assert main(["compare", *args]) == 2

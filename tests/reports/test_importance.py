@@ -295,3 +295,14 @@ def test_first_rung_importance_uses_pruned_trials_when_few_completed():
     # switched off, or with no pruned trial, there are no first-rung rows
     assert not importance_table(trials, fidelity=False).branch.str.contains("@").any()
     assert not importance_table(planted_flat()).branch.str.contains("@").any()
+
+
+def test_first_rung_skip_reasons_do_not_call_pruned_trials_complete():
+    """A study whose 4 trials were all pruned said "only 4 COMPLETE trial(s)" at the first rung: it has none."""
+    pruned = [t for t in asha_like() if t.state == TrialState.PRUNED][:4]
+    skipped = importance_table(pruned).attrs["skipped"]
+    final = [why for b, _, why in skipped if b == ALL_BRANCH]
+    rung = [why for b, _, why in skipped if b == f"{ALL_BRANCH} @ epoch 2"]
+    assert final and all(why.startswith("no COMPLETE trial") for why in final)
+    assert rung and all(why == "only 4 COMPLETE or PRUNED trial(s) with a finite value at epoch 2 (need at least 5)"
+                        for why in rung)

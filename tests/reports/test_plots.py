@@ -193,6 +193,19 @@ def test_intermediate_counts_states_and_draws_one_curve_per_trial():
     assert colors.count(plots.STATE_COLORS["PRUNED"]) == 2
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 7])
+def test_intermediate_epoch_axis_is_whole_epochs(epochs):
+    """A study whose runs have 1 epoch drew an epoch axis of 0.945-1.050 (autoscale around one x value)."""
+    trials = [trial(i, "COMPLETE", 0.1 * (i + 1), curve=[0.1 * (i + 1)] * epochs) for i in range(3)]
+    fig = plots.intermediate_figure(trials)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim()
+    assert lo <= 0.5 and hi >= epochs + 0.5 and hi - lo <= epochs + 1.5
+    shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert shown and all(float(t).is_integer() for t in shown) and 1 in shown
+
+
 def test_intermediate_without_values_says_so():
     fig = plots.intermediate_figure([trial(0, "COMPLETE", 0.3), trial(1, "FAIL")])
     assert "No intermediate values" in placeholder_message(fig)

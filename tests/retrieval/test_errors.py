@@ -15,6 +15,8 @@ USER_ERRORS = [
     ("retrieval.augment.wordnet", "WordNetMissing", RuntimeError),
     ("retrieval.data.errors", "DataError", ValueError),
     ("retrieval.errors", "UsageError", ValueError),
+    ("retrieval.checkpoint", "CheckpointError", ValueError),
+    ("retrieval.train", "RunDirError", ValueError),
     ("studies.errors", "SpecError", ValueError),
     ("studies.storage", "StorageError", ValueError),
     ("studies.study", "RunnerError", RuntimeError),
@@ -27,7 +29,8 @@ USER_ERRORS = [
 
 #: every command line's main
 MAINS = ["retrieval.cli", "studies.cli", "reports.cli", "benchmarks.leaderboard.cli", "benchmarks.perf.cli",
-         "benchmarks.train_speed", "benchmarks.fusion_effect", "benchmarks.seed_noise", "benchmarks.harness_overhead"]
+         "benchmarks.train_speed", "benchmarks.fusion_effect", "benchmarks.seed_noise", "benchmarks.planted_effects",
+         "benchmarks.harness_overhead"]
 
 
 @pytest.mark.parametrize("module,name,builtin", USER_ERRORS, ids=[n for _, n, _ in USER_ERRORS])

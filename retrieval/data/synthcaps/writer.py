@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from ...utils import file_in_the_way
 from .constants import SPLITS
 from .events import EVENT_TYPES
 from .dialects import rewrite
@@ -173,7 +174,12 @@ def generate(out_dir: str | Path, size: str = "small", seed: int = 0, *, sample_
     found = _existing(out, size, seed, sr, settings)
     if found is not None:
         return found
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder above out must be
+        blocker = file_in_the_way(out.parent) or out.parent
+        raise FileExistsError(f"{out} lies under {blocker}, which is a file, not a folder; refusing to write "
+                              "SynthCaps there (choose another folder)") from None
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:

@@ -251,6 +251,18 @@ def test_cache_get_many_and_errors(tmp_path, wav, frontend, capsys):
     assert len(entries(cache)) == 1
 
 
+@pytest.mark.parametrize("how", ["cache", "file"])
+def test_audio_that_is_not_audio_names_the_file_not_a_buffer(tmp_path, frontend, how):
+    """The cache decodes from memory: libsndfile's message named the buffer (``<_io.BytesIO object at 0x..>``)."""
+    bad = tmp_path / "clip_007.wav"
+    bad.write_bytes(b"RIFF this is not audio at all")
+    with pytest.raises(DataError) as err:
+        FeatureCache(tmp_path / "cache", frontend).get(bad) if how == "cache" else read_audio(bad, SR)
+    msg = str(err.value)
+    assert msg.startswith(f"{bad}: cannot decode audio: ") and "BytesIO" not in msg and " at 0x" not in msg
+    assert msg.count(str(bad)) == 1 and "replace it" in msg
+
+
 def test_cache_resamples_to_frontend_rate(tmp_path, frontend):
     path = tmp_path / "hi.wav"
     sf.write(path, noise(44100, 9), 44100)

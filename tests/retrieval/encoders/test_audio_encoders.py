@@ -237,7 +237,7 @@ def test_checkpoint_missing_file(tmp_path):
 def test_checkpoint_not_a_state_dict(tmp_path):
     path = tmp_path / "junk.pt"
     path.write_bytes(b"not a torch file")
-    with pytest.raises(ConfigError, match="cannot read") as err:
+    with pytest.raises(ConfigError, match="not a readable checkpoint") as err:
         _load_small(path)
     assert str(path) in str(err.value)
 
