@@ -19,11 +19,11 @@ RUN/best.pt is not a readable checkpoint
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from .errors import HarnessError
 
-__all__ = ["CheckpointError", "load_checkpoint", "load_state"]
+__all__ = ["CheckpointError", "load_checkpoint", "load_state", "state_dict_mismatch"]
 
 
 class CheckpointError(HarnessError, ValueError):
@@ -60,7 +60,6 @@ def load_state(model, state: Any, path: str | Path, *, hint: str, error: type[Ha
     dict, missing or unexpected keys, other shapes) raises ``error`` naming ``path`` and what does not fit."""
     import torch
 
-    from .encoders.base import state_dict_mismatch
 
     if not isinstance(state, dict):
         raise error(f"{prefix}{path} holds a {type(state).__name__}, not a state dict: {hint}")
@@ -75,3 +74,26 @@ def load_state(model, state: Any, path: str | Path, *, hint: str, error: type[Ha
         model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError) as exc:  # e.g. a non-tensor entry
         raise error(f"{prefix}{path} does not fit this model ({_reason(exc)}): {hint}") from None
+
+
+def _first(items: Sequence[str], n: int = 5) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
+
+
+def state_dict_mismatch(expected: Mapping[str, Any], state: Mapping[str, Any]) -> list[str]:
+    """What keeps ``state`` from loading into a module whose state dict is ``expected``: ``"N missing key(s): ..."``,
+    ``"N unexpected key(s): ..."``, ``"N shape mismatch(es): key: checkpoint [..] vs model [..]"`` (the first few of
+    each); empty when it fits."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
+                  for k in expected if k in state and state[k].shape != expected[k].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s): {_first(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s): {_first(unexpected)}")
+    if mismatched:
+        parts.append(f"{len(mismatched)} shape mismatch(es): {_first(mismatched)}")
+    return parts

@@ -711,7 +711,7 @@ def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_init_state(model, state: dict[str, torch.Tensor], source: str) -> None:
-    from .encoders.base import state_dict_mismatch
+    from .checkpoint import state_dict_mismatch
 
     parts = state_dict_mismatch(model.state_dict(), state)
     if parts:

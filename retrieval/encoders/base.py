@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from retrieval.config import AUDIO_ENCODERS, AudioEncoderConfig, ConfigError
+from retrieval.checkpoint import state_dict_mismatch
 
 __all__ = [
     "AUDIO_ENCODERS",
@@ -124,29 +125,6 @@ def list_audio_encoders() -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
-def _first(items: Sequence[str], n: int = 5) -> str:
-    shown = ", ".join(items[:n])
-    return shown + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
-
-
-def state_dict_mismatch(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> list[str]:
-    """What keeps ``state`` from loading into a module whose state dict is ``expected``: ``"N missing key(s): ..."``,
-    ``"N unexpected key(s): ..."``, ``"N shape mismatch(es): key: checkpoint [..] vs model [..]"`` (the first few of
-    each); empty when it fits."""
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
-                  for k in expected if k in state and state[k].shape != expected[k].shape]
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing key(s): {_first(missing)}")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected key(s): {_first(unexpected)}")
-    if mismatched:
-        parts.append(f"{len(mismatched)} shape mismatch(es): {_first(mismatched)}")
-    return parts
-
-
 def _unwrap_state_dict(obj: object, path: Path) -> Mapping[str, torch.Tensor]:
     """A state dict, or the ``model`` / ``state_dict`` entry of a training checkpoint (PANNs stores ``model``)."""
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
