@@ -10,6 +10,7 @@ COMMANDS = {
     "harness_overhead": "benchmarks.harness_overhead",
     "perf": "benchmarks.perf",
     "leaderboard": "benchmarks.leaderboard.cli",
+    "leaderboard_scale": "benchmarks.leaderboard_scale",
 }
 
 
