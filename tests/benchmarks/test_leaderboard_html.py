@@ -126,7 +126,8 @@ def test_chromium_renders_the_page_offline_with_entries_numbers_and_drill_down(b
     assert _page_requests(netlog) == []
     # the standings: both active entries, in order, with their mAP@16 (the naive organisers' definition)
     rows = re.findall(r'<tr class="entry[^"]*" data-entry-id="\d+" data-rank="(\d+)" data-map="([0-9.]+)">\s*'
-                      r'<td>\d+</td><td class="l">([^<]*)</td><td class="l">([^<]*)</td>', dom)
+                      r'<td>\d+</td><td class="l">([^<]*)</td><td class="l"><a href="#entry-\d+" class="to-drill"'
+                      r'[^>]*>([^<]*)</a></td>', dom)
     assert [(r[0], r[2], r[3]) for r in rows] == [("1", "Team &lt;A&gt;", "matrix"), ("2", "Team B", "list16")]
     assert float(rows[0][1]) == pytest.approx(board_page["map_a"], abs=1e-6)
     assert float(rows[1][1]) == pytest.approx(board_page["map_b"], abs=1e-6)
