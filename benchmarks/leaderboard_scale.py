@@ -252,4 +252,5 @@ def main(argv: list[str] | None = None) -> int:
     jpath, mpath = write_results(args.out, "leaderboard_scale", result, markdown(result))
     print(markdown(result), end="")
     print(f"wrote {jpath} and {mpath}", file=sys.stderr)
-    return 0 if all(v for k, v in result["checks"].items() if k != "target_ratio") else 1
+    checks = result["checks"]  # exit 1 on a wrong score; the memory target is reported, not a failure
+    return 0 if checks["matrix_equals_naive"] and checks["top16_equals_matrix"] else 1

@@ -427,3 +427,16 @@ def test_a_board_from_before_k_reads_as_k10(tmp_path):
             matrix = b"index,a.wav,b.wav\nq1,1,0\nq2,0,1\n"
             store.submit("old", gt, score_submission(gt, read_submission("m.csv", gt, data=matrix, k=16), k=16),
                          team="U", system="S", source="m")
+
+
+def test_the_scale_benchmark_runs_and_checks_its_scores(tmp_path):
+    """``python -m benchmarks leaderboard_scale`` on a small case: JSON + Markdown, both layouts equal the naive
+    mAP@16 (the timings and the memory figure are the benchmark's, not asserted here)."""
+    from benchmarks.leaderboard_scale import main
+
+    assert main(["--queries", "30", "--files", "40", "--relevant-files", "30", "--repeats", "1", "--out",
+                 str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "leaderboard_scale.json").read_text())
+    assert payload["checks"]["matrix_equals_naive"] and payload["checks"]["top16_equals_matrix"]
+    assert payload["case"]["queries"] == 30 and payload["matrix"]["peak_rss_mb"]["max"] >= 0
+    assert "mAP@16" in (tmp_path / "leaderboard_scale.md").read_text()
