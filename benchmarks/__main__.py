@@ -11,6 +11,7 @@ COMMANDS = {
     "gpu_check": "benchmarks.gpu_check",
     "perf": "benchmarks.perf",
     "leaderboard": "benchmarks.leaderboard.cli",
+    "leaderboard_scale": "benchmarks.leaderboard_scale",
 }
 
 

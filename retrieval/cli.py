@@ -59,8 +59,15 @@ def cmd_evaluate(args) -> int:
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available")
     try:
+        if args.top_k is not None and args.scores:
+            raise UsageError("--top-k and --scores are two layouts of the submission: give one")
+        if args.top_k is not None and not 1 <= args.top_k <= 1000:
+            raise UsageError(f"--top-k {args.top_k}: give a length from 1 to 1000")
+        if (args.top_k is not None or args.scores) and args.submission is None:
+            raise UsageError("--top-k / --scores say how to write --submission OUT.csv: give it")
         result = export_run(args.run, args.split, submission=args.submission, ground_truth=args.ground_truth,
-                            data_root=args.data_root, device=args.device, progress=not args.quiet)
+                            data_root=args.data_root, device=args.device, progress=not args.quiet,
+                            top_k=args.top_k or 10, scores=args.scores)
     except HarnessError:
         raise  # reported by main()
     except (OSError, ValueError) as exc:  # an unwritable output path, NaN scores ...
@@ -159,13 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="export a trained run's top-10 rankings as a DCASE submission")
+    p = sub.add_parser("evaluate", help="export a trained run's rankings as a DCASE submission (top-k list or "
+                       "score matrix)")
     p.add_argument("--run", required=True, type=Path, metavar="RUN_DIR",
                    help="a finished run directory (config.yaml, best.pt)")
     p.add_argument("--split", default=None, help="split to rank (default: the run's test split; 'test', 'val' "
                    "and 'train' name the run's splits, anything else a split of the data folder, e.g. evaluation)")
     p.add_argument("--submission", type=Path, metavar="OUT.csv",
-                   help="write the DCASE submission CSV (caption,file_name_1,...,file_name_10) here")
+                   help="write the DCASE submission CSV here: a top-k list (caption,file_name_1,...,file_name_10 "
+                   "for k = 10, caption,fname_1,...,fname_K otherwise) or, with --scores, the score matrix")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="length of the top-k list (default 10; "
+                   "16 for a DCASE 2025 board)")
+    p.add_argument("--scores", action="store_true", help="write the DCASE 2025 score matrix instead (header "
+                   "index,<file>,...; one row per distinct caption, one column per recording)")
     p.add_argument("--ground-truth", type=Path, metavar="GT.csv", help="write the split's ground truth in the "
                    "Clotho captions format (file_name,caption_1,...,caption_5) here")
     p.add_argument("--data-root", type=Path, default=None, metavar="DIR",

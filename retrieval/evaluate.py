@@ -1,6 +1,12 @@
-"""Export a trained run's rankings in the DCASE submission format (and the split's ground truth).
+"""Export a trained run's rankings in a DCASE submission format (and the split's ground truth).
 
-``python -m retrieval evaluate --run RUN_DIR [--split evaluation] --submission OUT.csv [--ground-truth GT.csv]``
+``python -m retrieval evaluate --run RUN_DIR [--split evaluation] --submission OUT.csv [--top-k K | --scores]
+[--ground-truth GT.csv]``
+
+Two layouts: a **top-k list** (default, ``k = 10``; ``--top-k 16`` for a DCASE 2025 board) or the **score matrix**
+of the DCASE 2025 baseline's ``predict.py`` (``--scores``; :func:`score_matrix_text`): header ``index,<file>,...``
+(the recordings in the split's order), one row per distinct caption, every recording's score in Python's shortest
+round-trip form. Both score against a board of any k; the matrix holds every rank, the list the top k.
 
 The run is rebuilt with :func:`retrieval.train.load_run_model` (``config.yaml``, ``text_encoder/``, ``best.pt``);
 the split is read with the run's own config (its data root: ``data.root``, or the SynthCaps folder in the cache,
@@ -9,13 +15,13 @@ generated if absent; ``data_root=`` overrides it), its recordings are embedded w
 :func:`retrieval.train.score_chunks` -- exactly the computation behind the run's own ``metrics.json``, so a
 submission scored by ``python -m benchmarks leaderboard score`` reproduces the run's test mAP@10.
 
-DCASE submission format (one row per query, UTF-8)::
+DCASE top-k list format (one row per query, UTF-8)::
 
     caption,file_name_1,file_name_2,...,file_name_10
     a dog barks twice,synth_eval_00003.wav,synth_eval_00017.wav,...
 
 (The DCASE 2023-2025 system outputs name the columns ``fname_1`` ... ``fname_10``; the leaderboard reads both headers,
-:data:`DCASE_2023_HEADER`.) File names are the recordings' names as found on disk, unaltered (a released Clotho name
+:data:`DCASE_2023_HEADER`. A list of another length -- ``--top-k 16`` -- is written with the ``fname_`` header.) File names are the recordings' names as found on disk, unaltered (a released Clotho name
 that begins with a space keeps it; the CSV writer leaves it unquoted). The files are the top 10 recordings by
 descending score; ties in the score are broken by item order (the lower
 recording index, in captions-file order, first), as in :mod:`retrieval.metrics`. When the split holds fewer than 10
@@ -54,6 +60,8 @@ __all__ = [
     "normalise_query",
     "rank_split",
     "ground_truth_text",
+    "score_matrix_text",
+    "score_split",
     "resolve_split_name",
     "stable_top_k",
     "submission_text",
@@ -84,6 +92,7 @@ class ExportResult:
     submission: str | None
     ground_truth: str | None
     rows: list[tuple[str, list[str]]] = field(repr=False, default_factory=list)
+    layout: str = "top10"  # "top{k}" or "scores"
 
 
 def resolve_split_name(cfg, split: str | None) -> str:
@@ -135,11 +144,56 @@ def rank_split(model, data, cfg, device, *, k: int = TOP_K) -> list[tuple[str, l
     return out
 
 
-def submission_text(rows: Sequence[tuple[str, Sequence[str]]], k: int = TOP_K) -> str:
-    """The DCASE submission CSV for ``(caption, ranked file names)`` rows (short rankings padded with empty cells)."""
+def score_split(model, data, cfg, device) -> tuple[list[str], list[str], "np.ndarray"]:  # noqa: F821
+    """``(queries, file names, scores[len(queries), len(files)])``: every distinct caption of ``data`` (first
+    occurrence, captions-file order) scored against every recording (split order) in the run's evaluation batches,
+    the same chunks and scores as :func:`rank_split`; float32 scores, as the model computes them."""
+    import numpy as np
+
+    from .train import embed_items, score_chunks
+
+    items = embed_items(model, data, cfg, device)
+    captions = [c for c, _ in data.captions]
+    names = [r.file_name for r in data.split.recordings]
+    queries: list[str] = []
+    parts: list = []
+    seen: set[str] = set()
+    for start, chunk in score_chunks(model, items, captions, cfg.train.eval_batch_size, device):
+        chunk = chunk.float().cpu().numpy()
+        keep = []
+        for offset in range(chunk.shape[0]):
+            key = normalise_query(captions[start + offset])
+            if key in seen:
+                continue
+            seen.add(key)
+            queries.append(captions[start + offset])
+            keep.append(offset)
+        parts.append(chunk[keep])
+    scores = np.concatenate(parts) if parts else np.zeros((0, len(names)), dtype=np.float32)
+    if np.isnan(scores).any():
+        raise ValueError(f"scores contain NaN in query row {int(np.isnan(scores).any(axis=1).nonzero()[0][0])}")
+    return queries, names, scores
+
+
+def score_matrix_text(queries: Sequence[str], files: Sequence[str], scores, *, index_name: str = "index") -> str:
+    """A score matrix as the DCASE 2025 baseline writes it: header ``index,<file>,...``, one row per query, the
+    scores in Python's shortest round-trip form (a float32 score is written exactly)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("caption", *(f"file_name_{i}" for i in range(1, k + 1))))
+    w.writerow([index_name, *files])
+    for query, row in zip(queries, scores):
+        w.writerow([query, *map(repr, row.tolist())])
+    return buf.getvalue()
+
+
+def submission_text(rows: Sequence[tuple[str, Sequence[str]]], k: int = TOP_K, *, header: str | None = None) -> str:
+    """The DCASE top-k list CSV for ``(caption, ranked file names)`` rows (short rankings padded with empty cells).
+    ``header``: ``"file_name"`` (DCASE 2022) or ``"fname"`` (DCASE 2023-2025); default ``file_name`` for k = 10,
+    ``fname`` otherwise."""
+    prefix = header or ("file_name" if k == TOP_K else "fname")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("caption", *(f"{prefix}_{i}" for i in range(1, k + 1))))
     for caption, files in rows:
         files = list(files)
         if len(files) > k:
@@ -162,12 +216,13 @@ def ground_truth_text(split) -> str:
 
 def export_run(run_dir: str | Path, split: str | None = None, *, submission: str | Path | None = None,
                ground_truth: str | Path | None = None, data_root: str | Path | None = None, device: str = "cpu",
-               progress: bool = False) -> ExportResult:
+               progress: bool = False, top_k: int = TOP_K, scores: bool = False) -> ExportResult:
     """Rank every distinct caption of ``split`` with the run's best checkpoint (see the module docstring).
 
-    Writes the DCASE submission to ``submission`` and the split's ground truth to ``ground_truth`` when given
-    (atomically); the rows are also returned in :attr:`ExportResult.rows`. Raises ``ConfigError`` when the run
-    folder is incomplete and ``DataError`` when the split cannot be read.
+    Writes the submission -- the top ``top_k`` list, or the score matrix with ``scores=True`` -- to ``submission``
+    and the split's ground truth to ``ground_truth`` when given (atomically); a top-k list's rows are also returned
+    in :attr:`ExportResult.rows`. Raises ``ConfigError`` when the run folder is incomplete and ``DataError`` when the
+    split cannot be read.
     """
     import torch
 
@@ -185,22 +240,32 @@ def export_run(run_dir: str | Path, split: str | None = None, *, submission: str
     name = resolve_split_name(cfg, split)
     root = Path(data_root).expanduser() if data_root is not None else resolve_data_root(cfg, progress=progress)
     data = load_split(cfg, root, name, feature_cache(cfg), progress=progress)
-    rows = rank_split(model, data, cfg, torch.device(device))
-    if submission is not None:
-        atomic_write_text(submission, submission_text(rows))
+    if scores:
+        queries, names, matrix = score_split(model, data, cfg, torch.device(device))
+        rows: list[tuple[str, list[str]]] = []
+        n_queries = len(queries)
+        if submission is not None:
+            atomic_write_text(submission, score_matrix_text(queries, names, matrix))
+    else:
+        rows = rank_split(model, data, cfg, torch.device(device), k=top_k)
+        n_queries = len(rows)
+        if submission is not None:
+            atomic_write_text(submission, submission_text(rows, k=top_k))
     if ground_truth is not None:
         atomic_write_text(ground_truth, ground_truth_text(data.split))
-    return ExportResult(run_dir=str(run_dir), split=name, data_root=str(root), n_queries=len(rows),
+    return ExportResult(run_dir=str(run_dir), split=name, data_root=str(root), n_queries=n_queries,
                         n_captions=len(data.captions), n_items=len(data.features),
                         submission=str(submission) if submission is not None else None,
-                        ground_truth=str(ground_truth) if ground_truth is not None else None, rows=rows)
+                        ground_truth=str(ground_truth) if ground_truth is not None else None, rows=rows,
+                        layout="scores" if scores else f"top{top_k}")
 
 
 def summary_line(result: ExportResult) -> str:
     parts = [f"{result.n_queries} queries ({result.n_captions} captions) x {result.n_items} recordings of split "
              f"{result.split!r}"]
     if result.submission:
-        parts.append(f"submission: {result.submission}")
+        what = "score matrix" if result.layout == "scores" else f"top-{result.layout[3:]} list"
+        parts.append(f"submission ({what}): {result.submission}")
     if result.ground_truth:
         parts.append(f"ground truth: {result.ground_truth}")
     return "; ".join(parts)

@@ -9,15 +9,19 @@ they can share a database with the Optuna studies.
 Rules:
 
 * A board is created by its first submission and bound to that ground truth's fingerprint
-  (:func:`benchmarks.leaderboard.formats.fingerprint_of`); a submission scored on another ground truth is refused
-  with an error naming both fingerprints. The board keeps the canonical query -> relevant-files mapping.
+  (:func:`benchmarks.leaderboard.formats.fingerprint_of`) and to its cut-off ``k`` (mAP@k; column ``k``, NULL --
+  a board created before boards had a k -- reads as 10); a submission scored on another ground truth, or at another
+  k, is refused with an error naming both. The board keeps the canonical query -> relevant-files mapping and the
+  evaluation files that no query is relevant for (``other_files``, JSON; NULL when none).
 * One *active* entry per (board, team, system) -- enforced by a partial unique index, so it also holds between
   concurrent writers. A second submission for the same team and system is refused unless ``replace=True``; then
   the old entry is kept with status ``superseded`` (and ``replaced_by`` = the new id), never deleted or overwritten.
-* Each entry stores its summary metrics and its per-query AP@10 and best rank (JSON, in the board's canonical
-  query order: sorted by query text), which the significance tests pair on, and ``n_reduced``: how many of the
-  submission's file names carried a directory prefix and were matched by their base name (NULL for entries stored
-  before the column existed; an older database gets the column when it is opened).
+* Each entry stores its summary metrics -- ``map_k`` (mAP@k at the board's k; NULL for entries stored before it
+  existed, read as ``map10``, which they were scored at), ``map10``, R@1/5/10 -- and its per-query AP@k and best
+  rank (JSON, in the board's canonical query order: sorted by query text), which the significance tests pair on,
+  ``n_reduced``: how many of the submission's file names carried a directory prefix and were matched by their base
+  name, and ``n_ties``: how many query rows of a score matrix had a relevant file's score tied (NULL for entries
+  stored before these columns existed; an older database gets the columns when it is opened).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .formats import GroundTruth, LeaderboardError
+from .kcut import DEFAULT_K
 
 __all__ = ["DEFAULT_BOARDS_URL", "ENV_VAR", "BoardError", "BoardInfo", "BoardStore", "Entry", "redact",
            "resolve_boards_url"]
@@ -55,6 +60,8 @@ class BoardInfo:
     source: str
     created_at: str
     n_entries: int = 0  # active entries (filled by list_boards)
+    k: int = DEFAULT_K  # the cut-off of mAP@k
+    n_other: int = 0  # evaluation files that no query is relevant for (part of n_files)
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,16 @@ class Entry:
     r10: float
     n_queries: int
     n_missing: int
-    ap: np.ndarray = field(repr=False)  # per-query AP@10, canonical query order
-    rank: np.ndarray = field(repr=False)  # per-query best rank (NaN: not in the top 10), canonical order
+    ap: np.ndarray = field(repr=False)  # per-query AP@k, canonical query order
+    rank: np.ndarray = field(repr=False)  # per-query best rank (NaN: not in the top k), canonical order
     n_reduced: int | None = None  # file names matched by their base name (None: stored before it was recorded)
+    k: int = DEFAULT_K  # the board's cut-off
+    map_k: float | None = None  # mAP@k (None: = map10, the entry's k being 10)
+    n_ties: int | None = None  # score-matrix query rows with a tied relevant score (None: not recorded)
+
+    def __post_init__(self) -> None:
+        if self.map_k is None:
+            object.__setattr__(self, "map_k", self.map10)
 
     @property
     def label(self) -> str:
@@ -139,6 +153,8 @@ def _tables():
         Column("mapping", Text, nullable=False),  # canonical [[query, [files...]], ...] JSON
         Column("source", Text, nullable=False),
         Column("created_at", String(40), nullable=False),
+        Column("k", Integer),  # the cut-off of mAP@k; NULL: a board created before boards had one (k = 10)
+        Column("other_files", Text),  # JSON list of evaluation files relevant to no query; NULL: none
     )
     entries = Table(
         "lb_entries", md,
@@ -160,6 +176,8 @@ def _tables():
         Column("n_missing", Integer, nullable=False),
         Column("per_query", Text, nullable=False),  # {"ap": [...], "rank": [int | null, ...]} canonical order
         Column("n_reduced", Integer),  # file names reduced to their base name; NULL: stored before it was recorded
+        Column("map_k", Double),  # mAP@k at the board's k; NULL: stored before it was recorded (then k = 10)
+        Column("n_ties", Integer),  # score-matrix rows with a tied relevant score; NULL: not recorded
     )
     active = entries.c.status == "active"
     Index("lb_entries_one_active", entries.c.board, entries.c.team, entries.c.system, unique=True,
@@ -198,18 +216,22 @@ class BoardStore:
                              f"{str(exc).splitlines()[0]}") from None
 
     def _add_missing_columns(self) -> None:
-        """Bring a database made by an older version up to date (columns added since: ``n_reduced``)."""
+        """Bring a database made by an older version up to date (columns added since: ``lb_entries.n_reduced``,
+        ``lb_entries.map_k``, ``lb_entries.n_ties``, ``lb_boards.k``, ``lb_boards.other_files``)."""
         from sqlalchemy import inspect, text
         from sqlalchemy.exc import SQLAlchemyError
 
-        for name, ddl in (("n_reduced", "INTEGER"),):
-            if name in {c["name"] for c in inspect(self.engine).get_columns("lb_entries")}:
+        double = "DOUBLE PRECISION" if self.engine.dialect.name == "postgresql" else "FLOAT"
+        for table, name, ddl in (("lb_entries", "n_reduced", "INTEGER"), ("lb_entries", "map_k", double),
+                                 ("lb_entries", "n_ties", "INTEGER"), ("lb_boards", "k", "INTEGER"),
+                                 ("lb_boards", "other_files", "TEXT")):
+            if name in {c["name"] for c in inspect(self.engine).get_columns(table)}:
                 continue
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(text(f"ALTER TABLE lb_entries ADD COLUMN {name} {ddl}"))
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
             except SQLAlchemyError:  # added at the same time by another process: fine if it is there now
-                if name not in {c["name"] for c in inspect(self.engine).get_columns("lb_entries")}:
+                if name not in {c["name"] for c in inspect(self.engine).get_columns(table)}:
                     raise
 
     def close(self) -> None:
@@ -229,9 +251,11 @@ class BoardStore:
 
     @staticmethod
     def _info(row, n_entries: int = 0) -> BoardInfo:
+        other = json.loads(row["other_files"]) if row.get("other_files") else []
         return BoardInfo(name=row["name"], fingerprint=row["fingerprint"], n_queries=row["n_queries"],
                          n_files=row["n_files"], source=row["source"], created_at=row["created_at"],
-                         n_entries=n_entries)
+                         n_entries=n_entries, k=DEFAULT_K if row.get("k") is None else int(row["k"]),
+                         n_other=len(other))
 
     def board_names(self) -> list[str]:
         from sqlalchemy import select
@@ -266,8 +290,17 @@ class BoardStore:
             self.get_board(name)  # raises the helpful error
         return [(q, files) for q, files in json.loads(row["mapping"])]
 
-    def ensure_board(self, name: str, gt: GroundTruth) -> BoardInfo:
-        """The board ``name``, created and bound to ``gt`` if new; refuses a ground truth with another fingerprint."""
+    def other_files(self, name: str) -> list[str]:
+        """The board's evaluation files that no query is relevant for (sorted; empty when none were given)."""
+        with self.engine.connect() as conn:
+            row = self._board_row(conn, name)
+        if row is None:
+            self.get_board(name)
+        return json.loads(row["other_files"]) if row["other_files"] else []
+
+    def ensure_board(self, name: str, gt: GroundTruth, k: int = DEFAULT_K) -> BoardInfo:
+        """The board ``name``, created and bound to ``gt`` and ``k`` if new; refuses a ground truth with another
+        fingerprint, or another k."""
         from sqlalchemy.exc import IntegrityError
 
         name = _check_name("board name", name)
@@ -281,7 +314,9 @@ class BoardStore:
                     conn.execute(self._boards.insert().values(
                         name=name, fingerprint=fp, n_queries=gt.n_queries, n_files=len(gt.files),
                         mapping=json.dumps(mapping, ensure_ascii=False), source=gt.source or "",
-                        created_at=_now()))
+                        created_at=_now(), k=int(k),
+                        other_files=json.dumps(sorted(gt.other_files), ensure_ascii=False) if gt.other_files
+                        else None))
             except IntegrityError:  # created concurrently: check it below like any existing board
                 pass
             with self.engine.connect() as conn:
@@ -293,6 +328,9 @@ class BoardStore:
                 f"queries, {info.n_files} files, from {info.source or '?'}), but this submission was scored on "
                 f"{gt.source or 'a ground truth'} with fingerprint {fp} ({gt.n_queries} queries, {len(gt.files)} "
                 "files): it is for another split or version of the ground truth; use another board")
+        if info.k != k:
+            raise BoardError(f"board {name!r} ranks by mAP@{info.k} (k={info.k}, set when it was created), but this "
+                             f"submission was scored at k={k}: give --k {info.k}, or use another board for mAP@{k}")
         return info
 
     # ----------------------------------------------------------------------------------------- entries
@@ -304,7 +342,7 @@ class BoardStore:
 
         team = _check_name("team", team)
         system = _check_name("system", system)
-        info = self.ensure_board(board, gt)
+        info = self.ensure_board(board, gt, getattr(result, "k", DEFAULT_K))
         order = gt.canonical_order()
         per_query = {"ap": [float(result.ap[i]) for i in order],
                      "rank": [None if np.isnan(result.rank[i]) else int(result.rank[i]) for i in order]}
@@ -313,13 +351,14 @@ class BoardStore:
         now = _now()
         try:
             with self.engine.begin() as conn:
-                old = conn.execute(select(e.c.id, e.c.map10, e.c.submitted_at).where(
+                old = conn.execute(select(e.c.id, e.c.map10, e.c.map_k, e.c.submitted_at).where(
                     (e.c.board == info.name) & (e.c.team == team) & (e.c.system == system)
                     & (e.c.status == "active"))).first()
                 if old is not None and not replace:
                     raise BoardError(
                         f"board {info.name!r} already has an entry for team {team!r}, system {system!r} (entry "
-                        f"#{old.id}, mAP@10 {old.map10:.4f}, submitted {old.submitted_at}); entries are never "
+                        f"#{old.id}, mAP@{info.k} {old.map10 if old.map_k is None else old.map_k:.4f}, "
+                        f"submitted {old.submitted_at}); entries are never "
                         "overwritten: use --replace to supersede it (the old entry is kept as superseded), or "
                         "another --system name")
                 if old is not None:
@@ -328,7 +367,8 @@ class BoardStore:
                     board=info.name, team=team, system=system, status="active", submitted_at=now,
                     source=str(source), source_sha256=source_sha256, map10=s["map10"], r1=s["r1"], r5=s["r5"],
                     r10=s["r10"], n_queries=s["n_queries"], n_missing=s["n_missing"],
-                    per_query=json.dumps(per_query), n_reduced=int(s.get("n_reduced", 0)))).inserted_primary_key[0]
+                    per_query=json.dumps(per_query), n_reduced=int(s.get("n_reduced", 0)),
+                    map_k=s[f"map{info.k}"], n_ties=int(s.get("n_ties", 0)))).inserted_primary_key[0]
                 if old is not None:
                     conn.execute(update(e).where(e.c.id == old.id).values(replaced_by=new_id))
         except IntegrityError:
@@ -337,7 +377,7 @@ class BoardStore:
         return self.entry(int(new_id))
 
     @staticmethod
-    def _entry(row) -> Entry:
+    def _entry(row, k: int = DEFAULT_K) -> Entry:
         pq = json.loads(row["per_query"])
         return Entry(id=int(row["id"]), board=row["board"], team=row["team"], system=row["system"],
                      status=row["status"], submitted_at=row["submitted_at"], superseded_at=row["superseded_at"],
@@ -346,7 +386,9 @@ class BoardStore:
                      n_queries=int(row["n_queries"]), n_missing=int(row["n_missing"]),
                      ap=np.asarray(pq["ap"], dtype=np.float64),
                      rank=np.asarray([np.nan if r is None else r for r in pq["rank"]], dtype=np.float64),
-                     n_reduced=None if row.get("n_reduced") is None else int(row["n_reduced"]))
+                     n_reduced=None if row.get("n_reduced") is None else int(row["n_reduced"]), k=k,
+                     map_k=None if row.get("map_k") is None else float(row["map_k"]),
+                     n_ties=None if row.get("n_ties") is None else int(row["n_ties"]))
 
     def entry(self, entry_id: int) -> Entry:
         from sqlalchemy import select
@@ -355,17 +397,17 @@ class BoardStore:
             row = conn.execute(select(self._entries).where(self._entries.c.id == entry_id)).mappings().first()
         if row is None:
             raise BoardError(f"no entry #{entry_id}")
-        return self._entry(row)
+        return self._entry(row, self.get_board(row["board"]).k)
 
     def entries(self, board: str, *, include_superseded: bool = False) -> list[Entry]:
         """The board's entries in submission order (active only unless ``include_superseded``)."""
         from sqlalchemy import select
 
-        self.get_board(board)
+        k = self.get_board(board).k
         e = self._entries
         q = select(e).where(e.c.board == board)
         if not include_superseded:
             q = q.where(e.c.status == "active")
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(e.c.id)).mappings().all()
-        return [self._entry(r) for r in rows]
+        return [self._entry(r, k) for r in rows]

@@ -20,10 +20,24 @@ truth are kept exactly as written -- a leading space is part of a released Cloth
 and stored so in the board's mapping and fingerprint. The *evaluation set* is the set of files named in the ground
 truth.
 
-Submission (:func:`read_submission`), the DCASE format: header ``caption,file_name_1,...,file_name_10`` (DCASE 2022)
-or ``caption,fname_1,...,fname_10`` (DCASE 2023-2025), one row per query, every row with 11 fields. Cells may be
-left empty only at the end of a row (a ranking shorter than 10, e.g. when the evaluation set is smaller; the missing
-positions are misses); an empty cell before a filled one is an error. A file name is resolved against the
+The *evaluation set* can be widened with :meth:`GroundTruth.with_eval_files` (``--eval-files``): files that no query is
+relevant for but that compete in every ranking (DCASE 2025: ``metadata_eval.csv`` names 1,006 of the 1,045 Clotho
+evaluation files). They are part of the fingerprint (only when present, so a ground truth without them keeps its
+fingerprint).
+
+Submission (:func:`read_submission`), one of two layouts, told apart by the header:
+
+* a **top-k list**: header ``caption,file_name_1,...,file_name_L`` (DCASE 2022) or ``caption,fname_1,...,fname_L``
+  (DCASE 2023-2025), ``L >= k`` (the board's cut-off ``k``, default 10; a list shorter than ``k`` is refused, naming
+  ``k``), one row per query, every row with ``L + 1`` fields. Cells may be left empty only at the end of a row (a
+  ranking shorter than ``L``, e.g. when the evaluation set is smaller; the missing positions are misses); an empty
+  cell before a filled one is an error.
+* a **score matrix** (the DCASE 2025 baseline's ``predict.py`` output): the first column holds the queries (any
+  header cell, e.g. ``index``), every other column is one evaluation file (the header cell its name) and holds that
+  file's score for each query (higher = more relevant). Read by :mod:`.matrix` (pandas, chunked, no per-cell Python
+  loop); ranking, ties and the checks are described there.
+
+The rest of this section is about top-k lists. A file name is resolved against the
 evaluation set (:meth:`GroundTruth.resolve_file`): as written; else in another spelling (HTML-unescaped, NFC/NFD,
 surrounding whitespace; :mod:`retrieval.data.names`, the lookup the Clotho loader uses) -- counted as *respelled*;
 else, when it carries a directory prefix (``/data/clotho/evaluation/a.wav``, ``evaluation\\a.wav``), by its base
@@ -40,12 +54,13 @@ parsable as CSV is refused. Ground truth falls back to ISO-8859-1 when it is not
 from __future__ import annotations
 
 import ast
+import csv
 import hashlib
 import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from retrieval.data.csvfile import csv_records
 from retrieval.data.errors import DataError
@@ -53,8 +68,12 @@ from retrieval.data.names import NameIndex, base_name, has_directory
 from retrieval.errors import HarnessError
 from retrieval.evaluate import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
 
+from .kcut import DEFAULT_K, MIN_K, check_k
+
 __all__ = [
     "CLOTHO_HEADER",
+    "DEFAULT_K",
+    "MIN_K",
     "DCASE_2023_HEADER",
     "DCASE_HEADER",
     "SUBMISSION_HEADERS",
@@ -64,18 +83,23 @@ __all__ = [
     "InputError",
     "LeaderboardError",
     "Submission",
+    "check_k",
     "fingerprint_of",
+    "list_header",
     "parse_ground_truth",
     "parse_submission",
     "read_csv_records",
+    "read_eval_files",
     "read_ground_truth",
     "read_submission",
 ]
 
 CLOTHO_HEADER: tuple[str, ...] = ("file_name", *(f"caption_{i}" for i in range(1, 6)))
 MULTI_HEADER: tuple[str, ...] = ("query", "audio_filenames")
-#: The accepted submission headers: DCASE 2022, and DCASE 2023-2025 (``fname_1`` ...).
+#: The accepted top-10 submission headers: DCASE 2022, and DCASE 2023-2025 (``fname_1`` ...); longer lists
+#: (``fname_1 .. fname_16``) are read too (:func:`list_header`).
 SUBMISSION_HEADERS: dict[str, tuple[str, ...]] = {"dcase2022": DCASE_HEADER, "dcase2023": DCASE_2023_HEADER}
+_LIST_PREFIX = {"dcase2022": "file_name_", "dcase2023": "fname_"}
 #: At most this many row problems are listed in one error message (the count of the others is given).
 MAX_LISTED = 20
 
@@ -152,10 +176,16 @@ def _check_fields(path: Path, header: Sequence[str], rows: Iterable[tuple[int, l
 
 
 # ------------------------------------------------------------------------------------------------ ground truth
-def fingerprint_of(mapping: dict[str, Sequence[str]]) -> str:
+def fingerprint_of(mapping: dict[str, Sequence[str]], other_files: Sequence[str] = ()) -> str:
     """sha256 (hex) of the normalised query -> relevant-set mapping: ``[[query, sorted(files)], ...]`` sorted by
-    query, as compact UTF-8 JSON. The same mapping in either ground-truth format gives the same fingerprint."""
-    canonical = sorted([q, sorted(set(files))] for q, files in mapping.items())
+    query, as compact UTF-8 JSON. The same mapping in either ground-truth format gives the same fingerprint.
+
+    ``other_files``: evaluation files that no query is relevant for (:meth:`GroundTruth.with_eval_files`); when
+    there are any, the blob is ``[canonical, sorted(other_files)]`` instead (so a ground truth without them keeps
+    its fingerprint)."""
+    canonical: list = sorted([q, sorted(set(files))] for q, files in mapping.items())
+    if other_files:
+        canonical = [canonical, sorted(set(other_files))]
     blob = json.dumps(canonical, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
 
@@ -174,6 +204,8 @@ class GroundTruth:
     rows: tuple[tuple[int, ...], ...]
     source: str = ""
     format: str = ""  # "clotho" | "multi"
+    n_other: int = 0  # the last n_other of ``files`` are relevant to no query (with_eval_files)
+    eval_files_source: str = ""
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _file_index: dict[str, int] = field(init=False, repr=False, compare=False)
 
@@ -244,23 +276,50 @@ class GroundTruth:
         return {q: self.relevant_files(i) for i, q in enumerate(self.queries)}
 
     @property
+    def other_files(self) -> tuple[str, ...]:
+        """Evaluation files relevant to no query (added by :meth:`with_eval_files`)."""
+        return self.files[len(self.files) - self.n_other:] if self.n_other else ()
+
+    @property
     def fingerprint(self) -> str:
-        return fingerprint_of(self.mapping())
+        return fingerprint_of(self.mapping(), self.other_files)
+
+    def with_eval_files(self, names: Sequence[str], *, source: str = "") -> "GroundTruth":
+        """This ground truth with its evaluation set widened to ``names`` (the files that compete in every ranking).
+
+        Every file of the ground truth must be among ``names`` (exactly as written); the others are appended to
+        :attr:`files` and counted in :attr:`n_other`. Raises :class:`InputError` naming ``source``."""
+        listed = set(names)
+        absent = [f for f in self.files if f not in listed]
+        if absent:
+            shown = ", ".join(repr(f) for f in absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+            raise InputError(source or "eval files", f"{len(absent)} file(s) of the ground truth {self.source} are not "
+                                                     f"in this list of the evaluation set: {shown}")
+        have = set(self.files)
+        extra = tuple(dict.fromkeys(n for n in names if n not in have))
+        return GroundTruth(queries=self.queries, relevant=self.relevant, files=self.files + extra, rows=self.rows,
+                           source=self.source, format=self.format, n_other=self.n_other + len(extra),
+                           eval_files_source=source)
 
     def canonical_order(self) -> list[int]:
         """Query indices sorted by query text: the order boards store per-query scores in."""
         return sorted(range(self.n_queries), key=lambda i: self.queries[i])
 
     @classmethod
-    def from_mapping(cls, mapping: dict[str, Sequence[str]], *, source: str = "", format: str = "mapping"):
-        """A ground truth from ``{query: [file, ...]}`` (queries normalised; merged if they collide)."""
+    def from_mapping(cls, mapping: dict[str, Sequence[str]], *, source: str = "", format: str = "mapping",
+                     other_files: Sequence[str] = ()):
+        """A ground truth from ``{query: [file, ...]}`` (queries normalised; merged if they collide), plus
+        ``other_files`` relevant to no query (a board's stored evaluation set)."""
         merged: dict[str, list[str]] = {}
         for q, files in mapping.items():
             bucket = merged.setdefault(normalise_query(q), [])
             for f in files:  # file names as given: never stripped
                 if f not in bucket:
                     bucket.append(f)
-        return _build(merged, {q: () for q in merged}, source, format)
+        gt = _build(merged, {q: () for q in merged}, source, format)
+        if other_files:
+            gt = gt.with_eval_files([*gt.files, *other_files], source=source)
+        return gt
 
 
 def _build(merged: dict[str, list[str]], rows: dict[str, Sequence[int]], source: str, fmt: str) -> GroundTruth:
@@ -292,6 +351,45 @@ def read_ground_truth(path: str | Path) -> GroundTruth:
     """Read a ground-truth CSV in the Clotho captions or the multi-positive format (see the module docstring)."""
     header, rows = read_csv_records(path, what="ground truth", latin1_fallback=True)
     return parse_ground_truth(header, rows, source=str(path))
+
+
+def read_eval_files(path: str | Path) -> list[str]:
+    """The evaluation set from ``path``: a CSV whose header has a ``file_name`` column (e.g. the released
+    ``clotho_captions_evaluation.csv``), else a text file with one file name per line (blank lines skipped). Names
+    are kept exactly as written; a name listed twice is an error naming both rows."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the list of evaluation files: {exc.strerror or exc}") from None
+    if b"\x00" in raw:
+        raise InputError(path, "not a text file: it holds NUL bytes")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("iso-8859-1")
+    lines = text.replace("\r\n", "\n").split("\n")
+    first_line = next((line for line in lines if line.strip()), "")
+    if "file_name" in [c.strip() for c in next(csv.reader([first_line]), [])]:
+        header, rows = read_csv_records(path, what="list of evaluation files", latin1_fallback=True, data=raw)
+        col = header.index("file_name")
+        named = [(n, r[col] if col < len(r) else "") for n, r in rows]
+    else:
+        named = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+    problems: list[str] = []
+    first: dict[str, int] = {}
+    for n, name in named:
+        if not name.strip():
+            problems.append(f"row {n}: empty file_name")
+        elif name in first:
+            problems.append(f"row {n}: file {name!r} already listed at row {first[name]}")
+        else:
+            first[name] = n
+    if problems:
+        raise InputError(path, problems)
+    if not first:
+        raise InputError(path, "the list of evaluation files is empty")
+    return list(first)
 
 
 def parse_ground_truth(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], *, source: str) -> GroundTruth:
@@ -377,33 +475,75 @@ def _short(text: str, n: int = 60) -> str:
 # ------------------------------------------------------------------------------------------------- submission
 @dataclass(frozen=True)
 class Submission:
-    """Rankings aligned with a :class:`GroundTruth`: ``rankings[q]`` are file indices (at most 10, best first;
-    empty for a missing query), ``rows[q]`` the submission row (None when missing)."""
+    """A submission aligned with a :class:`GroundTruth`.
+
+    Top-k list: ``rankings[q]`` are file indices (at most ``depth``, best first; empty for a missing query).
+    Score matrix (``header == "matrix"``): ``scores`` is a float64 ``[n_queries, n_columns]`` array, rows in
+    ground-truth query order (a missing query's row is all zeros and never scored), columns in the submission's
+    column order; ``columns[c]`` is the ground-truth file index of column ``c``; ``rankings`` are empty.
+    ``rows[q]`` is the submission row of query ``q`` (None when missing).
+    """
 
     rankings: tuple[tuple[int, ...], ...]
     rows: tuple[int | None, ...]
     missing: tuple[int, ...]
     source: str = ""
-    header: str = "dcase2022"  # a key of SUBMISSION_HEADERS
+    header: str = "dcase2022"  # a key of SUBMISSION_HEADERS, or "matrix"
     n_reduced: int = 0  # file names given with a directory prefix, matched by their base name
     n_respelled: int = 0  # file names matched in another spelling (unescaped, NFC/NFD, surrounding whitespace)
+    depth: int = TOP_K  # positions a top-k list ranks (its header's L); for a matrix, its number of file columns
+    scores: Any = field(default=None, repr=False, compare=False)  # np.ndarray for a score matrix
+    columns: Any = field(default=None, repr=False, compare=False)  # np.ndarray: column -> ground-truth file index
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.scores is not None
 
 
-def read_submission(path: str | Path, gt: GroundTruth, *, allow_missing: bool = False,
-                    data: bytes | None = None) -> Submission:
-    """Read and validate a DCASE submission against ``gt`` (see the module docstring)."""
+def list_header(header: Sequence[str]) -> tuple[str, int] | None:
+    """``(edition, L)`` when ``header`` is ``caption`` followed by ``file_name_1 .. file_name_L`` (``"dcase2022"``)
+    or ``fname_1 .. fname_L`` (``"dcase2023"``), ``L >= 1``; else None."""
+    header = [c.strip() for c in header]
+    if len(header) < 2 or header[0] != "caption":
+        return None
+    for kind, prefix in _LIST_PREFIX.items():
+        if all(cell == f"{prefix}{i}" for i, cell in enumerate(header[1:], start=1)):
+            return kind, len(header) - 1
+    return None
+
+
+def read_submission(path: str | Path, gt: GroundTruth, *, allow_missing: bool = False, data: bytes | None = None,
+                    k: int = DEFAULT_K) -> Submission:
+    """Read and validate a submission against ``gt``: a top-k list (``L >= k`` columns) or a score matrix (see the
+    module docstring). ``data``: the file's bytes when they are already in memory (``path`` then only names it)."""
+    from .matrix import looks_like_matrix, peek_header, read_score_matrix
+
+    k = check_k(k)
+    peeked = peek_header(path, data)
+    if peeked is not None and list_header(peeked.cells) is None and looks_like_matrix(peeked.cells, gt):
+        return read_score_matrix(path, gt, peeked, allow_missing=allow_missing, data=data)
     header, rows = read_csv_records(path, what="submission", data=data)
-    return parse_submission(header, rows, gt, allow_missing=allow_missing, source=str(path))
+    return parse_submission(header, rows, gt, allow_missing=allow_missing, source=str(path), k=k)
 
 
 def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], gt: GroundTruth, *,
-                     allow_missing: bool = False, source: str = "") -> Submission:
+                     allow_missing: bool = False, source: str = "", k: int = DEFAULT_K) -> Submission:
+    """Validate a top-k list (the records of a CSV) against ``gt``; ``k``: the board's cut-off (the list must rank
+    at least ``k`` positions)."""
     path = Path(source)
-    kind = next((k for k, h in SUBMISSION_HEADERS.items() if tuple(header) == h), None)
-    if kind is None:
+    found = list_header(header)
+    if found is None:
         raise InputError(path, f"wrong header {_short(','.join(header), 120)!r}: a DCASE submission starts with "
                                f"{','.join(DCASE_HEADER)!r} (DCASE 2022) or {','.join(DCASE_2023_HEADER)!r} "
-                               "(DCASE 2023-2025)", row=1)
+                               "(DCASE 2023-2025; longer lists such as fname_1..fname_16 too), or is a score "
+                               "matrix: the queries in the first column and one column per evaluation file, the "
+                               "header naming the files", row=1)
+    kind, depth = found
+    if depth < k:
+        prefix = _LIST_PREFIX[kind]
+        raise InputError(path, f"the submission ranks {depth} files per query ({prefix}1..{prefix}{depth}), fewer "
+                               f"than k={k}: mAP@{k} needs a top-{k} list ({prefix}1..{prefix}{k}) or a score "
+                               "matrix", row=1)
     _check_fields(path, header, rows)
     counts = {"reduced": 0, "respelled": 0}
     problems: list[str] = []
@@ -440,7 +580,7 @@ def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]
             j, how = gt.resolve_file(name)
             if j is None:
                 problems.append(f"row {n}: {col} {_short(name)!r} is not in the evaluation set (the files of the "
-                                "ground truth)")
+                                "ground truth, and --eval-files)")
                 row_ok = False
                 continue
             if j in first_col:
@@ -452,18 +592,24 @@ def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]
                 row_counts[how] += 1
             ranking.append(j)
         if row_ok:
-            rankings[q] = tuple(ranking[:TOP_K])
-            for k, v in row_counts.items():
-                counts[k] += v
+            rankings[q] = tuple(ranking)
+            for key, v in row_counts.items():
+                counts[key] += v
     missing = tuple(q for q in range(gt.n_queries) if q not in at_row)
-    if missing and not allow_missing:
-        listed = "; ".join(f"{_short(gt.queries[q])!r} (ground truth row {gt.rows[q][0]})" if gt.rows[q]
-                           else repr(_short(gt.queries[q])) for q in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        problems.append(f"{len(missing)} of {gt.n_queries} ground-truth queries have no row: {listed}{more} "
-                        "(use --allow-missing to score them 0)")
+    problems.extend(missing_problems(gt, missing, allow_missing))
     if problems:
         raise InputError(path, problems)
     return Submission(rankings=tuple(rankings.get(q, ()) for q in range(gt.n_queries)),
                       rows=tuple(at_row.get(q) for q in range(gt.n_queries)), missing=missing, source=str(path),
-                      header=kind, n_reduced=counts["reduced"], n_respelled=counts["respelled"])
+                      header=kind, n_reduced=counts["reduced"], n_respelled=counts["respelled"], depth=depth)
+
+
+def missing_problems(gt: GroundTruth, missing: Sequence[int], allow_missing: bool) -> list[str]:
+    """The problem line for ground-truth queries without a row (none with ``allow_missing``)."""
+    if not missing or allow_missing:
+        return []
+    listed = "; ".join(f"{_short(gt.queries[q])!r} (ground truth row {gt.rows[q][0]})" if gt.rows[q]
+                       else repr(_short(gt.queries[q])) for q in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return [f"{len(missing)} of {gt.n_queries} ground-truth queries have no row: {listed}{more} "
+            "(use --allow-missing to score them 0)"]

@@ -180,3 +180,44 @@ def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     rc = retrieval_cli(["evaluate", "--run", str(tmp_path), "--submission", str(tmp_path / "s.csv")])
     assert rc == 2 and "has no config.yaml" in capsys.readouterr().err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_exported_score_matrix_and_top16_enter_a_2025_board(trained_run, tmp_path, capsys):
+    """--scores writes the 2025 score matrix, --top-k 16 a top-16 list; both score the run's own test mAP@10 and
+    the same mAP@16, and submit --run uses the board's k."""
+    from retrieval.cli import main as retrieval_cli
+
+    scores, top16, gt = tmp_path / "scores.csv", tmp_path / "top16.csv", tmp_path / "gt.csv"
+    assert retrieval_cli(["evaluate", "--run", str(trained_run), "--split", "evaluation", "--submission", str(scores),
+                          "--scores", "--ground-truth", str(gt), "--quiet"]) == 0
+    assert "submission (score matrix)" in capsys.readouterr().out
+    assert retrieval_cli(["evaluate", "--run", str(trained_run), "--split", "evaluation", "--submission", str(top16),
+                          "--top-k", "16", "--quiet"]) == 0
+    capsys.readouterr()
+    header = next(csv.reader(scores.open()))
+    assert header[0] == "index" and len(header) == 25  # 24 recordings
+    assert next(csv.reader(top16.open())) == ["caption", *(f"fname_{i}" for i in range(1, 17))]
+    test = json.loads((trained_run / "metrics.json").read_text())["test"]
+    results = {}
+    for name, path in (("scores", scores), ("top16", top16)):
+        rc, out, err = run(capsys, "score", "--ground-truth", gt, "--submission", path, "--k", 16, "--json")
+        assert rc == 0, err
+        results[name] = json.loads(out)
+        assert results[name]["map10"] == pytest.approx(test["test_map10"], abs=1e-6)
+        for k in (1, 5, 10):
+            assert results[name][f"r{k}"] == pytest.approx(test[f"test_r{k}"], abs=1e-6)
+    assert results["scores"]["header"] == "matrix" and results["top16"]["header"] == "dcase2023"
+    assert results["scores"]["map16"] == pytest.approx(results["top16"]["map16"], abs=1e-12)
+
+    boards = f"sqlite:///{tmp_path / 'b.db'}"
+    assert run(capsys, "submit", "--board", "d25", "--team", "m", "--system", "scores", "--submission", scores,
+               "--ground-truth", gt, "--k", 16, "--boards", boards)[0] == 0
+    rc, out, err = run(capsys, "submit", "--board", "d25", "--team", "me", "--system", "tiny", "--run", trained_run,
+                       "--ground-truth", gt, "--boards", boards, "--json")
+    assert rc == 0, err
+    payload = json.loads(out)
+    assert payload["k"] == 16 and payload["header"] == "dcase2023" and payload["depth"] == 16
+    assert payload["map16"] == pytest.approx(results["scores"]["map16"], abs=1e-12)
+    rc = retrieval_cli(["evaluate", "--run", str(trained_run), "--submission", str(tmp_path / "x.csv"), "--scores",
+                        "--top-k", "16"])
+    assert rc == 2 and "--top-k and --scores" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
