@@ -24,7 +24,8 @@ Example::
 Importing this package does not import torch (only scoring does).
 """
 
-from .formats import GroundTruth, InputError, LeaderboardError, Submission, read_ground_truth, read_submission
+from .formats import GroundTruth, InputError, LeaderboardError, Submission, read_ground_truth
+from .submissions import read_submission
 
 __all__ = ["GroundTruth", "InputError", "LeaderboardError", "Submission", "read_ground_truth", "read_submission",
            "score_submission"]

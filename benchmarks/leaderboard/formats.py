@@ -25,7 +25,7 @@ relevant for but that compete in every ranking (DCASE 2025: ``metadata_eval.csv`
 evaluation files). They are part of the fingerprint (only when present, so a ground truth without them keeps its
 fingerprint).
 
-Submission (:func:`read_submission`), one of two layouts, told apart by the header:
+Submission (:func:`benchmarks.leaderboard.submissions.read_submission`), one of two layouts, told apart by the header:
 
 * a **top-k list**: header ``caption,file_name_1,...,file_name_L`` (DCASE 2022) or ``caption,fname_1,...,fname_L``
   (DCASE 2023-2025), ``L >= k`` (the board's cut-off ``k``, default 10; a list shorter than ``k`` is refused, naming
@@ -91,7 +91,6 @@ __all__ = [
     "read_csv_records",
     "read_eval_files",
     "read_ground_truth",
-    "read_submission",
 ]
 
 CLOTHO_HEADER: tuple[str, ...] = ("file_name", *(f"caption_{i}" for i in range(1, 6)))
@@ -510,20 +509,6 @@ def list_header(header: Sequence[str]) -> tuple[str, int] | None:
         if all(cell == f"{prefix}{i}" for i, cell in enumerate(header[1:], start=1)):
             return kind, len(header) - 1
     return None
-
-
-def read_submission(path: str | Path, gt: GroundTruth, *, allow_missing: bool = False, data: bytes | None = None,
-                    k: int = DEFAULT_K) -> Submission:
-    """Read and validate a submission against ``gt``: a top-k list (``L >= k`` columns) or a score matrix (see the
-    module docstring). ``data``: the file's bytes when they are already in memory (``path`` then only names it)."""
-    from .matrix import looks_like_matrix, peek_header, read_score_matrix
-
-    k = check_k(k)
-    peeked = peek_header(path, data)
-    if peeked is not None and list_header(peeked.cells) is None and looks_like_matrix(peeked.cells, gt):
-        return read_score_matrix(path, gt, peeked, allow_missing=allow_missing, data=data)
-    header, rows = read_csv_records(path, what="submission", data=data)
-    return parse_submission(header, rows, gt, allow_missing=allow_missing, source=str(path), k=k)
 
 
 def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], gt: GroundTruth, *,
