@@ -27,7 +27,8 @@ USER_ERRORS = [
 
 #: every command line's main
 MAINS = ["retrieval.cli", "studies.cli", "reports.cli", "benchmarks.leaderboard.cli", "benchmarks.perf.cli",
-         "benchmarks.train_speed", "benchmarks.fusion_effect", "benchmarks.seed_noise", "benchmarks.harness_overhead"]
+         "benchmarks.train_speed", "benchmarks.fusion_effect", "benchmarks.seed_noise", "benchmarks.harness_overhead",
+         "benchmarks.planted_effects"]
 
 
 @pytest.mark.parametrize("module,name,builtin", USER_ERRORS, ids=[n for _, n, _ in USER_ERRORS])
