@@ -1,27 +1,38 @@
-"""Planted effects of SynthCaps: each factor's off and on arms trained with N seeds, compared with the recipe test.
+"""Planted effects of SynthCaps: each factor's off and on arms trained on two disjoint seed sets, compared with the
+recipe test, and called detected only when the discovery replicates.
 
 SynthCaps 2.0.0 plants one mechanism per factor the seed papers vary (see "What is in a clip" in
 :mod:`retrieval.data.synthcaps`): audio augmentations against the recording-condition shift of the validation and
 evaluation splits, text augmentations against their caption dialects, encoder capacity, metadata fusion. This
 benchmark trains (or reuses, when the run folder holds a finished run of the same config, as
-:func:`benchmarks.seed_noise.train_or_reuse`) ``--seeds N`` runs of each arm and prints, per factor: Δ test mAP@10
-(on minus off), the seed-aware 95% CI and p of :func:`reports.stats.recipe_test`, and the seed sd of each arm. Arms
-share everything but the factor's settings, so the off arm of most factors is the same set of runs (the base
-configuration).
+:func:`benchmarks.seed_noise.train_or_reuse`) every arm on the **discovery** seeds (``--seeds``: a count N for
+0..N-1, or a list) and on the **replication** seeds (``--replication-seeds``: default as many, from 100), both fixed
+before the run; overlapping sets are refused (one ``error:`` line, exit 2). Per factor it prints Δ test mAP@10 (on
+minus off) with the seed-aware 95% CI and p of :func:`reports.stats.recipe_test` on each set (Holm over the
+factors' discovery p), whether the replication confirms the discovery (:mod:`reports.replication`: same sign, CI
+excluding 0), the pooled estimate over both sets, and the seed sd of each arm. Only a factor significant on the
+discovery seeds **and** replicated is called detected. ``--test floor`` (default) floors each arm's seed variance at
+the one pooled over every arm of the set (the robust variant, see "Robustness" in :mod:`reports.stats`); ``--test
+welch`` leaves it out. Arms share everything but the factor's settings, so the off arm of most factors is the same
+set of runs (the base configuration): one unlucky draw of it moves every factor at once, which is what the
+replication set (a fresh base arm) guards against.
 
-An **A/A** pair checks the test: the base configuration with seeds ``0..N-1`` against seeds ``N..2N-1``; it has no
-effect, so it should stay null (``--no-aa`` skips it).
+An **A/A** pair checks the seed sets: the base configuration on the discovery seeds against the base configuration
+on the replication seeds; it has no effect, so it should stay null (``--no-aa`` skips it; without a replication set
+it takes the N seeds after the discovery ones, as before).
+
+The summary prints the minimum detectable effect from the seed variance pooled over every arm and both seed sets.
 
 Output: ``benchmarks/results/planted_effects.{json,md}`` (``--out``). ``--jobs 2`` trains two runs at a time (give
-``--set train.num_threads=1`` so they do not compete for threads).
+``--set train.num_threads=1`` so they do not compete for threads). Result files from before the replication sets
+still render (:func:`upgrade_payload`), with nothing in them called detected.
 """
 
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
+import math
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,7 +41,7 @@ import numpy as np
 from retrieval.errors import command_line
 
 from .common import check_folder_option, machine, markdown_table, write_results
-from .seed_noise import read_runs, run_label, train_or_reuse
+from .seed_noise import read_runs, run_label, train_all
 
 
 @dataclass(frozen=True)
@@ -101,20 +112,65 @@ FACTORS: tuple[Factor, ...] = (
 )
 
 
-def analyse(name: str, off: np.ndarray, on: np.ndarray, *, sign: int | None = None) -> dict[str, Any]:
-    """Recipe test of arm ``on`` against arm ``off`` (runs x queries, paired by query): Δ = on - off."""
-    from reports.stats import recipe_test
+#: The per-set fields of :func:`arms_summary`.
+ARM_KEYS = ("n_off", "n_on", "map_off", "map_on", "seed_sd_off", "seed_sd_on", "runs_off", "runs_on")
 
-    r = recipe_test(on, off).to_dict()
+
+def arms_summary(off: np.ndarray, on: np.ndarray) -> dict[str, Any]:
+    """Runs, mean test mAP@10 and seed sd (ddof 1) of the off and on arms (runs x queries)."""
     maps_off, maps_on = off.mean(axis=1), on.mean(axis=1)
-    out = {"factor": name, "n_off": int(off.shape[0]), "n_on": int(on.shape[0]), "n_queries": int(off.shape[1]),
-           "map_off": float(maps_off.mean()), "map_on": float(maps_on.mean()),
-           "seed_sd_off": float(np.std(maps_off, ddof=1)), "seed_sd_on": float(np.std(maps_on, ddof=1)),
-           "runs_off": [float(v) for v in maps_off], "runs_on": [float(v) for v in maps_on], "recipe": r,
-           "significant": bool(r["p_value"] is not None and r["p_value"] < 0.05)}
+    return {"n_off": int(off.shape[0]), "n_on": int(on.shape[0]), "map_off": float(maps_off.mean()),
+            "map_on": float(maps_on.mean()), "seed_sd_off": float(np.std(maps_off, ddof=1)),
+            "seed_sd_on": float(np.std(maps_on, ddof=1)), "runs_off": [float(v) for v in maps_off],
+            "runs_on": [float(v) for v in maps_on]}
+
+
+def analyse(name: str, off: np.ndarray, on: np.ndarray, *, sign: int | None = None, rep_off: np.ndarray | None = None,
+            rep_on: np.ndarray | None = None, floors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Recipe test of arm ``on`` against arm ``off`` (runs x queries, paired by query): Δ = on - off, on the
+    discovery runs (``off``, ``on``) and, when given, the replication runs (``rep_off``, ``rep_on``).
+
+    The entry holds ``discovery``, ``replication`` (``None`` without replication runs), ``replicated``,
+    ``detected`` and ``pooled`` of :func:`reports.replication.replication_record` (``floors``: each set's
+    seed-variance floor), each set with its arms' runs, mAP and seed sd (:func:`arms_summary`). ``sign_ok``: the
+    pooled Δ has the documented ``sign``. The discovery set's fields also stay at the top level (``recipe``,
+    ``significant``, ``map_off``, ``seed_sd_on`` ...), as in result files from before the replication sets, so that
+    readers of those keep working."""
+    from reports.replication import replication_record
+
+    rec = replication_record(on, off, rep_on, rep_off, floors=floors)
+    rec["discovery"].update(arms_summary(off, on))
+    if rec["replication"] is not None:
+        rec["replication"].update(arms_summary(rep_off, rep_on))
+        rec["pooled"].update(arms_summary(np.vstack([off, rep_off]), np.vstack([on, rep_on])))
+    d = rec["discovery"]
+    recipe = {k: v for k, v in d.items() if k not in ARM_KEYS and k != "significant"}
+    out = {"factor": name, **{k: d[k] for k in ARM_KEYS}, "n_queries": int(off.shape[1]), "recipe": recipe,
+           "significant": d["significant"], **rec}
     if sign is not None:
         out["sign"] = int(sign)
-        out["sign_ok"] = bool(np.sign(r["diff"]) == np.sign(sign))
+        out["sign_ok"] = bool(np.sign(rec["pooled"]["diff"]) == np.sign(sign))
+    return out
+
+
+def upgrade_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A ``planted_effects.json`` of any version in the current layout: files from before the replication sets
+    (one set of seeds ``0..N-1``, the test in ``recipe``) get ``discovery`` (those runs), ``replication`` None,
+    ``replicated`` None, ``detected`` False and ``pooled`` = discovery, so that nothing in them reads as
+    replicated. Current files are returned as they are."""
+    out = dict(payload)
+    if "discovery_seeds" not in out:
+        out["discovery_seeds"] = list(range(int(out.get("seeds", 0))))
+        out["replication_seeds"] = []
+    factors = []
+    for f in out.get("factors", []):
+        if "discovery" not in f:
+            f = dict(f)
+            disc = {**f["recipe"], "significant": bool(f.get("significant"))}
+            disc.update({k: f[k] for k in ARM_KEYS if k in f})
+            f.update(discovery=disc, replication=None, replicated=None, detected=False, pooled=disc)
+        factors.append(f)
+    out["factors"] = factors
     return out
 
 
@@ -144,54 +200,77 @@ def by_dialect(x: np.ndarray, dialects: Sequence[str], rows: Mapping[str, Sequen
             "arms": {arm: {k: float(x[list(r)][:, d == k].mean()) for k in kinds} for arm, r in rows.items()}}
 
 
-def _train(args: tuple) -> str:
-    config, overrides, seed, runs_dir, label = args
-    return str(train_or_reuse(config, dict(overrides), seed, Path(runs_dir), label=label))
-
-
-def train_all(config: str, jobs_: Sequence[tuple[dict[str, Any], int]], runs_dir: Path, n_jobs: int, *,
-              common: Mapping[str, Any] | None = None) -> list[Path]:
-    """Train or reuse every (arm settings, seed) with the ``common`` overrides on top of ``config``, as
-    ``runs_dir/<arm>-s<seed>`` (arm: :func:`benchmarks.seed_noise.run_label` of the arm's own settings); ``n_jobs``
-    at a time in worker processes (1: in this process)."""
-    todo = [(config, tuple(sorted({**(common or {}), **o}.items())), s, str(runs_dir), run_label(o))
-            for o, s in jobs_]
-    if n_jobs <= 1:
-        return [Path(_train(t)) for t in todo]
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-        return [Path(p) for p in pool.map(_train, todo)]
-
-
 def _pp(v: float | None, signed: bool = True) -> str:
     return "–" if v is None else (f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}")
 
 
+def _ci(r: Mapping[str, Any] | None, *, p: bool = True, holm: bool = False) -> str:
+    if r is None:
+        return "–"
+    text = f"{_pp(r['diff'])} [{_pp(r['ci_low'])}, {_pp(r['ci_high'])}]"
+    if p:
+        text += ", p " + ("–" if r["p_value"] is None else f"{r['p_value']:.2g}")
+        if holm and r.get("p_holm") is not None:
+            text += f" (Holm {r['p_holm']:.2g})"
+    return text
+
+
 def markdown(payload: dict[str, Any]) -> str:
+    """The result as Markdown; result files from before the replication sets render too (:func:`upgrade_payload`),
+    with every factor "discovery only, pending replication" at most."""
+    from reports.replication import seeds_text, verdict
+
+    payload = upgrade_payload(payload)
+    disc, rep = payload["discovery_seeds"], payload["replication_seeds"]
     rows = []
     for f in payload["factors"]:
-        r = f["recipe"]
-        rows.append([f["factor"], f"{'+' if f['sign'] > 0 else '−'}", _pp(f["map_off"], False), _pp(f["map_on"], False),
-                     f"{_pp(r['diff'])} [{_pp(r['ci_low'])}, {_pp(r['ci_high'])}]",
-                     "–" if r["p_value"] is None else f"{r['p_value']:.2g}",
-                     f"{_pp(f['seed_sd_off'], False)} / {_pp(f['seed_sd_on'], False)}",
-                     ("yes" if f["sign_ok"] else "NO") + (", significant" if f["significant"] else "")])
+        pooled = f["pooled"]
+        word = verdict(f)
+        if "sign_ok" in f and f.get("detected"):
+            word += ", sign as documented" if f["sign_ok"] else ", sign NOT as documented"
+        rows.append([f["factor"], "+" if f.get("sign", 1) > 0 else "−",
+                     f"{_pp(pooled['map_off'], False)} → {_pp(pooled['map_on'], False)}",
+                     _ci(f["discovery"], holm=True), _ci(f["replication"]),
+                     _ci(pooled, p=False) if f["replication"] is not None else "–",
+                     f"{_pp(pooled['seed_sd_off'], False)} / {_pp(pooled['seed_sd_on'], False)}",
+                     {None: "–", True: "yes", False: "no"}[f["replicated"]], word])
     aa = payload.get("aa")
     if aa:
         r = aa["recipe"]
-        rows.append(["A/A (base, seeds split in two)", "0", _pp(aa["map_off"], False), _pp(aa["map_on"], False),
-                     f"{_pp(r['diff'])} [{_pp(r['ci_low'])}, {_pp(r['ci_high'])}]",
-                     "–" if r["p_value"] is None else f"{r['p_value']:.2g}",
-                     f"{_pp(aa['seed_sd_off'], False)} / {_pp(aa['seed_sd_on'], False)}",
+        seeds_on = aa.get("seeds_on") or []
+        rows.append([f"A/A (base, seeds {seeds_text(aa.get('seeds_off') or disc)} vs {seeds_text(seeds_on)})", "0",
+                     f"{_pp(aa['map_off'], False)} → {_pp(aa['map_on'], False)}", _ci(r), "–", "–",
+                     f"{_pp(aa['seed_sd_off'], False)} / {_pp(aa['seed_sd_on'], False)}", "–",
                      "null" if not aa["significant"] else "FALSE POSITIVE"])
-    n = payload["seeds"]
-    md = [f"# planted_effects ({payload['config']}, {n} seeds per arm, {payload['machine']['date']})", "",
-          f"SynthCaps {payload['synth_version']}, test split = {payload['n_queries']} caption queries. Δ = mean test "
-          "mAP@10 of the on arm minus the off arm, in percentage points; 95% CI and two-sided p of the recipe test "
-          "(reports.stats.recipe_test: seed variance and query sampling, Welch–Satterthwaite df); seed sd = sample "
-          "sd of the arm's run mAP@10s.", "",
-          markdown_table(["factor", "expected sign", "off mAP@10", "on mAP@10", "Δ pp [95% CI]", "p",
-                          "seed sd off / on (pp)", "sign as documented"], rows),
-          "Mechanisms (what makes each factor matter):", ""]
+    test = payload.get("test", "welch")
+    md = [f"# planted_effects ({payload['config']}, {len(disc)} + {len(rep)} seeds per arm, "
+          f"{payload['machine']['date']})", "",
+          f"SynthCaps {payload['synth_version']}, test split = {payload['n_queries']} caption queries. Each arm is "
+          f"trained on the discovery seeds {seeds_text(disc)}"
+          + (f" and on the replication seeds {seeds_text(rep)}, fixed before the run" if rep else
+             " only (no replication set)")
+          + ". Δ = mean test mAP@10 of the on arm minus the off arm, in percentage points, with the 95% "
+          "CI and two-sided p of the recipe test (reports.stats.recipe_test: seed variance and query sampling, "
+          "Welch–Satterthwaite df"
+          + (", each arm's seed variance floored at the seed variance pooled over every arm of the set"
+             if test == "floor" else "") + ") on each seed set; Holm over the factors' discovery p. **Replicated**: "
+          "the replication Δ has the discovery's sign and its CI excludes 0; a factor is **detected** only when "
+          "it is significant on the discovery seeds and replicated. Pooled: both sets together (an estimate, not a "
+          "confirmation). Seed sd: sample sd of the arm's run mAP@10s" + (" over both sets." if rep else "."), ""]
+    if not rep:
+        md += ["**Discovery only, pending replication**: these numbers come from one seed set; nothing in this table "
+               "is a detected effect until a replication run confirms it.", ""]
+    md += [markdown_table(["factor", "expected sign", "off → on mAP@10", f"discovery Δ pp [95% CI], p (seeds "
+                           f"{seeds_text(disc)})", f"replication Δ pp [95% CI], p (seeds {seeds_text(rep)})",
+                           "pooled Δ pp [95% CI]", "seed sd off / on (pp)", "replicated", "verdict"], rows)]
+    mde = payload.get("mde")
+    if mde:
+        md += [f"Minimum detectable effect (80% power, two-sided 0.05) from the seed variance pooled over every arm "
+               f"and both seed sets (seed sd {_pp(math.sqrt(mde['seed_var']), False)} pp, {mde['seed_var_df']} df) "
+               f"and the median query term of the factors: {_pp(mde['per_set'], False)} pp with {len(disc)} seeds "
+               f"per arm (one set; an effect of that size is detected, i.e. significant on both sets, with about 64% "
+               f"probability), {_pp(mde['pooled'], False)} pp with {len(disc) + len(rep)} seeds per arm.", ""]
+    md += ["Mechanisms (what makes each factor matter):", ""]
     md += [f"- **{f['factor']}** ({', '.join(f'{k}={v}' for k, v in f['on'].items()) or 'base'} against "
            f"{', '.join(f'{k}={v}' for k, v in f['off'].items()) or 'base'}): {f['mechanism']}."
            for f in payload["factors"]]
@@ -201,26 +280,35 @@ def markdown(payload: dict[str, Any]) -> str:
         names = {run_label(dict(f["on"])): f["factor"] for f in payload["factors"]}
         names.update({run_label(dict(f["off"])): f"{f['factor']} (off)" for f in payload["factors"] if f["off"]})
         names[run_label({})] = "base (every off arm but the width's)"
-        md += ["", "Test mAP@10 by caption dialect (mean over the arm's runs; queries per dialect: "
+        md += ["", "Test mAP@10 by caption dialect (mean over the arm's runs of both seed sets; queries per dialect: "
                + ", ".join(f"{k} {dialect['n_queries'][k]}" for k in kinds) + "):", "",
                markdown_table(["arm"] + kinds,
                               [[names.get(arm, arm)] + [_pp(v[k], False) for k in kinds]
                                for arm, v in dialect["arms"].items()])]
-    md += ["", f"How: `python -m benchmarks planted_effects --seeds {n}"
-           + "".join(f" --set {k}={v}" for k, v in payload["overrides"].items()) + "` (trains or reuses "
-           f"`{payload['runs_dir']}/<arm>-s<seed>`).", ""]
+    how = payload.get("command") or (f"python -m benchmarks planted_effects --seeds {len(disc)}"
+                                     + "".join(f" --set {k}={v}" for k, v in payload["overrides"].items()))
+    md += ["", f"How: `{how}` (trains or reuses `{payload['runs_dir']}/<arm>-s<seed>`).", ""]
     return "\n".join(md)
 
 
-@command_line
+@command_line(also=(OSError,))
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks planted_effects", description=__doc__.splitlines()[0])
     p.add_argument("--config", default="synthcaps-small",
                    help="named config or YAML file every arm starts from (default synthcaps-small)")
-    p.add_argument("--seeds", type=int, default=5, help="runs per arm (seeds 0..N-1; default 5)")
+    p.add_argument("--seeds", nargs="+", default=["5"], metavar="SEEDS",
+                   help="discovery seeds per arm: a count N (0..N-1) or a list (0-4, 0,1,2); default 5")
+    p.add_argument("--replication-seeds", nargs="+", default=None, metavar="SEEDS",
+                   help="replication seeds per arm, disjoint from the discovery ones: a count N (100..100+N-1), a "
+                        "list, or 0 for none (discovery only: nothing is called detected); default as many as the "
+                        "discovery seeds, from 100")
+    p.add_argument("--test", choices=("floor", "welch"), default="floor",
+                   help="floor (default): recipe test with each arm's seed variance floored at the one pooled over "
+                        "every arm of the set (reports.stats, 'Robustness'); welch: without the floor")
     p.add_argument("--factors", default=None,
                    help="comma-separated factor names (default: all): " + ", ".join(f.name for f in FACTORS))
-    p.add_argument("--no-aa", action="store_true", help="skip the A/A pair (base seeds N..2N-1)")
+    p.add_argument("--no-aa", action="store_true",
+                   help="skip the A/A pair (base on the discovery seeds against base on the replication seeds)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="applied to every arm, after " + " ".join(f"{k}={v}" for k, v in BASE.items()))
     p.add_argument("--jobs", type=int, default=1, help="trainings at a time (default 1)")
@@ -232,19 +320,23 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     for flag in ("--runs-dir", "--out"):
         check_folder_option(flag, getattr(args, flag[2:].replace("-", "_")))
-    if args.seeds < 2:
-        p.error(f"--seeds must be >= 2 (the recipe test needs two runs per arm), got {args.seeds}")
+    from retrieval.errors import UsageError
+
+    from .common import seed_sets
+
     if args.jobs < 1:
-        p.error(f"--jobs must be >= 1, got {args.jobs}")
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    disc, rep = seed_sets(args.seeds, args.replication_seeds)  # >= 2 each: the recipe test needs two runs per arm
     factors = list(FACTORS)
     if args.factors:
         names = [n.strip() for n in args.factors.split(",") if n.strip()]
         known = {f.name: f for f in FACTORS}
         unknown = [n for n in names if n not in known]
         if unknown:
-            p.error(f"--factors: unknown {unknown[0]!r} (known: {', '.join(known)})")
+            raise UsageError(f"--factors: unknown {unknown[0]!r} (known: {', '.join(known)})")
         factors = [known[n] for n in names]
     from retrieval.config import TrialConfig, parse_override
+    from reports.stats import holm, minimum_detectable_effect, pooled_seed_variance
 
     common = {**BASE, **dict(parse_override(o) for o in args.overrides)}
     arms: dict[str, dict[str, Any]] = {}
@@ -253,40 +345,72 @@ def main(argv: list[str] | None = None) -> int:
             arms[run_label(dict(settings))] = dict(settings)
     base = run_label({})
     arms.setdefault(base, {})
-    seeds = range(args.seeds)
-    jobs_ = [(over, s) for s in seeds for over in arms.values()]  # seed by seed: every arm grows together
-    if not args.no_aa:
-        jobs_ += [({}, s) for s in range(args.seeds, 2 * args.seeds)]
+    # without a replication set, the A/A pair takes the next seeds after the discovery ones (as before)
+    aa_seeds = rep or list(range(max(disc) + 1, max(disc) + 1 + len(disc)))
+    jobs_ = [(over, s) for s in disc + rep for over in arms.values()]  # seed by seed: every arm grows together
+    if not args.no_aa and not rep:
+        jobs_ += [({}, s) for s in aa_seeds]
     dirs = train_all(args.config, jobs_, args.runs_dir, args.jobs, common=common)
     x, runs = read_runs(dirs)  # one query order for every run
     row = {}
-    for (over, s), d, m in zip(jobs_, dirs, runs):
+    for (over, s), m in zip(jobs_, runs):
         row[(run_label(over), s)] = len(row)
-        m.update({"arm": run_label(over), "seed": s})
+        m.update({"arm": run_label(over), "seed": s, "set": "discovery" if s in disc else
+                  ("replication" if s in rep else "a/a")})
     pick = lambda label, ss: x[[row[(label, s)] for s in ss]]  # noqa: E731
+    mean_runs = {key: [pick(label, ss).mean(axis=1) for label in arms] for key, ss in (("discovery", disc),
+                                                                                      ("replication", rep)) if ss}
+    floors = {key: pooled_seed_variance(v) for key, v in mean_runs.items()}
+    floors["pooled"] = pooled_seed_variance([a for v in mean_runs.values() for a in v])
+    use = floors if args.test == "floor" else {}
     results = []
     for f in factors:
         off, on = run_label(dict(f.off)), run_label(dict(f.on))
-        res = analyse(f.name, pick(off, seeds), pick(on, seeds), sign=f.sign)
+        res = analyse(f.name, pick(off, disc), pick(on, disc), sign=f.sign, floors=use,
+                      rep_off=pick(off, rep) if rep else None, rep_on=pick(on, rep) if rep else None)
         res.update({"off": dict(f.off), "on": dict(f.on), "mechanism": f.mechanism, "tags": list(f.tags),
                     "off_arm": off, "on_arm": on})
         results.append(res)
+    for res, ph in zip(results, holm([r["discovery"]["p_value"] for r in results])):
+        res["discovery"]["p_holm"] = ph
+    n_q = int(x.shape[1])
+    q_med = float(np.median([r["pooled"]["query_var"] for r in results]))
+    fp = floors["pooled"]
+    mde = {"seed_var": fp.var, "seed_var_df": fp.df, "query_var": q_med,
+           "per_set": minimum_detectable_effect(n_runs_a=len(disc), n_runs_b=len(disc), n_queries=n_q,
+                                                run_var_a=fp.var, run_var_b=fp.var, query_var=q_med),
+           "pooled": minimum_detectable_effect(n_runs_a=len(disc) + len(rep), n_runs_b=len(disc) + len(rep),
+                                               n_queries=n_q, run_var_a=fp.var, run_var_b=fp.var, query_var=q_med)} \
+        if fp.var + q_med > 0 else None
+    from reports.replication import seeds_text
+
+    def seeds_arg(ss):
+        return seeds_text(ss).replace("–", "-").replace(", ", ",") if ss else "0"
+
+    command = (f"python -m benchmarks planted_effects --config {args.config} --seeds {seeds_arg(disc)} "
+               f"--replication-seeds {seeds_arg(rep)} --test {args.test}"
+               + (f" --factors \"{args.factors}\"" if args.factors else "") + (" --no-aa" if args.no_aa else "")
+               + "".join(f" --set {o}" for o in args.overrides) + f" --runs-dir {args.runs_dir}"
+               + (f" --jobs {args.jobs}" if args.jobs > 1 else ""))
     payload: dict[str, Any] = {
-        "benchmark": "planted_effects", "config": args.config, "overrides": common, "seeds": args.seeds,
+        "benchmark": "planted_effects", "config": args.config, "overrides": common, "seeds": len(disc),
+        "discovery_seeds": disc, "replication_seeds": rep, "test": args.test,
+        "floors": {k: v.to_dict() for k, v in floors.items()}, "mde": mde,
         "synth_version": TrialConfig.load(args.config).with_overrides(common).data.synth_version,
-        "machine": machine(), "n_queries": int(x.shape[1]), "runs_dir": str(args.runs_dir),
+        "machine": machine(), "n_queries": n_q, "runs_dir": str(args.runs_dir), "command": command,
         "factors": results, "runs": runs}
     if not args.no_aa:
-        payload["aa"] = analyse("A/A", pick(base, seeds), pick(base, range(args.seeds, 2 * args.seeds)))
-        payload["aa"].update({"arm": base, "seeds_off": list(seeds),
-                              "seeds_on": list(range(args.seeds, 2 * args.seeds))})
-        all_base = x[[row[(base, s)] for s in range(2 * args.seeds)]].mean(axis=1)
-        payload["seed_sd_base"] = float(np.std(all_base, ddof=1))
+        payload["aa"] = analyse("A/A", pick(base, disc), pick(base, aa_seeds),
+                                floors={"discovery": floors["pooled"]} if args.test == "floor" else None)
+        payload["aa"].update({"arm": base, "seeds_off": disc, "seeds_on": aa_seeds})
+    payload["seed_sd_base"] = float(np.std(pick(base, disc + (rep or (aa_seeds if not args.no_aa else []))).mean(
+        axis=1), ddof=1))
     from reports.collect import read_per_query
 
     dialects = query_dialects(TrialConfig.load(args.config).with_overrides(common), read_per_query(dirs[0]).keys)
     if dialects is not None:
-        payload["by_dialect"] = by_dialect(x, dialects, {label: [row[(label, s)] for s in seeds] for label in arms})
+        payload["by_dialect"] = by_dialect(x, dialects, {label: [row[(label, s)] for s in disc + rep]
+                                                         for label in arms})
     md = markdown(payload)
     jpath, mpath = write_results(args.out, "planted_effects", payload, md)
     print(md)

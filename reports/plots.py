@@ -37,6 +37,7 @@ import numpy as np
 
 __all__ = ["PALETTE", "STATE_COLORS", "deltas_figure", "history_figure", "importance_figure", "intermediate_figure",
            "parallel_coordinates_figure", "per_query_figure", "plot_deltas", "plot_history", "plot_importance",
+           "plot_seed_distribution", "seed_distribution_figure",
            "plot_intermediate", "plot_parallel_coordinates", "plot_per_query"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order used for categories
@@ -789,3 +790,52 @@ def plot_per_query(ap_by_name: Mapping[str, Any], out_base: str | Path, *, metri
     """Write :func:`per_query_figure` (per-query distributions and paired differences) to
     ``<out_base>.png``/``.pdf``; returns ``[png_path, pdf_path]``."""
     return _write(per_query_figure, out_base, ap_by_name, metric=metric, title=title, seed=seed)
+
+
+@_styled
+def seed_distribution_figure(values_by_set: Mapping[str, Sequence[float]], *, metric: str = "test mAP@10 (%)",
+                             title: str | None = None):
+    """Histogram of one configuration's run scores over seeds, one colour per seed set (stacked, common bins), a
+    tick per run below the axis and each set's mean as a dashed line. Sets with no value are left out; no value at
+    all gives a figure saying so; a non-finite value raises ValueError naming the set."""
+    name = title or f"Seed distribution of {metric}"
+    sets = {}
+    for key, values in values_by_set.items():
+        a = np.asarray(list(values), dtype=float)
+        bad = np.flatnonzero(~np.isfinite(a))
+        if bad.size:
+            raise ValueError(f"seed distribution of {key!r}: value {int(bad[0])} is {a[bad[0]]!r}")
+        if a.size:
+            sets[str(key)] = a
+    if not sets:
+        return _placeholder(name, "No runs to plot.")
+    every = np.concatenate(list(sets.values()))
+    span = float(every.max() - every.min())
+    bins = np.histogram_bin_edges(every, bins=max(5, min(20, int(round(2 * every.size ** (1 / 3))) + 2))
+                                  if span > 0 else 5)
+    fig = _figure(5.5, 3.2)
+    ax = fig.add_subplot(1, 1, 1)
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(sets))]
+    ax.hist(list(sets.values()), bins=bins, stacked=True, color=colors, edgecolor="white", linewidth=0.6,
+            label=[f"{k} (n={a.size}, mean {a.mean():.2f}, sd {a.std(ddof=1) if a.size > 1 else 0:.2f})"
+                   for k, a in sets.items()])
+    top = ax.get_ylim()[1]
+    for (key, a), color in zip(sets.items(), colors):
+        ax.plot(a, np.full(a.size, -0.04 * top), "|", color=color, ms=8, mew=1.0)
+        ax.plot([float(a.mean())] * 2, [0.0, top], color=color, ls="--", lw=1.0)  # below the legend
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_ylim(-0.08 * top, top * 1.45)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(metric)
+    ax.set_ylabel("runs")
+    ax.set_title(name)
+    ax.legend(loc="upper left", title="dashed: mean; ticks: runs", title_fontsize=6.5)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_distribution(values_by_set: Mapping[str, Sequence[float]], out_base: str | Path, *,
+                           metric: str = "test mAP@10 (%)", title: str | None = None) -> list[Path]:
+    """Write :func:`seed_distribution_figure` to ``<out_base>.png``/``.pdf``; returns ``[png_path, pdf_path]``."""
+    return _write(seed_distribution_figure, out_base, values_by_set, metric=metric, title=title)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.planted_effects import FACTORS, analyse, markdown
+from benchmarks.planted_effects import FACTORS, analyse, markdown, upgrade_payload
 from benchmarks.seed_noise import run_label
 
 
@@ -49,43 +49,111 @@ def test_factors_are_distinct_arms_with_a_documented_sign_and_mechanism():
     assert {t for f in FACTORS for t in f.tags} >= {"audio", "text", "fusion", "capacity"}
 
 
-def test_markdown_table_has_a_row_per_factor_and_the_a_a_pair():
-    difficulty = np.random.default_rng(0).uniform(0.2, 0.7, 100)
-    off = _arm(2, difficulty, effect=0.0, seed_sd=0.01, seed=1)
-    on = _arm(2, difficulty, effect=0.05, seed_sd=0.01, seed=2)
-    f = FACTORS[0]
-    res = {**analyse(f.name, off, on, sign=f.sign), "off": dict(f.off), "on": dict(f.on), "mechanism": f.mechanism}
-    payload = {"config": "synthcaps-small", "seeds": 2, "machine": {"date": "2026-01-01"}, "synth_version": "2.0.0",
-               "n_queries": 100, "factors": [res], "aa": analyse("A/A", off, off[::-1]), "overrides": {},
-               "runs_dir": "runs/planted_effects"}
-    md = markdown(payload)
-    assert md.startswith("# planted_effects (synthcaps-small, 2 seeds per arm")
-    assert f"| {f.name} | + |" in md and "| A/A (base, seeds split in two) |" in md and f.mechanism in md
+def _payload(factors, aa=None, *, disc=(0, 1, 2, 3, 4), rep=(100, 101, 102, 103, 104)):
+    return {"config": "synthcaps-small", "seeds": len(disc), "discovery_seeds": list(disc),
+            "replication_seeds": list(rep), "test": "floor", "machine": {"date": "2026-01-01"},
+            "synth_version": "2.0.0", "n_queries": 400, "factors": factors, "overrides": {},
+            "runs_dir": "runs/planted_effects", **({"aa": aa} if aa else {})}
+
+
+def _factor(f, off, on, rep_off=None, rep_on=None):
+    return {**analyse(f.name, off, on, sign=f.sign, rep_off=rep_off, rep_on=rep_on), "off": dict(f.off),
+            "on": dict(f.on), "mechanism": f.mechanism}
+
+
+def test_analyse_keeps_discovery_replication_and_pooled_with_a_known_effect_and_with_none():
+    difficulty = np.random.default_rng(0).uniform(0.2, 0.7, 400)
+    arm = lambda effect, seed: _arm(5, difficulty, effect=effect, seed_sd=0.01, seed=seed)  # noqa: E731
+    real = analyse("real", arm(0, 1), arm(0.05, 2), sign=+1, rep_off=arm(0, 3), rep_on=arm(0.05, 4))
+    for key in ("discovery", "replication", "pooled"):
+        assert {"diff", "ci_low", "ci_high", "p_value", "n_runs_a", "n_runs_b", "seed_aware", "map_off",
+                "seed_sd_on", "runs_on"} <= set(real[key])
+    assert real["replicated"] is True and real["detected"] is True and real["sign_ok"]
+    assert (real["discovery"]["n_runs_a"], real["pooled"]["n_runs_a"], real["pooled"]["n_on"]) == (5, 10, 10)
+    assert real["pooled"]["map_on"] == pytest.approx(np.mean(real["discovery"]["runs_on"] +
+                                                             real["replication"]["runs_on"]))
+    # the discovery's fields stay at the top level, as in the files from before the replication sets
+    assert real["recipe"]["diff"] == real["discovery"]["diff"] and real["significant"] == real["discovery"][
+        "significant"] and real["map_on"] == real["discovery"]["map_on"]
+    null = analyse("null", arm(0, 5), arm(0, 6), sign=+1, rep_off=arm(0, 7), rep_on=arm(0, 8))
+    assert null["replicated"] is False and null["detected"] is False
+    # a discovery that the replication reverses is not detected, and the table says so
+    flipped = analyse("flipped", arm(0, 1), arm(0.05, 2), sign=+1, rep_off=arm(0.05, 3), rep_on=arm(0, 4))
+    assert flipped["discovery"]["significant"] and flipped["replicated"] is False and not flipped["detected"]
+
+
+def test_markdown_calls_detected_only_what_replicates():
+    difficulty = np.random.default_rng(0).uniform(0.2, 0.7, 400)
+    arm = lambda effect, seed: _arm(5, difficulty, effect=effect, seed_sd=0.01, seed=seed)  # noqa: E731
+    fusion, text = FACTORS[0], next(f for f in FACTORS if f.name == "text augmentations")
+    factors = [_factor(fusion, arm(0, 1), arm(0.05, 2), arm(0, 3), arm(0.05, 4)),
+               _factor(text, arm(0, 1), arm(0.05, 2), arm(0.05, 3), arm(0, 4))]
+    aa = {**analyse("A/A", arm(0, 1), arm(0, 3)), "seeds_off": [0, 1, 2, 3, 4], "seeds_on": [100, 101, 102, 103, 104]}
+    md = markdown(_payload(factors, aa))
+    assert md.startswith("# planted_effects (synthcaps-small, 5 + 5 seeds per arm")
+    assert "| replicated | verdict |" in md and "replication seeds 100–104" in md
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if line.startswith("| ")}
+    assert rows["metadata fusion"].endswith("| yes | detected, sign as documented |")
+    assert rows["text augmentations"].endswith("| no | NOT replicated |")
+    assert "| A/A (base, seeds 0–4 vs 100–104) |" in md and fusion.mechanism in md
+
+
+def test_old_result_files_still_render_and_nothing_in_them_is_detected():
+    # benchmarks/results/planted_effects.json as published on main (seeds 0-4 only): the text augmentations row
+    # (+1.88 pp, p 0.016 there) must not read as detected
+    from pathlib import Path
+
+    old = json.loads((Path(__file__).parents[2] / "benchmarks/results/planted_effects.json").read_text())
+    assert "discovery" not in old["factors"][0]
+    up = upgrade_payload(old)
+    assert up["replication_seeds"] == [] and all(f["replicated"] is None and not f["detected"] for f in up["factors"])
+    md = markdown(old)
+    assert "Discovery only, pending replication" in md and "| detected" not in md
+    text = next(line for line in md.splitlines() if line.startswith("| text augmentations |"))
+    assert "+1.88" in text and text.endswith("| – | discovery only, pending replication |")
+
+
+def test_overlapping_seed_sets_are_refused_with_one_error_line(tmp_path, capsys):
+    from benchmarks.planted_effects import main
+
+    argv = ["--config", "synthcaps-tiny", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    assert main(argv + ["--seeds", "0-4", "--replication-seeds", "3-7"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "overlap in 3, 4" in err[0]
+    assert main(argv + ["--seeds", "1"]) == 2 and "need at least 2" in capsys.readouterr().err
+    assert main(argv + ["--seeds", "5", "--replication-seeds", "1,1"]) == 2
+    assert "seed 1 is listed twice" in capsys.readouterr().err
+    assert main(argv + ["--factors", "nonsense"]) == 2 and "unknown 'nonsense'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
 
 
 def test_planted_effects_command_on_tiny_runs(tmp_path, cache_dir):
     from benchmarks.planted_effects import main
 
-    argv = ["--config", "synthcaps-tiny", "--seeds", "2", "--factors", "metadata fusion", "--set", "train.epochs=1",
-            "--set", f"data.cache_dir={cache_dir}", "--set", "train.progress=false",
-            "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    argv = ["--config", "synthcaps-tiny", "--seeds", "2", "--replication-seeds", "50-51", "--factors",
+            "metadata fusion", "--set", "train.epochs=1", "--set", f"data.cache_dir={cache_dir}", "--set",
+            "train.progress=false", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
     assert main(argv) == 0
     payload = json.loads((tmp_path / "out" / "planted_effects.json").read_text())
     (fusion,) = payload["factors"]
     assert fusion["factor"] == "metadata fusion" and fusion["on"] == {"fusion.kind": "late"}
-    assert fusion["n_off"] == fusion["n_on"] == 2 and fusion["recipe"]["seed_aware"]
-    assert payload["aa"]["n_off"] == payload["aa"]["n_on"] == 2 and payload["synth_version"] == "2.0.0"
+    assert (payload["discovery_seeds"], payload["replication_seeds"], payload["test"]) == ([0, 1], [50, 51], "floor")
+    assert fusion["discovery"]["n_runs_a"] == fusion["replication"]["n_runs_b"] == 2 and fusion["pooled"]["n_on"] == 4
+    assert fusion["discovery"]["seed_aware"] and fusion["replicated"] in (True, False)
+    assert fusion["discovery"]["seed_var_floor_df"] == payload["floors"]["discovery"]["df"] == 2
+    assert payload["floors"]["pooled"]["df"] == 4 and payload["mde"]["per_set"] > payload["mde"]["pooled"] > 0
+    assert payload["aa"]["seeds_on"] == [50, 51] and payload["synth_version"] == "2.0.0"
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "base-s0", "base-s1", "base-s2", "base-s3", "fusion.kind-late-s0", "fusion.kind-late-s1"]
-    assert len(payload["runs"]) == 6 and payload["seed_sd_base"] >= 0
+        "base-s0", "base-s1", "base-s50", "base-s51", "fusion.kind-late-s0", "fusion.kind-late-s1",
+        "fusion.kind-late-s50", "fusion.kind-late-s51"]
+    assert len(payload["runs"]) == 8 and payload["seed_sd_base"] >= 0
+    assert {r["set"] for r in payload["runs"]} == {"discovery", "replication"}
     dialect = payload["by_dialect"]
     assert sum(dialect["n_queries"].values()) == payload["n_queries"] and "?" not in dialect["n_queries"]
     assert set(dialect["n_queries"]) >= {"plain", "bt"} and set(dialect["arms"]) == {"base", "fusion.kind-late"}
     md = (tmp_path / "out" / "planted_effects.md").read_text()
-    assert "| metadata fusion | + |" in md and "by caption dialect" in md
+    assert "| metadata fusion | + |" in md and "by caption dialect" in md and "--replication-seeds 50,51" in md
     assert main(argv) == 0  # a second time every run is reused
-    with pytest.raises(SystemExit):
-        main(argv + ["--factors", "nonsense"])
 
 
 def test_by_dialect_is_the_mean_over_each_dialects_queries_and_the_arms_runs():
