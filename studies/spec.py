@@ -53,7 +53,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
-from retrieval.checks import float_from_string, is_int, is_integral, is_number, is_real, require
+from retrieval.checks import boolean, is_int, is_integral, is_number, is_real, number, require
 from retrieval.config import (AUDIO_ENCODERS, FUSIONS, TEXT_ENCODERS, ConfigError, TrialConfig, canonical_key,
                               deep_merge, load_raw, parse_override, upgrade_raw)
 from retrieval.registry import Registry
@@ -516,7 +516,7 @@ def _check_sampler(s: dict[str, Any]) -> None:
     for name in ("multivariate", "group", "constant_liar", "consider_endpoints", "consider_prior",
                  "consider_magic_clip", "warn_independent_sampling"):
         if name in s:
-            _need(isinstance(s[name], bool), f"sampler.{name}", f"expected true/false, got {s[name]!r}")
+            boolean(s[name], f"sampler.{name}", SpecError)
     if "gamma" in s:
         _need(is_number(s["gamma"]) and 0 < s["gamma"] <= 1, "sampler.gamma", "expected a fraction in (0, 1]")
     if "prior_weight" in s:
@@ -676,14 +676,6 @@ def _variants(raw: Any, raw_space: Mapping[str, Any], base: TrialConfig) -> dict
     return out
 
 
-def _number(v: Any, key: str) -> float | int:
-    parsed = float_from_string(v)  # YAML 1.1 reads 1e-5 (no dot) as a string
-    if parsed is not None:
-        return parsed
-    _need(is_number(v), key, f"expected a number, got {v!r}")
-    return v
-
-
 def _param(key: str, raw: Any, variants: Mapping[str, Any]) -> Param:
     where = f"space.{key}"
     if not isinstance(raw, Mapping):
@@ -716,7 +708,7 @@ def _param(key: str, raw: Any, variants: Mapping[str, Any]) -> Param:
         raise SpecError(f"{where}: '{key}' must be a categorical parameter")
     if not isinstance(arg, list) or len(arg) != 2:
         raise SpecError(f"{where}.{kind}: expected [lo, hi], got {arg!r}")
-    lo, hi = (_number(v, f"{where}.{kind}") for v in arg)
+    lo, hi = (number(v, f"{where}.{kind}", SpecError, finite=True) for v in arg)
     if lo >= hi:
         raise SpecError(f"{where}.{kind}: empty range [{lo}, {hi}] (need lo < hi)")
     if kind == "loguniform" and lo <= 0:
@@ -732,7 +724,7 @@ def _param(key: str, raw: Any, variants: Mapping[str, Any]) -> Param:
     elif kind == "loguniform" and step is not None:
         raise SpecError(f"{where}.step: not allowed with loguniform")
     elif step is not None:
-        step = _number(step, f"{where}.step")
+        step = number(step, f"{where}.step", SpecError, finite=True)
         if step <= 0:
             raise SpecError(f"{where}.step: expected > 0, got {step!r}")
     return Param(key, kind, low=lo, high=hi, step=step, when=when)

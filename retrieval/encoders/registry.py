@@ -17,7 +17,7 @@ Example::
     >>> ANIMALS.get("cat")
     Traceback (most recent call last):
     ...
-    retrieval.config.ConfigError: unknown animal 'cat' (known animals: dog)
+    retrieval.errors.ConfigError: unknown animal 'cat' (known animals: dog)
 """
 
 from __future__ import annotations
