@@ -18,12 +18,13 @@ RUN/best.pt is not a readable checkpoint
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import HarnessError
 
-__all__ = ["CheckpointError", "load_checkpoint", "load_state"]
+__all__ = ["CheckpointError", "first_few", "load_checkpoint", "load_state", "state_dict_mismatch"]
 
 
 class CheckpointError(HarnessError, ValueError):
@@ -36,6 +37,30 @@ def _reason(exc: BaseException) -> str:
     if text.startswith("PytorchStreamReader failed"):  # ... reading zip archive: failed finding central directory
         text = text.split(". ")[0]
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def first_few(items: Sequence[str], n: int = 5) -> str:
+    """The first ``n`` of ``items``, comma-separated, and how many more there are."""
+    shown = ", ".join(items[:n])
+    return shown + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
+
+
+def state_dict_mismatch(expected: Mapping[str, Any], state: Mapping[str, Any]) -> list[str]:
+    """What keeps ``state`` from loading into a module whose state dict is ``expected``: ``"N missing key(s): ..."``,
+    ``"N unexpected key(s): ..."``, ``"N shape mismatch(es): key: checkpoint [..] vs model [..]"`` (the first few of
+    each); empty when it fits."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
+                  for k in expected if k in state and state[k].shape != expected[k].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s): {first_few(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s): {first_few(unexpected)}")
+    if mismatched:
+        parts.append(f"{len(mismatched)} shape mismatch(es): {first_few(mismatched)}")
+    return parts
 
 
 def load_checkpoint(path: str | Path, *, hint: str, map_location: Any = "cpu",
@@ -59,8 +84,6 @@ def load_state(model, state: Any, path: str | Path, *, hint: str, error: type[Ha
     """``model.load_state_dict(state)`` for a state dict read from ``path``; one that does not fit the model (not a
     dict, missing or unexpected keys, other shapes) raises ``error`` naming ``path`` and what does not fit."""
     import torch
-
-    from .encoders.base import state_dict_mismatch
 
     if not isinstance(state, dict):
         raise error(f"{prefix}{path} holds a {type(state).__name__}, not a state dict: {hint}")

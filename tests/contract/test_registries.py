@@ -190,7 +190,7 @@ def _same_state(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 class AudioEncoderContract(Contract):
     def build(self, registry, name, resources):
-        from retrieval.encoders.audio import AudioEncoder, build_audio_encoder
+        from retrieval.encoders import AudioEncoder, build_audio_encoder
 
         cfg = example_config(registry, name, resources)
         torch.manual_seed(0)
