@@ -49,7 +49,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import export_run, summary_line
+    from .submission import export_run, summary_line
 
     if args.submission is None and args.ground_truth is None:
         raise UsageError("nothing to write: give --submission OUT.csv and/or --ground-truth GT.csv")

@@ -128,7 +128,7 @@ def cmd_submit(args) -> int:
     if other_files and not gt.n_other:  # the board remembers its evaluation set
         gt = gt.with_eval_files([*gt.files, *other_files], source=f"board {args.board!r}")
     if args.run is not None:
-        from retrieval.evaluate import export_run, submission_text
+        from retrieval.submission import export_run, submission_text
 
         exported = export_run(args.run, args.split, progress=False, top_k=k)
         data = submission_text(exported.rows, k=k).encode("utf-8")

@@ -13,7 +13,7 @@ Ground truth (:func:`read_ground_truth`), detected from the header:
   ``"['a.wav', 'b.wav']"`` (read with :func:`ast.literal_eval`). A query on two rows is an error (list all its files
   in one row), as is an empty list or a file repeated in a list.
 
-Queries are compared after :func:`retrieval.evaluate.normalise_query` (whitespace collapsed; case kept); a
+Queries are compared after :func:`retrieval.submission.normalise_query` (whitespace collapsed; case kept); a
 submission caption that matches no query that way is compared once more with HTML entities unescaped on both sides
 (the released Clotho captions hold ``&#39;``, a run's submission the unescaped text). File names in the ground
 truth are kept exactly as written -- a leading space is part of a released Clotho name (`` Ambience Birds.wav``) --
@@ -66,7 +66,7 @@ from retrieval.data.csvfile import csv_records
 from retrieval.data.errors import DataError
 from retrieval.data.names import NameIndex, base_name, has_directory
 from retrieval.errors import HarnessError
-from retrieval.evaluate import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
+from retrieval.submission import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
 
 from .kcut import DEFAULT_K, MIN_K, check_k
 

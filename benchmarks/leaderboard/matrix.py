@@ -212,7 +212,7 @@ def _read_chunk(chunk, header_row: int, gt: GroundTruth, cells: Sequence[str], s
     """Copy one pandas chunk into ``scores`` (rows in ground-truth order); returns how many bad cells it held."""
     import pandas as pd
 
-    from retrieval.evaluate import normalise_query
+    from retrieval.submission import normalise_query
 
     block = chunk.iloc[:, 1:]
     numeric = all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in block.dtypes)

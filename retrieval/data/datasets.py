@@ -185,11 +185,6 @@ def roles(dataset: str) -> dict[str, str]:
     return dict(DATASETS.entry(dataset).meta.get("roles", {}))
 
 
-def is_generated(dataset: str) -> bool:
-    """True for a data set made on first use (SynthCaps): it needs no folder."""
-    return bool(DATASETS.entry(dataset).meta.get("generated", False))
-
-
 # --------------------------------------------------------------------------------------------- splits
 def role_split(dataset: str, role: str) -> str | None:
     """The split of ``dataset`` that plays ``role`` (``train``/``val``/``test``), or None if it has none."""

@@ -389,7 +389,7 @@ def test_exported_top10_with_ties_scores_like_retrieval_metrics(tmp_path):
     """Export order (stable top-10, ties by item order) + leaderboard scoring == retrieval.metrics on the scores."""
     import torch
 
-    from retrieval.evaluate import stable_top_k, submission_text
+    from retrieval.submission import stable_top_k, submission_text
     from retrieval.metrics import query_metrics
 
     rng = np.random.default_rng(5)
