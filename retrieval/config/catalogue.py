@@ -69,26 +69,23 @@ FUSIONS.declare("mid", "retrieval.fusion:MidFusion",
 
 #: ``data.dataset``, ``data.train_on``, ``augment.variations.dataset``: a
 #: :class:`retrieval.data.datasets.DataSetLoader`. ``roles``: role (train / val / test) -> split name;
-#: ``strict``: a missing audio file is an error; ``generated``: no folder needed, made on first use; ``tiny``:
-#: a writer of a tiny format-exact copy ``(root) -> root`` (tests).
+#: ``strict``: a missing audio file is an error; ``generated``: no folder needed, made on first use.
 _CLOTHO_ROLES = {"train": "development", "val": "validation", "test": "evaluation"}
 DATASETS = Registry("data set", key="data.dataset", error=ConfigError)
 DATASETS.declare("clotho", "retrieval.data.datasets:CLOTHO", "ClothoV2.1: captions + metadata CSVs and audio folders",
-                 example={"data.root": "/data/clotho"}, roles=_CLOTHO_ROLES, strict=True, generated=False,
-                 tiny="retrieval.data.tiny:write_tiny_clotho")
+                 example={"data.root": "/data/clotho"}, roles=_CLOTHO_ROLES, strict=True, generated=False)
 DATASETS.declare("synthcaps", "retrieval.data.datasets:SYNTHCAPS",
                  "the built-in benchmark, generated in the ClothoV2 layout on first use",
-                 example={"data.synth_size": "tiny"}, roles=_CLOTHO_ROLES, strict=True, generated=True,
-                 tiny="retrieval.data.tiny:write_tiny_synthcaps")
+                 example={"data.synth_size": "tiny"}, roles=_CLOTHO_ROLES, strict=True, generated=True)
 DATASETS.declare("audiocaps", "retrieval.data.datasets:AUDIOCAPS",
                  "AudioCaps: a CSV per split, AudioSet labels as keywords, missing audio counted",
                  example={"data.root": "/data/audiocaps"}, roles={"train": "train", "val": "val", "test": "test"},
-                 strict=False, generated=False, tiny="retrieval.data.tiny:write_tiny_audiocaps")
+                 strict=False, generated=False)
 DATASETS.declare("wavcaps", "retrieval.data.datasets:WAVCAPS",
                  "WavCaps: four source JSONs (pre-training only: one split, train)",
                  example={"data.dataset": "clotho", "data.root": "/data/clotho",
                           "data.train_on": ["clotho", "wavcaps"], "data.wavcaps.root": "/data/wavcaps"},
-                 roles={"train": "train"}, strict=False, generated=False, tiny="retrieval.data.tiny:write_tiny_wavcaps")
+                 roles={"train": "train"}, strict=False, generated=False)
 
 #: ``features.kind``: a :class:`retrieval.data.features.Recipe` (the steps that differ between the log-mel
 #: frontends; ``retrieval.data.features``).

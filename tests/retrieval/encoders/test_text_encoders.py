@@ -18,7 +18,7 @@ import torch
 
 from retrieval.config import ConfigError, TextEncoderConfig
 from retrieval.encoders import TEXT_ENCODERS, build_text_encoder, preprocess_caption
-from retrieval.data.tiny import SAMPLE_CAPTIONS
+from tests.fixtures.tiny import SAMPLE_CAPTIONS
 from retrieval.encoders.text import SPECIAL_TOKENS, learn_wordpiece_vocab
 
 TEXT = TEXT_ENCODERS.names()
