@@ -86,13 +86,16 @@ SAMPLERS.declare("tpe", "studies.study:build_tpe", "Optuna's TPE with every opti
                  example={"n_startup_trials": 3}, options=TPE_DEFAULTS, grid=False)
 SAMPLERS.declare("random", "studies.study:build_random", "independent uniform draws", options={"seed": 0},
                  grid=False)
-SAMPLERS.declare("grid", "studies.study:build_random",
+SAMPLERS.declare("grid", "studies.study:build_grid",
                  "every grid point (x seeds) enqueued once; the sampler passes them through", options={}, grid=True)
 
 #: ``scheduler.kind``: ``(options, *, metric, mode, max_epochs) -> TrialScheduler`` (``studies.schedulers``; a
 #: STOP becomes a stop request the trial honours). ``options`` as for samplers; ``patience`` (epochs without
 #: improvement of the objective, passed to fit as ``train.patience``) works with every kind. ``prunes``: the
-#: scheduler stops trials that fall behind (``fifo`` never does).
+#: scheduler stops trials that fall behind (``fifo`` never does); ``budgeted``: successive halving by promotion
+#: (:mod:`studies.budgeted`): the searcher enqueues the promotions and each job has a budget; ``schedule``: a budgeted
+#: job ``continue``-s its run on the full schedule (a promotion starts from the stopped run's checkpoint) or
+#: ``restart``-s from scratch with a complete schedule of its budget.
 SCHEDULERS = Registry("scheduler", key="scheduler.kind", error=SpecError)
 SCHEDULERS.declare("fifo", "studies.schedulers:build_fifo", "no early stopping by the scheduler",
                    options={"patience": None}, prunes=False)
@@ -108,13 +111,13 @@ SCHEDULERS.declare("median", "studies.schedulers:build_median",
                    example={"min_samples_required": 2}, prunes=True,
                    options={"grace_period": 1, "min_samples_required": 3, "patience": None})
 
-SCHEDULERS.declare(budgeted.PROMOTION, "studies.schedulers:build_fifo",
+SCHEDULERS.declare("promotion_sh", "studies.schedulers:build_budgeted",
                    "successive halving by promotion: a job stops after its rung's epochs of the full schedule; a "
                    "promotion is a new trial continuing the stopped run (studies/budgeted.py)",
-                   options=budgeted.OPTIONS, prunes=False)
-SCHEDULERS.declare(budgeted.KIND, "studies.schedulers:build_fifo",
+                   options=budgeted.OPTIONS, prunes=False, budgeted=True, schedule="continue")
+SCHEDULERS.declare("budgeted_sh", "studies.schedulers:build_budgeted",
                    "budgeted successive halving: every rung trains a complete schedule of its budget "
-                   "(studies/budgeted.py)", options=budgeted.OPTIONS, prunes=False)
+                   "(studies/budgeted.py)", options=budgeted.OPTIONS, prunes=False, budgeted=True, schedule="restart")
 
 #: Every registry of the study runner, for the shared contract tests (``tests/contract``).
 REGISTRIES: tuple[Registry, ...] = (SAMPLERS, SCHEDULERS)
@@ -208,6 +211,19 @@ class StudySpec:
     def is_grid(self) -> bool:
         """True when the sampler enqueues the grid (``SAMPLERS`` entry with ``grid``)."""
         return bool(SAMPLERS.entry(self.sampler["kind"]).meta.get("grid", False))
+
+    @property
+    def is_budgeted(self) -> bool:
+        """True when the scheduler is successive halving by promotion (``SCHEDULERS`` entry with ``budgeted``):
+        the searcher enqueues the promotions and every job has a budget (:mod:`studies.budgeted`)."""
+        return bool(SCHEDULERS.entry(self.scheduler["kind"]).meta.get("budgeted", False))
+
+    @property
+    def restarts_jobs(self) -> bool:
+        """True when a budgeted job trains a complete schedule of its budget from scratch (``schedule: restart``);
+        False when it continues its run on the full schedule (``continue``: a promotion starts from the stopped
+        run's checkpoint)."""
+        return SCHEDULERS.entry(self.scheduler["kind"]).meta.get("schedule") == "restart"
 
     @property
     def num_samples(self) -> int:
@@ -433,7 +449,7 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         raise SpecError(f"budget: {exc}") from None
 
     seeds = _seeds(raw.get("seeds"), base)
-    if scheduler["kind"] in budgeted.KINDS:
+    if SCHEDULERS.entry(scheduler["kind"]).meta.get("budgeted", False):
         if scheduler.get("rungs") is not None:  # a reduced budget.max_epochs cuts the rungs above it
             scheduler["rungs"] = budgeted.fit_rungs(scheduler["rungs"], base.train.epochs)
         n = budget["num_samples"]

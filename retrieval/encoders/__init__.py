@@ -9,9 +9,9 @@ which the encoder modules import (and which imports none of them). Frozen encode
 
 The registries :data:`AUDIO_ENCODERS` and :data:`TEXT_ENCODERS` (:class:`retrieval.registry.Registry`) are
 declared in :mod:`retrieval.config.catalogue` and re-exported here (the config checks ``audio_encoder.name`` /
-``text_encoder.name`` against them); an entry's factory module is imported when the entry is first built. Adding an encoder is one module plus one entry
-(``AUDIO_ENCODERS.declare(name, "package.module:factory", ...)``, or ``@AUDIO_ENCODERS.register(name)`` in a
-plug-in); the shared contract tests (``tests/contract``) and ``tests/retrieval/encoders`` run over every entry.
+``text_encoder.name`` against them); an entry's factory module is imported when the entry is first built. Adding an
+encoder is one module plus one entry (``AUDIO_ENCODERS.declare(name, "package.module:factory", ...)``, or
+``@AUDIO_ENCODERS.register(name)`` in a plug-in); the shared contract tests (``tests/contract``) and ``tests/retrieval/encoders`` run over every entry.
 """
 
 from retrieval.config import AUDIO_ENCODERS, TEXT_ENCODERS
