@@ -6,7 +6,7 @@ among ``--relevant-files`` (1,006) files, an evaluation set of ``--files`` (1,04
 floats, written as the 2025 baseline's ``predict.py`` writes its frame: ``index,<file>,...``). Each measurement runs
 in a fresh process (imports and the ground truth loaded first), ``--repeats`` times:
 
-* ``read_s`` -- :func:`benchmarks.leaderboard.formats.read_submission` (recognise, validate, parse into float64),
+* ``read_s`` -- :func:`benchmarks.leaderboard.submissions.read_submission` (recognise, validate, parse into float64),
 * ``score_s`` -- :func:`benchmarks.leaderboard.scoring.score_submission` at k = 16,
 * ``peak_rss_mb`` -- the process's peak resident memory during both, above what it held before (Linux: the peak is
   reset through ``/proc/self/clear_refs`` first; elsewhere ``ru_maxrss``, a lower bound), against the matrix's own
@@ -110,7 +110,8 @@ def _hwm_kb() -> int:
 
 
 def _warm_up() -> None:
-    from benchmarks.leaderboard.formats import GroundTruth, read_submission
+    from benchmarks.leaderboard.formats import GroundTruth
+    from benchmarks.leaderboard.submissions import read_submission
     from benchmarks.leaderboard.scoring import score_submission
 
     files = [f"w{j}.wav" for j in range(20)]
@@ -128,7 +129,8 @@ def measure(folder: Path, submission: str, warm: bool = True) -> dict:
     import pandas  # noqa: F401  (the libraries are loaded before the baseline: their code is not the data's memory)
     import torch  # noqa: F401
 
-    from benchmarks.leaderboard.formats import read_eval_files, read_ground_truth, read_submission
+    from benchmarks.leaderboard.formats import read_eval_files, read_ground_truth
+    from benchmarks.leaderboard.submissions import read_submission
     from benchmarks.leaderboard.scoring import score_submission
 
     gt = read_ground_truth(folder / "gt.csv").with_eval_files(read_eval_files(folder / "eval_files.txt"))

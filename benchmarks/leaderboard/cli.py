@@ -44,8 +44,8 @@ def _load_gt(path: Path, eval_files: Path | None = None):
 
 
 def _score_file(gt, submission: Path, allow_missing: bool, data: bytes | None = None, k: int = 10):
-    from .formats import read_submission
     from .scoring import score_submission
+    from .submissions import read_submission
 
     return score_submission(gt, read_submission(submission, gt, allow_missing=allow_missing, data=data, k=k), k=k)
 

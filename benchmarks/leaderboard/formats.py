@@ -25,7 +25,8 @@ relevant for but that compete in every ranking (DCASE 2025: ``metadata_eval.csv`
 evaluation files). They are part of the fingerprint (only when present, so a ground truth without them keeps its
 fingerprint).
 
-Submission (:func:`read_submission`), one of two layouts, told apart by the header:
+Submission (:func:`benchmarks.leaderboard.submissions.read_submission`), one of two layouts, told apart by the
+header:
 
 * a **top-k list**: header ``caption,file_name_1,...,file_name_L`` (DCASE 2022) or ``caption,fname_1,...,fname_L``
   (DCASE 2023-2025), ``L >= k`` (the board's cut-off ``k``, default 10; a list shorter than ``k`` is refused, naming
@@ -36,6 +37,9 @@ Submission (:func:`read_submission`), one of two layouts, told apart by the head
   header cell, e.g. ``index``), every other column is one evaluation file (the header cell its name) and holds that
   file's score for each query (higher = more relevant). Read by :mod:`.matrix` (pandas, chunked, no per-cell Python
   loop); ranking, ties and the checks are described there.
+
+A top-k list is parsed here (:func:`parse_submission`), a score matrix by :mod:`.matrix`;
+:mod:`.submissions` tells them apart.
 
 The rest of this section is about top-k lists. A file name is resolved against the
 evaluation set (:meth:`GroundTruth.resolve_file`): as written; else in another spelling (HTML-unescaped, NFC/NFD,
@@ -84,6 +88,7 @@ __all__ = [
     "LeaderboardError",
     "Submission",
     "check_k",
+    "claim_query",
     "fingerprint_of",
     "list_header",
     "parse_ground_truth",
@@ -91,7 +96,6 @@ __all__ = [
     "read_csv_records",
     "read_eval_files",
     "read_ground_truth",
-    "read_submission",
 ]
 
 CLOTHO_HEADER: tuple[str, ...] = ("file_name", *(f"caption_{i}" for i in range(1, 6)))
@@ -512,18 +516,21 @@ def list_header(header: Sequence[str]) -> tuple[str, int] | None:
     return None
 
 
-def read_submission(path: str | Path, gt: GroundTruth, *, allow_missing: bool = False, data: bytes | None = None,
-                    k: int = DEFAULT_K) -> Submission:
-    """Read and validate a submission against ``gt``: a top-k list (``L >= k`` columns) or a score matrix (see the
-    module docstring). ``data``: the file's bytes when they are already in memory (``path`` then only names it)."""
-    from .matrix import looks_like_matrix, peek_header, read_score_matrix
-
-    k = check_k(k)
-    peeked = peek_header(path, data)
-    if peeked is not None and list_header(peeked.cells) is None and looks_like_matrix(peeked.cells, gt):
-        return read_score_matrix(path, gt, peeked, allow_missing=allow_missing, data=data)
-    header, rows = read_csv_records(path, what="submission", data=data)
-    return parse_submission(header, rows, gt, allow_missing=allow_missing, source=str(path), k=k)
+def claim_query(gt: GroundTruth, caption: str, n: int, where: str, noun: str, at_row: dict[int, int],
+                problems: list[str]) -> int | None:
+    """The ground-truth query of a submission row's (normalised, non-empty) caption, recorded in ``at_row`` as
+    answered at row ``n``; None, with the problem added to ``problems``, when it is no query of ``gt`` or was
+    answered before. ``where``: the place the problem names (``row 3``, ``row 3, column 1``); ``noun``: what the
+    cell holds (``caption``, ``query``)."""
+    q = gt.index(caption)
+    if q is None:
+        problems.append(f"{where}: {noun} {_short(caption)!r} is not a query of the ground truth")
+        return None
+    if q in at_row:
+        problems.append(f"{where}: duplicate query {_short(caption)!r} (first at row {at_row[q]})")
+        return None
+    at_row[q] = n
+    return q
 
 
 def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], gt: GroundTruth, *,
@@ -554,14 +561,9 @@ def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]
         if not caption:
             problems.append(f"row {n}: empty caption")
             continue
-        q = gt.index(caption)
+        q = claim_query(gt, caption, n, f"row {n}", "caption", at_row, problems)
         if q is None:
-            problems.append(f"row {n}: caption {_short(caption)!r} is not a query of the ground truth")
             continue
-        if q in at_row:
-            problems.append(f"row {n}: duplicate query {_short(caption)!r} (first at row {at_row[q]})")
-            continue
-        at_row[q] = n
         cells = list(row[1:])  # as written: a name is never stripped, only looked up (GroundTruth.resolve_file)
         filled = len(cells)
         while filled and not cells[filled - 1].strip():

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from benchmarks.leaderboard.board import BoardError, BoardStore, resolve_boards_url
-from benchmarks.leaderboard.formats import (DCASE_HEADER, GroundTruth, InputError, fingerprint_of, read_ground_truth,
-                                            read_submission)
+from benchmarks.leaderboard.formats import DCASE_HEADER, GroundTruth, InputError, fingerprint_of, read_ground_truth
+from benchmarks.leaderboard.submissions import read_submission
 from benchmarks.leaderboard.scoring import score_submission
 from benchmarks.leaderboard.tables import csv_table, latex_table, markdown_report, standings
 from reports.render import csv_text
