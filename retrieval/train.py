@@ -330,7 +330,7 @@ def load_run_data(cfg: TrialConfig, *, progress: bool = False) -> RunData:
     extra_tests = load_extra_tests(cfg, roots, cache, progress=progress)
     all_train = np.concatenate([f.reshape(-1) for f in train.features])
     mean, std = float(all_train.mean()), float(all_train.std())
-    if cfg.features.kind != "logmel":  # PANNs / PaSST frontends give the pretrained encoder's own input scale
+    if cache.frontend.fixed_normalisation:  # PANNs / PaSST: the pretrained encoder's own input scale
         mean, std = 0.0, 1.0
     return RunData(roots, cache, train, sources, val, test, extra_tests, mean, std)
 
