@@ -1,7 +1,7 @@
 """Data set name -> split loader: ``clotho``, ``synthcaps`` (ClothoV2 layout), ``audiocaps``, ``wavcaps``.
 
-The data sets are the entries of the registry ``DATASETS`` (declared in :mod:`retrieval.config`, which checks
-``data.dataset``, ``data.train_on`` and ``augment.variations.dataset``): each is a :class:`DataSetLoader` (how to
+The data sets are the entries of the registry ``DATASETS`` (declared in :mod:`retrieval.config.catalogue`; the config
+checks ``data.dataset``, ``data.train_on`` and ``augment.variations.dataset``): each is a :class:`DataSetLoader` (how to
 read its splits, which splits exist, how to make a generated set), with the static facts in its entry's ``meta``
 (``roles``, ``strict``, ``generated``). Every function here looks the data set up there, so adding one is one
 module (its loader) plus one entry (``DATASETS.declare(name, "module:LOADER", roles=..., strict=...)``).
