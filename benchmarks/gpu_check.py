@@ -188,7 +188,8 @@ def autocast_probe(run_dir: Path, device: str, amp: bool) -> str:
     context (:func:`retrieval.train.autocast`, on when ``amp``): ``float16`` when mixed precision acts."""
     import torch
 
-    from retrieval.train import autocast, load_run_model
+    from retrieval.evaluation import load_run_model
+    from retrieval.train import autocast
 
     cfg, model = load_run_model(run_dir, device=device)
     dev = torch.device(device)

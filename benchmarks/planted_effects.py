@@ -40,7 +40,7 @@ import numpy as np
 
 from retrieval.errors import command_line
 
-from .common import check_folder_option, machine, markdown_table, write_results
+from .common import PLANTED_BASE, check_folder_option, machine, markdown_table, write_results
 from .seed_noise import read_runs, run_label, train_all
 
 
@@ -57,13 +57,8 @@ class Factor:
     tags: tuple[str, ...] = field(default=())
 
 
-#: Applied to every arm before ``--set``: the planted mechanisms are those of SynthCaps 2.0.0, and its tiny-bert text
-#: encoder (post-LN, from scratch) needs a 3-epoch warm-up at the rate of ``synthcaps-small`` (with 1 epoch, test
-#: mAP@10 is ~7 pp lower and its seed sd higher); both are what ``synthcaps-small`` has held since 2026-11-29, and are
-#: kept here so that ``--config synthcaps-small-v1`` measures the same arms. ``vocab_augment_passes`` is 0 but in the
-#: text arms (:data:`VOCAB`): without text augmentation it changes nothing, and so the off arms are the runs measured
-#: before the key existed.
-BASE: dict[str, Any] = {"data.synth_version": "2.0.0", "optim.warmup_epochs": 3, "text_encoder.vocab_augment_passes": 0}
+#: Applied to every arm before ``--set`` (:data:`benchmarks.common.PLANTED_BASE`, shared with ``seed_noise``).
+BASE: dict[str, Any] = PLANTED_BASE
 
 #: The factors of SynthCaps 2.0.0, each augmentation switched on alone at a moderate setting (the DCASE 2022 paper's
 #: SpecAugment and EDA settings mask 40 % of a 5-second crop and corrupt most captions: too strong for this recipe).

@@ -52,7 +52,7 @@ import numpy as np
 
 from retrieval.errors import command_line
 
-from .common import check_folder_option, machine, markdown_table, write_results
+from .common import PLANTED_BASE, check_folder_option, machine, markdown_table, write_results
 
 
 def run_label(overrides: dict[str, Any]) -> str:
@@ -188,9 +188,7 @@ def recipe(name: str) -> tuple[str, dict[str, Any], str]:
     planted-effects BASE settings (its runs are the planted-effects base runs, ``base-s<seed>``);
     ``dcase2022-incumbent`` is :data:`INCUMBENT_CONFIG`."""
     if name == "planted-base":
-        from .planted_effects import BASE
-
-        return "synthcaps-small", dict(BASE), "base"
+        return "synthcaps-small", dict(PLANTED_BASE), "base"
     if name == "dcase2022-incumbent":
         return str(INCUMBENT_CONFIG), {}, "dcase2022-incumbent"
     raise ValueError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")

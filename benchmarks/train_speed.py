@@ -43,7 +43,8 @@ def run(config: str = "synthcaps-small", overrides: dict | None = None, batches:
     from retrieval.data.features import FeatureCache, Frontend, compute_logmel
     from retrieval.model import Retriever
     from retrieval.batching import make_audio_batch, normalise_batch, seconds_to_frames
-    from retrieval.train import build_optimizer, evaluate_split, load_split, resolve_data_root
+    from retrieval.evaluation import evaluate_split
+    from retrieval.train import build_optimizer, load_split, resolve_data_root
 
     if threads:
         torch.set_num_threads(threads)

@@ -49,7 +49,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import export_run, summary_line
+    from .submission import export_run, summary_line
 
     if args.submission is None and args.ground_truth is None:
         raise UsageError("nothing to write: give --submission OUT.csv and/or --ground-truth GT.csv")
@@ -153,6 +153,11 @@ def cmd_config_list(args) -> int:
     return 0
 
 
+def _group(sub, name: str, help: str):
+    """A command with subcommands (``python -m retrieval data summary``): its subparsers (``args.<name>_command``)."""
+    return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m retrieval", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("data", help="inspect data sets")
-    dsub = p.add_subparsers(dest="data_command", required=True)
+    dsub = _group(sub, "data", "inspect data sets")
     q = dsub.add_parser("summary", help="recordings, captions, durations and keywords per split")
     q.add_argument("--dataset", required=True, help="clotho, audiocaps, wavcaps or synthcaps (the ClothoV2 "
                    "layout)")
@@ -216,8 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_data_summary)
 
-    p = sub.add_parser("config", help="named configs")
-    csub = p.add_subparsers(dest="config_command", required=True)
+    csub = _group(sub, "config", "named configs")
     q = csub.add_parser("show", help="print a resolved config and its fingerprint")
     _add_config_args(q)
     q.set_defaults(func=cmd_config_show)

@@ -28,7 +28,7 @@ import functools
 import sys
 from typing import Callable
 
-__all__ = ["HarnessError", "UsageError", "command_line", "error_text"]
+__all__ = ["ConfigError", "HarnessError", "UsageError", "command_line", "error_text"]
 
 #: The exit status of a command line that reports an error, and of one interrupted by Ctrl-C.
 EXIT_ERROR = 2
@@ -42,6 +42,13 @@ class HarnessError(Exception):
 
 class UsageError(HarnessError, ValueError):
     """Command-line options that do not fit together or are out of range (argparse cannot tell)."""
+
+
+class ConfigError(HarnessError, ValueError):
+    """A configuration value is unknown, of the wrong type or out of range. The message names the key.
+
+    Raised by the trial configuration (:mod:`retrieval.config`, which re-exports it) and by everything that reads
+    a configuration's values (encoders, augmentations, the trainer)."""
 
 
 def error_text(exc: BaseException, *, one_line: bool = False) -> str:

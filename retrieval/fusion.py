@@ -19,8 +19,8 @@ and the contrastive loss works unchanged.
   into an audio-query and a metadata-query vector; a linear layer + softmax on the query gives the two weights.
   Items without metadata get a zero metadata part (it then contributes nothing).
 
-The heads are the entries of the registry :data:`FUSIONS` (declared in :mod:`retrieval.config`, which checks
-``fusion.kind``; re-exported here): a head class (or factory) ``(cfg: FusionConfig, audio_dim, audio_seq_dim,
+The heads are the entries of the registry ``FUSIONS`` (declared in :mod:`retrieval.config.catalogue`; the config
+checks ``fusion.kind`` against it): a head class (or factory) ``(cfg: FusionConfig, audio_dim, audio_seq_dim,
 text_dim) -> FusionHead``. Adding one is one module plus one entry: ``FUSIONS.declare(kind, "module:Class", ...)``
 next to the others, or ``@FUSIONS.register(kind)`` on a plug-in's class; config validation, study specs, model
 building and ``fit`` then accept ``fusion.kind=<kind>`` with no other edit.
@@ -163,11 +163,6 @@ class MidFusion(FusionHead):
         t = self.text_proj(text)
         parts = torch.stack([self.audio_query(t), self.meta_query(t)], dim=1)
         return QueryEmbedding(parts, torch.softmax(self.mixing(t), dim=-1))
-
-
-def list_fusions() -> list[str]:
-    """The registered fusion kinds, sorted."""
-    return FUSIONS.names()
 
 
 def build_fusion(cfg: FusionConfig, *, audio_dim: int, audio_seq_dim: int, text_dim: int) -> FusionHead:

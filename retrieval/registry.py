@@ -1,8 +1,8 @@
 """One registry mechanism for every plug-in kind: a name → entry table with clear unknown-name errors.
 
 Every plug-in kind of the project is a :class:`Registry`: audio and text encoders, fusion heads, data sets,
-frontends and augmentations (declared in :mod:`retrieval.config`, next to the config keys that name them) and the
-study samplers and schedulers (declared in :mod:`studies.spec`). An entry is a name, its *target* (the builder:
+frontends and augmentations (declared in the config's catalogue, :mod:`retrieval.config.catalogue`) and the study
+samplers and schedulers (declared in :mod:`studies.spec`). An entry is a name, its *target* (the builder:
 a class or a function), a one-line description, a tiny *example* (config overrides that select and build the
 entry: what the shared contract tests in ``tests/contract`` build) and kind-specific static facts (``meta``).
 
@@ -31,7 +31,7 @@ Example::
     LookupError: zoo.animal: unknown animal 'cow' (known animals: cat, dog)
 
 This module imports nothing of the project; the error class is the registry's own (``error=``): the config's
-registries raise :class:`~retrieval.config.ConfigError`, the study registries :class:`~studies.errors.SpecError`.
+registries raise :class:`~retrieval.errors.ConfigError`, the study registries :class:`~studies.errors.SpecError`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Training and evaluation of a fused retriever: ``fit(config, run_dir, report)``.
+"""Training a fused retriever: ``fit(config, run_dir, report)``, and what it needs (the run's data, model,
+optimisation, batches and run folder).
 
 ``fit`` reads top to bottom: set-up (:func:`check_run_dir`: refuse a bad run folder before any work;
 :func:`load_run_data`: generate SynthCaps if needed, load splits, log-mels through the on-disk cache; only then
@@ -7,7 +8,8 @@ encoders' output caches; :func:`build_optimisation`; :func:`build_batches`; the 
 :func:`train_one_epoch`, :func:`evaluate` on the validation split, :func:`save_checkpoint`, report (early stopping
 is decided in one place, :meth:`Progress.patience_exhausted`) → :func:`final_evaluation` of the best checkpoint on
 the validation and test splits → write the run directory. Batches are assembled by
-:class:`retrieval.batching.BatchAssembler`.
+:class:`retrieval.batching.BatchAssembler`; the metrics are :mod:`retrieval.evaluation`'s, the checkpoint files
+(``best.pt``, ``last.pt``, ``train.init_from``) :mod:`retrieval.checkpoint`'s.
 
 The run directory:
 
@@ -26,8 +28,6 @@ Every random draw of epoch ``e`` comes from generators seeded with ``(seed, e)``
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import sys
 import time
@@ -38,14 +38,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .batching import (BatchAssembler, SplitData, epoch_pairs, epoch_seed, make_audio_batch, normalise_batch,
-                       seconds_to_frames)
-from .checkpoint import CheckpointError, load_checkpoint, load_state
-from .config import ConfigError, TrialConfig
+from .batching import BatchAssembler, SplitData, epoch_pairs, epoch_seed, seconds_to_frames
+from .checkpoint import (apply_init_weights, init_weights, load_best, load_resume_state, resume_fingerprint,
+                         save_checkpoint)
+from .config import TEXT_ENCODERS, ConfigError, TrialConfig, is_generated
 from .encoders.cache import prepare_frozen_caches
 from .errors import HarnessError
-from .utils import (atomic_torch_save, atomic_write_json, atomic_write_text, atomic_write_yaml, default_cache_dir,
-                    file_in_the_way, git_commit, package_version)
+from .evaluation import evaluate, final_evaluation
+from .registry import resolve
+from .utils import atomic_write_json, atomic_write_yaml, default_cache_dir, file_in_the_way, git_commit, package_version
 
 ReportFn = Callable[[int, dict[str, float]], None]
 
@@ -81,7 +82,7 @@ def resolve_data_root(cfg: TrialConfig, *, progress: bool = False, dataset: str 
     """The folder of ``dataset`` (default: the primary ``data.dataset``): ``data.<dataset>.root``, else ``data.root``
     for the primary data set; a generated data set (SynthCaps) is made on first use, into the cache folder unless a
     folder is given (:class:`retrieval.data.datasets.DataSetLoader`)."""
-    from .data.datasets import is_generated, loader
+    from .data.datasets import loader
 
     dataset = dataset or cfg.data.dataset
     source = loader(dataset)
@@ -204,17 +205,11 @@ def check_requirements(cfg: TrialConfig) -> None:
     from .augment.text import check_text_augment_requirements
 
     check_text_augment_requirements(cfg.augment)
-    if cfg.text_encoder.name == "hf":
-        from .encoders.text import resolve_hf_path
-
-        if not resolve_hf_path(cfg.text_encoder.path).is_dir():  # a folder, or a name in the offline HF cache
-            raise ConfigError(f"text_encoder.path: {cfg.text_encoder.path!r} is not a folder; give a local Hugging "
-                              "Face model folder (saved with save_pretrained, e.g. bert-base-uncased) or a model "
-                              "name in the offline Hugging Face cache; nothing is downloaded")
+    check = TEXT_ENCODERS.entry(cfg.text_encoder.name).meta.get("check")  # e.g. hf: the model folder exists
+    if check is not None:
+        resolve(check)(cfg.text_encoder)
     if cfg.audio_encoder.checkpoint and not Path(cfg.audio_encoder.checkpoint).expanduser().is_file():
         raise ConfigError(f"audio_encoder.checkpoint: file not found: {cfg.audio_encoder.checkpoint}")
-    from .data.datasets import is_generated
-
     for name in used_datasets(cfg):
         if is_generated(name):
             continue
@@ -230,65 +225,6 @@ def check_requirements(cfg: TrialConfig) -> None:
                               "or a state-dict file)")
     if cfg.train.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: 'cuda' asked for but no CUDA device is available")
-
-
-# ---------------------------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def embed_items(model, data: SplitData, cfg: TrialConfig, device: torch.device):
-    from .fusion import ItemEmbedding
-
-    model.eval()
-    frames = seconds_to_frames(cfg.features, cfg.features.eval_seconds)
-    meta = data.metadata()
-    parts = []
-    bs = cfg.train.eval_batch_size
-    for start in range(0, len(data.features), bs):
-        if data.encoded is not None:  # a frozen audio encoder's cached outputs
-            stop = min(start + bs, len(data.features))
-            emb = model.encode_items(None, None, meta[start:stop], audio=data.encoded.eval_batch(start, stop, device))
-            parts.append(emb.parts)
-            continue
-        x, lengths = make_audio_batch(data.features[start:start + bs], frames, float(model.feat_mean), None)
-        x, lengths = x.to(device), lengths.to(device)
-        x = normalise_batch(x, lengths, model.feat_mean, model.feat_std)  # the padding (the mean) becomes 0
-        emb = model.encode_items(x, lengths, meta[start:start + bs])
-        parts.append(emb.parts)
-    return ItemEmbedding(torch.cat(parts))
-
-
-@torch.no_grad()
-def score_chunks(model, items, captions: Sequence[str], batch_size: int, device: torch.device):
-    """Yield ``(first_query_index, scores [c, N])`` chunk by chunk (never the full matrix at once)."""
-    model.eval()
-    for start in range(0, len(captions), batch_size):
-        q = model.encode_queries(captions[start:start + batch_size])
-        yield start, model.scores(q, items).float().cpu()
-
-
-def evaluate_split(model, data: SplitData, cfg: TrialConfig, device: torch.device):
-    """Per-query metrics of every caption of ``data`` against all its recordings (DCASE protocol)."""
-    from .metrics import query_metrics_chunked
-
-    items = embed_items(model, data, cfg, device)
-    queries = data.captions
-    captions = [c for c, _ in queries]
-    relevant = [[i] for _, i in queries]
-    return query_metrics_chunked(score_chunks(model, items, captions, cfg.train.eval_batch_size, device),
-                                 relevant, len(data.features))
-
-
-def _prefixed(summary: dict[str, float], prefix: str) -> dict[str, float]:
-    return {f"{prefix}_{k}": float(v) for k, v in summary.items() if k != "n_queries"}
-
-
-def write_per_query(path: Path, data: SplitData, qm) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["query", "target", "rank", "ap10"])
-    recs = data.split.recordings
-    for (caption, idx), rank, ap in zip(data.captions, qm.rank, qm.ap):
-        w.writerow([caption, recs[idx].file_name, int(rank) if np.isfinite(rank) else "", f"{float(ap):.6f}"])
-    atomic_write_text(path, buf.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------- optimisation
@@ -394,14 +330,9 @@ def load_run_data(cfg: TrialConfig, *, progress: bool = False) -> RunData:
     extra_tests = load_extra_tests(cfg, roots, cache, progress=progress)
     all_train = np.concatenate([f.reshape(-1) for f in train.features])
     mean, std = float(all_train.mean()), float(all_train.std())
-    if cfg.features.kind != "logmel":  # PANNs / PaSST frontends give the pretrained encoder's own input scale
+    if cache.frontend.fixed_normalisation:  # PANNs / PaSST: the pretrained encoder's own input scale
         mean, std = 0.0, 1.0
     return RunData(roots, cache, train, sources, val, test, extra_tests, mean, std)
-
-
-def resume_hint(last_path: Path) -> str:
-    """What to do about a ``last.pt`` that cannot be resumed from."""
-    return f"start the run over with --no-resume (or delete {last_path})"
 
 
 def check_run_dir(run_dir: Path, fingerprint: str, *, resume: bool) -> None:
@@ -413,11 +344,7 @@ def check_run_dir(run_dir: Path, fingerprint: str, *, resume: bool) -> None:
         raise RunDirError(f"{run_dir}: {where}, not a folder: choose another folder for the run")
     last_path = run_dir / "last.pt"
     if resume and last_path.is_file():
-        state = load_checkpoint(last_path, hint=resume_hint(last_path))
-        other = state.get("fingerprint") if isinstance(state, dict) else None
-        if other is None:
-            raise CheckpointError(f"{last_path} does not hold a run's resume state (no fingerprint): "
-                                  f"{resume_hint(last_path)}")
+        other = resume_fingerprint(last_path)
         if other != fingerprint:
             raise ConfigError(f"{run_dir}: holds a run of another configuration (fingerprint {other} != "
                               f"{fingerprint}); use another --out folder, or --no-resume to start over there")
@@ -446,7 +373,7 @@ def vocabulary_corpus(cfg: TrialConfig, data: RunData, text_augment=None) -> lis
     captions = [c for r in recordings for c in r.captions]
     corpus = captions + data.train.metadata()
     passes = cfg.text_encoder.vocab_augment_passes
-    if passes and cfg.text_encoder.name == "tiny-bert":
+    if passes and TEXT_ENCODERS.entry(cfg.text_encoder.name).meta.get("tokenizer") == "learnt":
         text_aug, keys = text_augment or build_text_augment(
             cfg, data.train, data.sources, data.cache.cache_dir, synthcaps_root=data.roots.get("synthcaps"),
             warn=False)
@@ -469,11 +396,11 @@ def build_model(cfg: TrialConfig, data: RunData, run_dir: Path, device: torch.de
 
     torch.manual_seed(cfg.train.seed)
     corpus = vocabulary_corpus(cfg, data, text_augment)
-    init_state = _init_weights(cfg, run_dir) if cfg.train.init_from else None
+    init_state = init_weights(cfg.train.init_from, run_dir) if cfg.train.init_from else None
     model = Retriever(cfg, text_corpus=corpus, artifacts_dir=run_dir / "text_encoder").to(device)
     model.set_normalisation(data.mean, data.std)
     if init_state is not None:
-        _load_init_state(model, init_state, cfg.train.init_from)
+        apply_init_weights(model, init_state, cfg.train.init_from)
     return model
 
 
@@ -515,26 +442,6 @@ class Progress:
         return patience is not None and len(self.history) - int(self.best["epoch"]) >= patience
 
 
-def resume_from(last_path: Path, model, opt: Optimisation, device: torch.device) -> tuple[Progress, int]:
-    """Load ``last.pt`` into the model and the optimisation; the progress and the number of epochs done."""
-    hint = resume_hint(last_path)
-    state = load_checkpoint(last_path, map_location=device, hint=hint)
-    keys = ("model", "optimizer", "scheduler", "history", "best", "epoch")
-    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
-    if missing:
-        raise CheckpointError(f"{last_path} does not hold a run's resume state (no {', '.join(missing)}): {hint}")
-    load_state(model, state["model"], last_path, hint=hint)  # copies into the parameters and buffers in place
-    try:
-        opt.optimizer.load_state_dict(state["optimizer"])
-        opt.scheduler.load_state_dict(state["scheduler"])
-        if opt.use_amp and "scaler" in state:
-            opt.scaler.load_state_dict(state["scaler"])
-        return Progress(list(state["history"]), dict(state["best"])), int(state["epoch"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{last_path}: its optimiser state does not fit this run ({type(exc).__name__}: "
-                              f"{exc}): {hint}") from None
-
-
 def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: TrialConfig, epoch: int) -> float:
     """One epoch (0-based ``epoch``) of training; every random draw comes from generators seeded with
     ``(train.seed, epoch)``. Returns the mean training loss."""
@@ -565,24 +472,6 @@ def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: Tria
     return float(np.mean(losses))
 
 
-def evaluate(model, data: SplitData, cfg: TrialConfig, device: torch.device, prefix: str = "val") -> dict[str, float]:
-    """Summary metrics of ``data`` (``<prefix>_map10``, ``<prefix>_r1`` ...)."""
-    return _prefixed(evaluate_split(model, data, cfg, device).summary(), prefix)
-
-
-def save_checkpoint(run_dir: Path, model, opt: Optimisation, progress: Progress, fingerprint: str, *,
-                    improved: bool) -> None:
-    """``best.pt`` when the epoch improved, then ``last.pt`` (resume state) and the partial ``metrics.json``."""
-    if improved:
-        atomic_torch_save(model.state_dict(), run_dir / "best.pt")
-    atomic_torch_save({"model": model.state_dict(), "optimizer": opt.optimizer.state_dict(),
-                       "scheduler": opt.scheduler.state_dict(), "epoch": len(progress.history),
-                       "history": progress.history, "best": progress.best, "fingerprint": fingerprint,
-                       **({"scaler": opt.scaler.state_dict()} if opt.use_amp else {})}, run_dir / "last.pt")
-    atomic_write_json(run_dir / "metrics.json", {"fingerprint": fingerprint, "history": progress.history,
-                                                 "best_epoch": progress.best["epoch"], "complete": False})
-
-
 def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | None = None, *,
         resume: bool = True) -> RunResult:
     """Train ``cfg`` and write the run directory. See the module docstring."""
@@ -607,7 +496,8 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     batches = build_batches(cfg, model, data, device, progress=show, text_augment=text_augment)
     progress, start_epoch = Progress(), 0
     if resume and (run_dir / "last.pt").exists():
-        progress, start_epoch = resume_from(run_dir / "last.pt", model, opt, device)
+        history, best, start_epoch = load_resume_state(run_dir / "last.pt", model, opt, device)
+        progress = Progress(history, best)
         if show:
             print(f"Resuming {run_dir} after epoch {start_epoch}", file=sys.stderr)
 
@@ -637,10 +527,7 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
                 break
 
     # ---- final evaluation of the best checkpoint
-    best_path = run_dir / "best.pt"
-    if best_path.exists():
-        hint = f"start the run over with --no-resume (or delete {best_path} and {run_dir / 'last.pt'})"
-        load_state(model, load_checkpoint(best_path, map_location=device, hint=hint), best_path, hint=hint)
+    load_best(run_dir, model, device)
     val_metrics, test_metrics = final_evaluation(model, data, cfg, run_dir, device)
     result = RunResult(
         run_dir=str(run_dir), fingerprint=fingerprint, best_epoch=progress.best["epoch"], val=val_metrics,
@@ -649,23 +536,6 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
                                                            device=device, amp=opt.use_amp))
     atomic_write_json(run_dir / "metrics.json", {**asdict(result), "complete": True})
     return result
-
-
-def final_evaluation(model, data: RunData, cfg: TrialConfig, run_dir: Path,
-                     device: torch.device) -> tuple[dict[str, float], dict[str, float]]:
-    """Validation and test metrics of the model as it is (the best checkpoint); writes ``per_query.csv`` and,
-    with ``data.train_on``, ``per_query_<dataset>.csv`` for the other data sets' test splits."""
-    val_qm = evaluate_split(model, data.val, cfg, device)
-    test_qm = evaluate_split(model, data.test, cfg, device)
-    write_per_query(run_dir / "per_query.csv", data.test, test_qm)
-    test_metrics = _prefixed(test_qm.summary(), "test")
-    if cfg.data.train_on:  # per benchmark: test_<dataset>_map10 ...; per_query_<dataset>.csv for the others
-        test_metrics.update(_prefixed(test_qm.summary(), f"test_{cfg.data.dataset}"))
-        for name, split in data.extra_tests.items():
-            qm = evaluate_split(model, split, cfg, device)
-            test_metrics.update(_prefixed(qm.summary(), f"test_{name}"))
-            write_per_query(run_dir / f"per_query_{name}.csv", split, qm)
-    return _prefixed(val_qm.summary(), "val"), test_metrics
 
 
 def run_extra(cfg: TrialConfig, data: RunData, frozen_caches, text_aug, *, device: torch.device | None = None,
@@ -685,50 +555,3 @@ def run_extra(cfg: TrialConfig, data: RunData, frozen_caches, text_aug, *, devic
                                    **{n: len(d.features) for n, d in data.extra_tests.items()}},
             "text_augment": text_aug.stats(),
             "variations": dict(text_aug.variations.stats) if text_aug.variations is not None else None}
-
-
-def _init_weights(cfg: TrialConfig, run_dir: Path) -> dict[str, torch.Tensor]:
-    """The state dict ``train.init_from`` names (a run folder's ``best.pt`` or a ``.pt`` file). A run folder's
-    text-encoder artifacts (tiny-bert's WordPiece vocabulary) are copied into this run first, so that the token ids
-    the pre-trained embeddings were learnt with stay the same."""
-    import shutil
-
-    src = Path(cfg.train.init_from).expanduser()
-    weights = src / "best.pt" if src.is_dir() else src  # its existence was checked by check_requirements
-    artifacts = src / "text_encoder" if src.is_dir() else None
-    if artifacts is not None and artifacts.is_dir() and not (run_dir / "text_encoder").exists():
-        tmp = run_dir / ".text_encoder.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(artifacts, tmp)
-        tmp.rename(run_dir / "text_encoder")
-    state = load_checkpoint(weights, error=ConfigError, prefix="train.init_from: ",
-                            hint="give a finished run folder holding best.pt, or a state-dict file")
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]  # a last.pt resume state
-    if not isinstance(state, dict):
-        raise ConfigError(f"train.init_from: {weights} does not hold a state dict")
-    return state
-
-
-def _load_init_state(model, state: dict[str, torch.Tensor], source: str) -> None:
-    from .checkpoint import state_dict_mismatch
-
-    parts = state_dict_mismatch(model.state_dict(), state)
-    if parts:
-        raise ConfigError(f"train.init_from: {source} does not fit this model's architecture: " + "; ".join(parts)
-                          + " (fine-tuning needs the same encoders, sizes and fusion)")
-    model.load_state_dict(state)
-
-
-def load_run_model(run_dir: str | Path, device: str = "cpu"):
-    """Rebuild the model of a finished run from ``config.yaml``, ``text_encoder/`` and ``best.pt``."""
-    from .model import Retriever
-
-    run_dir = Path(run_dir)
-    cfg = TrialConfig.load(run_dir / "config.yaml")
-    model = Retriever(cfg, text_corpus=None, artifacts_dir=run_dir / "text_encoder")
-    best = run_dir / "best.pt"
-    hint = (f"train the run again (python -m retrieval train --config {run_dir / 'config.yaml'} --out {run_dir} "
-            "--no-resume), or use another run")
-    load_state(model, load_checkpoint(best, map_location=device, hint=hint), best, hint=hint)
-    return cfg, model.to(device).eval()

@@ -48,9 +48,6 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 if TYPE_CHECKING:  # optuna is imported where it is used: loading a spec does not need it
     from optuna.trial import FrozenTrial
 
-KIND = "budgeted_sh"
-PROMOTION = "promotion_sh"
-KINDS = (PROMOTION, KIND)
 OPTIONS: dict[str, Any] = {"rungs": None, "reduction_factor": 3, "confirm": 0, "patience": None}
 RUNG, BUDGET, PROMOTED_FROM, CONFIRMS, START_FROM = "rung", "budget", "promoted_from", "confirms", "start_from"
 
@@ -114,7 +111,7 @@ def check_options(options: Mapping[str, Any], max_epochs: int, seeds: Sequence[i
     if not (isinstance(confirm, int) and not isinstance(confirm, bool) and confirm >= 0):
         raise error(f"scheduler.confirm: expected an integer >= 0, got {confirm!r}")
     if len(seeds) != 1:
-        raise error(f"scheduler.kind: {options.get('kind', KIND)} runs each configuration with one seed (a "
+        raise error(f"scheduler.kind: {options.get('kind', 'budgeted_sh')} runs each configuration with one seed (a "
                     f"promotion keeps it); seeds has {len(seeds)}")
     if num_samples is not None and num_samples < min_jobs(options, max_epochs):
         rungs = rungs_of(options, max_epochs)
@@ -146,11 +143,12 @@ def _rung_value(t: "FrozenTrial") -> float | None:
 
 
 def next_job(options: Mapping[str, Any], max_epochs: int, trials: Sequence["FrozenTrial"],
-             mode: str = "max") -> dict[str, Any] | None:
+             mode: str = "max", *, continue_runs: bool = False) -> dict[str, Any] | None:
     """The promotion a free worker should run now, or None (start a new configuration at rung 0).
 
-    A promotion is ``{"params", "seed", "rung", "budget", "promoted_from"}``. Jobs already promoted (a trial whose
-    ``promoted_from`` names them, in any state) are not promoted again."""
+    A promotion is ``{"params", "seed", "rung", "budget", "promoted_from"}``; with ``continue_runs`` (a scheduler
+    whose jobs continue their run: ``promotion_sh``) also ``start_from``, the run folder it continues. Jobs already
+    promoted (a trial whose ``promoted_from`` names them, in any state) are not promoted again."""
     rungs = rungs_of(options, max_epochs)
     rf = float(options.get("reduction_factor") or 3)
     sign = 1.0 if mode == "max" else -1.0
@@ -172,7 +170,7 @@ def next_job(options: Mapping[str, Any], max_epochs: int, trials: Sequence["Froz
             if t.number not in promoted:
                 job = {"params": dict(t.params), "seed": t.user_attrs.get("seed"), "rung": k + 1,
                        "budget": rungs[k + 1], "promoted_from": t.number}
-                if options.get("kind") == PROMOTION and t.user_attrs.get("run_dir"):
+                if continue_runs and t.user_attrs.get("run_dir"):
                     job[START_FROM] = t.user_attrs["run_dir"]
                 return job
     return None
@@ -230,11 +228,12 @@ def job_overrides(budget: int | None) -> dict[str, Any]:
     return {} if budget is None else {"train.epochs": int(budget)}
 
 
-def job_config(kind: str, budget: int | None, max_epochs: int, start_from: str | None) -> tuple[dict, dict]:
-    """``(config overrides, trial-config extras)`` of a job: budgeted_sh trains a complete ``budget``-epoch schedule;
-    promotion_sh stops after ``budget`` epochs of the full schedule (``stop_after``) and a promoted job starts from
-    the checkpoint of the job it continues (``start_from``)."""
-    if kind == KIND:
+def job_config(budget: int | None, max_epochs: int, start_from: str | None, *,
+               restart: bool) -> tuple[dict, dict]:
+    """``(config overrides, trial-config extras)`` of a job: with ``restart`` (budgeted_sh) it trains a complete
+    ``budget``-epoch schedule; else (promotion_sh) it stops after ``budget`` epochs of the full schedule
+    (``stop_after``) and a promoted job starts from the checkpoint of the job it continues (``start_from``)."""
+    if restart:
         return job_overrides(budget), {}
     extras: dict[str, Any] = {}
     if budget is not None and budget < max_epochs:
@@ -244,6 +243,6 @@ def job_config(kind: str, budget: int | None, max_epochs: int, start_from: str |
     return {}, extras
 
 
-__all__ = ["BUDGET", "CONFIRMS", "KIND", "KINDS", "OPTIONS", "PROMOTED_FROM", "PROMOTION", "RUNG", "START_FROM",
+__all__ = ["BUDGET", "CONFIRMS", "OPTIONS", "PROMOTED_FROM", "RUNG", "START_FROM",
            "check_options", "fit_rungs", "fresh_seed", "incumbent", "job_config", "job_overrides", "job_value",
            "jobs_needed", "min_jobs", "next_job", "rungs_of"]

@@ -13,8 +13,8 @@ Kinds (the entries of the registry ``SCHEDULERS``, declared in :mod:`studies.spe
 (no early stopping by the scheduler; ``patience`` is fit's own early stopping), ``asha``
 (:class:`~ray.tune.schedulers.AsyncHyperBandScheduler` with one bracket), ``hyperband`` (the same with several
 brackets: asynchronous HyperBand, which needs no pausing), ``median`` (:class:`~ray.tune.schedulers.MedianStoppingRule`),
-``promotion_sh`` and ``budgeted_sh`` (FIFO here: their jobs end by themselves at their rung, and the searcher
-enqueues promotions; see :mod:`studies.budgeted`).
+``promotion_sh`` and ``budgeted_sh`` (:func:`build_budgeted`, FIFO here: their jobs end by themselves at their
+rung, and the searcher enqueues promotions; see :mod:`studies.budgeted`).
 Ray's AsyncHyperBand draws each new trial's bracket from NumPy's global generator, so with several brackets the
 decisions depend on that generator's state.
 """
@@ -67,6 +67,13 @@ def build_fifo(options: dict[str, Any], *, metric: str, mode: str, max_epochs: i
     return FIFO()
 
 
+def build_budgeted(options: dict[str, Any], *, metric: str, mode: str, max_epochs: int) -> FIFO:
+    """``promotion_sh`` and ``budgeted_sh``: FIFO on the Ray side. A job ends by itself at its rung (its
+    ``stop_after``, or the end of its budget's schedule); the searcher decides and enqueues the promotions
+    (:mod:`studies.budgeted`)."""
+    return FIFO()
+
+
 def build_asha(options: dict[str, Any], *, metric: str, mode: str, max_epochs: int) -> ASHA:
     """``asha`` and ``hyperband``: AsyncHyperBand with ``options["brackets"]`` brackets."""
     return ASHA(time_attr=TIME_ATTR, metric=metric, mode=mode, max_t=max_epochs,
@@ -90,4 +97,5 @@ def build_scheduler(options: dict[str, Any], *, metric: str, mode: str, max_epoc
     return sched  # type: ignore[return-value]
 
 
-__all__ = ["ASHA", "FIFO", "Median", "TIME_ATTR", "build_asha", "build_fifo", "build_median", "build_scheduler"]
+__all__ = ["ASHA", "FIFO", "Median", "TIME_ATTR", "build_asha", "build_budgeted", "build_fifo", "build_median",
+           "build_scheduler"]

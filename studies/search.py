@@ -143,7 +143,7 @@ class StudySearcher(OptunaSearch):
             if not waiting and (self._spec.is_grid or len(trials) + n_seeds > self._spec.num_samples):
                 self.finished_reason = "budget reached"
                 return Searcher.FINISHED
-            if self._spec.scheduler["kind"] in budgeted.KINDS and not waiting \
+            if self._spec.is_budgeted and not waiting \
                     and not self._enqueue_promotion(study, trials) and self._hold_for_promotion(trials):
                 return None  # Tune asks again when a job ends: its promotion then takes the budget left
             ot_trial = study.ask()
@@ -153,7 +153,7 @@ class StudySearcher(OptunaSearch):
                 seed = int(params[SEED])
             elif "seed" in attrs:  # a seed repeat enqueued by an earlier ask
                 seed = int(attrs["seed"])
-            elif self._spec.scheduler["kind"] in budgeted.KINDS:  # a configuration proposed again: the next seed
+            elif self._spec.is_budgeted:  # a configuration proposed again: the next seed
                 seed = budgeted.fresh_seed(params, trials, self._spec.seeds[0])
             else:
                 seed = self._spec.seeds[0]
@@ -276,15 +276,16 @@ class StudySearcher(OptunaSearch):
         return Path(self._context["run_root"]) / "trials" / str(number)
 
     def _config(self, rec: _Record) -> dict[str, Any]:
-        overrides, extras = budgeted.job_config(self._spec.scheduler["kind"], rec.budget, self._spec.max_epochs,
-                                                rec.start_from)
+        overrides, extras = budgeted.job_config(rec.budget, self._spec.max_epochs, rec.start_from,
+                                                restart=self._spec.restarts_jobs)
         return {"study": self._context,
                 "trial": {"number": rec.number, "seed": rec.seed, "params": dict(rec.params),
                           "overrides": {**self._spec.overrides(rec.params, rec.seed), **overrides}, **extras}}
 
     # ---- budgeted successive halving (studies/budgeted.py): promotions are enqueued trials
     def _enqueue_promotion(self, study: optuna.Study, trials) -> bool:
-        job = budgeted.next_job(self._spec.scheduler, self._spec.max_epochs, trials, self._spec.objective["mode"])
+        job = budgeted.next_job(self._spec.scheduler, self._spec.max_epochs, trials, self._spec.objective["mode"],
+                                continue_runs=not self._spec.restarts_jobs)
         if job is None:
             return False
         link = {k: job[k] for k in (budgeted.PROMOTED_FROM, budgeted.CONFIRMS, budgeted.START_FROM) if k in job}
@@ -312,7 +313,7 @@ class StudySearcher(OptunaSearch):
         return budgeted.jobs_needed(opts, self._spec.max_epochs, started) > self._spec.num_samples - len(trials) - 1
 
     def _job_budget(self, attrs: Mapping[str, Any]) -> int | None:
-        if self._spec.scheduler["kind"] not in budgeted.KINDS:
+        if not self._spec.is_budgeted:
             return None
         if budgeted.BUDGET in attrs:
             return int(attrs[budgeted.BUDGET])

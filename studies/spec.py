@@ -53,7 +53,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
-from retrieval.checks import float_from_string, is_int, is_integral, is_number, is_real, require
+from retrieval.checks import boolean, is_int, is_integral, is_number, is_real, number, require
 from retrieval.config import (AUDIO_ENCODERS, FUSIONS, TEXT_ENCODERS, ConfigError, TrialConfig, canonical_key,
                               deep_merge, load_raw, parse_override, upgrade_raw)
 from retrieval.registry import Registry
@@ -86,13 +86,16 @@ SAMPLERS.declare("tpe", "studies.study:build_tpe", "Optuna's TPE with every opti
                  example={"n_startup_trials": 3}, options=TPE_DEFAULTS, grid=False)
 SAMPLERS.declare("random", "studies.study:build_random", "independent uniform draws", options={"seed": 0},
                  grid=False)
-SAMPLERS.declare("grid", "studies.study:build_random",
+SAMPLERS.declare("grid", "studies.study:build_grid",
                  "every grid point (x seeds) enqueued once; the sampler passes them through", options={}, grid=True)
 
 #: ``scheduler.kind``: ``(options, *, metric, mode, max_epochs) -> TrialScheduler`` (``studies.schedulers``; a
 #: STOP becomes a stop request the trial honours). ``options`` as for samplers; ``patience`` (epochs without
 #: improvement of the objective, passed to fit as ``train.patience``) works with every kind. ``prunes``: the
-#: scheduler stops trials that fall behind (``fifo`` never does).
+#: scheduler stops trials that fall behind (``fifo`` never does); ``budgeted``: successive halving by promotion
+#: (:mod:`studies.budgeted`): the searcher enqueues the promotions and each job has a budget; ``schedule``: a budgeted
+#: job ``continue``-s its run on the full schedule (a promotion starts from the stopped run's checkpoint) or
+#: ``restart``-s from scratch with a complete schedule of its budget.
 SCHEDULERS = Registry("scheduler", key="scheduler.kind", error=SpecError)
 SCHEDULERS.declare("fifo", "studies.schedulers:build_fifo", "no early stopping by the scheduler",
                    options={"patience": None}, prunes=False)
@@ -108,13 +111,13 @@ SCHEDULERS.declare("median", "studies.schedulers:build_median",
                    example={"min_samples_required": 2}, prunes=True,
                    options={"grace_period": 1, "min_samples_required": 3, "patience": None})
 
-SCHEDULERS.declare(budgeted.PROMOTION, "studies.schedulers:build_fifo",
+SCHEDULERS.declare("promotion_sh", "studies.schedulers:build_budgeted",
                    "successive halving by promotion: a job stops after its rung's epochs of the full schedule; a "
                    "promotion is a new trial continuing the stopped run (studies/budgeted.py)",
-                   options=budgeted.OPTIONS, prunes=False)
-SCHEDULERS.declare(budgeted.KIND, "studies.schedulers:build_fifo",
+                   options=budgeted.OPTIONS, prunes=False, budgeted=True, schedule="continue")
+SCHEDULERS.declare("budgeted_sh", "studies.schedulers:build_budgeted",
                    "budgeted successive halving: every rung trains a complete schedule of its budget "
-                   "(studies/budgeted.py)", options=budgeted.OPTIONS, prunes=False)
+                   "(studies/budgeted.py)", options=budgeted.OPTIONS, prunes=False, budgeted=True, schedule="restart")
 
 #: Every registry of the study runner, for the shared contract tests (``tests/contract``).
 REGISTRIES: tuple[Registry, ...] = (SAMPLERS, SCHEDULERS)
@@ -208,6 +211,19 @@ class StudySpec:
     def is_grid(self) -> bool:
         """True when the sampler enqueues the grid (``SAMPLERS`` entry with ``grid``)."""
         return bool(SAMPLERS.entry(self.sampler["kind"]).meta.get("grid", False))
+
+    @property
+    def is_budgeted(self) -> bool:
+        """True when the scheduler is successive halving by promotion (``SCHEDULERS`` entry with ``budgeted``):
+        the searcher enqueues the promotions and every job has a budget (:mod:`studies.budgeted`)."""
+        return bool(SCHEDULERS.entry(self.scheduler["kind"]).meta.get("budgeted", False))
+
+    @property
+    def restarts_jobs(self) -> bool:
+        """True when a budgeted job trains a complete schedule of its budget from scratch (``schedule: restart``);
+        False when it continues its run on the full schedule (``continue``: a promotion starts from the stopped
+        run's checkpoint)."""
+        return SCHEDULERS.entry(self.scheduler["kind"]).meta.get("schedule") == "restart"
 
     @property
     def num_samples(self) -> int:
@@ -433,7 +449,7 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         raise SpecError(f"budget: {exc}") from None
 
     seeds = _seeds(raw.get("seeds"), base)
-    if scheduler["kind"] in budgeted.KINDS:
+    if SCHEDULERS.entry(scheduler["kind"]).meta.get("budgeted", False):
         if scheduler.get("rungs") is not None:  # a reduced budget.max_epochs cuts the rungs above it
             scheduler["rungs"] = budgeted.fit_rungs(scheduler["rungs"], base.train.epochs)
         n = budget["num_samples"]
@@ -516,7 +532,7 @@ def _check_sampler(s: dict[str, Any]) -> None:
     for name in ("multivariate", "group", "constant_liar", "consider_endpoints", "consider_prior",
                  "consider_magic_clip", "warn_independent_sampling"):
         if name in s:
-            _need(isinstance(s[name], bool), f"sampler.{name}", f"expected true/false, got {s[name]!r}")
+            boolean(s[name], f"sampler.{name}", SpecError)
     if "gamma" in s:
         _need(is_number(s["gamma"]) and 0 < s["gamma"] <= 1, "sampler.gamma", "expected a fraction in (0, 1]")
     if "prior_weight" in s:
@@ -676,14 +692,6 @@ def _variants(raw: Any, raw_space: Mapping[str, Any], base: TrialConfig) -> dict
     return out
 
 
-def _number(v: Any, key: str) -> float | int:
-    parsed = float_from_string(v)  # YAML 1.1 reads 1e-5 (no dot) as a string
-    if parsed is not None:
-        return parsed
-    _need(is_number(v), key, f"expected a number, got {v!r}")
-    return v
-
-
 def _param(key: str, raw: Any, variants: Mapping[str, Any]) -> Param:
     where = f"space.{key}"
     if not isinstance(raw, Mapping):
@@ -716,7 +724,7 @@ def _param(key: str, raw: Any, variants: Mapping[str, Any]) -> Param:
         raise SpecError(f"{where}: '{key}' must be a categorical parameter")
     if not isinstance(arg, list) or len(arg) != 2:
         raise SpecError(f"{where}.{kind}: expected [lo, hi], got {arg!r}")
-    lo, hi = (_number(v, f"{where}.{kind}") for v in arg)
+    lo, hi = (number(v, f"{where}.{kind}", SpecError, finite=True) for v in arg)
     if lo >= hi:
         raise SpecError(f"{where}.{kind}: empty range [{lo}, {hi}] (need lo < hi)")
     if kind == "loguniform" and lo <= 0:
@@ -732,7 +740,7 @@ def _param(key: str, raw: Any, variants: Mapping[str, Any]) -> Param:
     elif kind == "loguniform" and step is not None:
         raise SpecError(f"{where}.step: not allowed with loguniform")
     elif step is not None:
-        step = _number(step, f"{where}.step")
+        step = number(step, f"{where}.step", SpecError, finite=True)
         if step <= 0:
             raise SpecError(f"{where}.step: expected > 0, got {step!r}")
     return Param(key, kind, low=lo, high=hi, step=step, when=when)

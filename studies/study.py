@@ -134,7 +134,13 @@ def build_sampler(options: Mapping[str, Any], seed: int | None = None) -> optuna
 
 
 def build_random(options: Mapping[str, Any], seed: int) -> optuna.samplers.BaseSampler:
-    """``random`` and ``grid``: Optuna's RandomSampler."""
+    """``random``: Optuna's RandomSampler."""
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def build_grid(options: Mapping[str, Any], seed: int) -> optuna.samplers.BaseSampler:
+    """``grid``: every grid point is enqueued trial by trial (:class:`studies.search.StudySearcher`), so the sampler
+    only passes the enqueued values through: a RandomSampler (which never draws while the grid lasts)."""
     return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -264,6 +270,6 @@ def _key(params: Mapping[str, Any]) -> str:
 
 
 __all__ = ["BEST_ATTR", "BUDGET_ATTR", "HEARTBEAT_EVERY_S", "RUN_KEY_ATTR", "RunnerError", "RunnerInfo", "STALE_AFTER_S",
-           "best_record", "best_trial", "budget_left", "build_random", "build_sampler", "build_tpe", "derive_seed",
-           "fidelity", "format_params", "is_stale", "missing_grid_points", "open_study", "runner_alive",
+           "best_record", "best_trial", "budget_left", "build_grid", "build_random", "build_sampler", "build_tpe",
+           "derive_seed", "fidelity", "format_params", "is_stale", "missing_grid_points", "open_study", "runner_alive",
            "study_folder"]

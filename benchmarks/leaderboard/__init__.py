@@ -6,6 +6,7 @@ Layout:
 * :mod:`.formats` -- reading and validating ground truth (Clotho captions or multi-positive) and DCASE top-k
   submissions; :class:`GroundTruth` (with its fingerprint), :class:`Submission`, :class:`InputError`.
 * :mod:`.matrix` -- score-matrix submissions (the DCASE 2025 baseline's prediction CSV), read with pandas.
+* :mod:`.submissions` -- :func:`read_submission`: a top-k list or a score matrix, told apart by the header.
 * :mod:`.scoring` -- :func:`score_submission` -> :class:`ScoreResult` (AP@k, AP@10, R@1/5/10 via
   :mod:`retrieval.metrics`).
 * :mod:`.board` -- :class:`BoardStore` (SQLite / PostgreSQL via SQLAlchemy), :class:`Entry`.

@@ -44,8 +44,8 @@ def _load_gt(path: Path, eval_files: Path | None = None):
 
 
 def _score_file(gt, submission: Path, allow_missing: bool, data: bytes | None = None, k: int = 10):
-    from .submissions import read_submission
     from .scoring import score_submission
+    from .submissions import read_submission
 
     return score_submission(gt, read_submission(submission, gt, allow_missing=allow_missing, data=data, k=k), k=k)
 
@@ -128,7 +128,7 @@ def cmd_submit(args) -> int:
     if other_files and not gt.n_other:  # the board remembers its evaluation set
         gt = gt.with_eval_files([*gt.files, *other_files], source=f"board {args.board!r}")
     if args.run is not None:
-        from retrieval.evaluate import export_run, submission_text
+        from retrieval.submission import export_run, submission_text
 
         exported = export_run(args.run, args.split, progress=False, top_k=k)
         data = submission_text(exported.rows, k=k).encode("utf-8")

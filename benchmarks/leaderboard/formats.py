@@ -13,7 +13,7 @@ Ground truth (:func:`read_ground_truth`), detected from the header:
   ``"['a.wav', 'b.wav']"`` (read with :func:`ast.literal_eval`). A query on two rows is an error (list all its files
   in one row), as is an empty list or a file repeated in a list.
 
-Queries are compared after :func:`retrieval.evaluate.normalise_query` (whitespace collapsed; case kept); a
+Queries are compared after :func:`retrieval.submission.normalise_query` (whitespace collapsed; case kept); a
 submission caption that matches no query that way is compared once more with HTML entities unescaped on both sides
 (the released Clotho captions hold ``&#39;``, a run's submission the unescaped text). File names in the ground
 truth are kept exactly as written -- a leading space is part of a released Clotho name (`` Ambience Birds.wav``) --
@@ -25,7 +25,8 @@ relevant for but that compete in every ranking (DCASE 2025: ``metadata_eval.csv`
 evaluation files). They are part of the fingerprint (only when present, so a ground truth without them keeps its
 fingerprint).
 
-Submission (:func:`benchmarks.leaderboard.submissions.read_submission`), one of two layouts, told apart by the header:
+Submission (:func:`benchmarks.leaderboard.submissions.read_submission`), one of two layouts, told apart by the
+header:
 
 * a **top-k list**: header ``caption,file_name_1,...,file_name_L`` (DCASE 2022) or ``caption,fname_1,...,fname_L``
   (DCASE 2023-2025), ``L >= k`` (the board's cut-off ``k``, default 10; a list shorter than ``k`` is refused, naming
@@ -36,6 +37,9 @@ Submission (:func:`benchmarks.leaderboard.submissions.read_submission`), one of 
   header cell, e.g. ``index``), every other column is one evaluation file (the header cell its name) and holds that
   file's score for each query (higher = more relevant). Read by :mod:`.matrix` (pandas, chunked, no per-cell Python
   loop); ranking, ties and the checks are described there.
+
+A top-k list is parsed here (:func:`parse_submission`), a score matrix by :mod:`.matrix`;
+:mod:`.submissions` tells them apart.
 
 The rest of this section is about top-k lists. A file name is resolved against the
 evaluation set (:meth:`GroundTruth.resolve_file`): as written; else in another spelling (HTML-unescaped, NFC/NFD,
@@ -66,7 +70,7 @@ from retrieval.data.csvfile import csv_records
 from retrieval.data.errors import DataError
 from retrieval.data.names import NameIndex, base_name, has_directory
 from retrieval.errors import HarnessError
-from retrieval.evaluate import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
+from retrieval.submission import DCASE_2023_HEADER, DCASE_HEADER, TOP_K, normalise_query
 
 from .kcut import DEFAULT_K, MIN_K, check_k
 
@@ -84,6 +88,7 @@ __all__ = [
     "LeaderboardError",
     "Submission",
     "check_k",
+    "claim_query",
     "fingerprint_of",
     "list_header",
     "parse_ground_truth",
@@ -511,6 +516,23 @@ def list_header(header: Sequence[str]) -> tuple[str, int] | None:
     return None
 
 
+def claim_query(gt: GroundTruth, caption: str, n: int, where: str, noun: str, at_row: dict[int, int],
+                problems: list[str]) -> int | None:
+    """The ground-truth query of a submission row's (normalised, non-empty) caption, recorded in ``at_row`` as
+    answered at row ``n``; None, with the problem added to ``problems``, when it is no query of ``gt`` or was
+    answered before. ``where``: the place the problem names (``row 3``, ``row 3, column 1``); ``noun``: what the
+    cell holds (``caption``, ``query``)."""
+    q = gt.index(caption)
+    if q is None:
+        problems.append(f"{where}: {noun} {_short(caption)!r} is not a query of the ground truth")
+        return None
+    if q in at_row:
+        problems.append(f"{where}: duplicate query {_short(caption)!r} (first at row {at_row[q]})")
+        return None
+    at_row[q] = n
+    return q
+
+
 def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]], gt: GroundTruth, *,
                      allow_missing: bool = False, source: str = "", k: int = DEFAULT_K) -> Submission:
     """Validate a top-k list (the records of a CSV) against ``gt``; ``k``: the board's cut-off (the list must rank
@@ -539,14 +561,9 @@ def parse_submission(header: Sequence[str], rows: Sequence[tuple[int, list[str]]
         if not caption:
             problems.append(f"row {n}: empty caption")
             continue
-        q = gt.index(caption)
+        q = claim_query(gt, caption, n, f"row {n}", "caption", at_row, problems)
         if q is None:
-            problems.append(f"row {n}: caption {_short(caption)!r} is not a query of the ground truth")
             continue
-        if q in at_row:
-            problems.append(f"row {n}: duplicate query {_short(caption)!r} (first at row {at_row[q]})")
-            continue
-        at_row[q] = n
         cells = list(row[1:])  # as written: a name is never stripped, only looked up (GroundTruth.resolve_file)
         filled = len(cells)
         while filled and not cells[filled - 1].strip():

@@ -41,7 +41,7 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
-from .formats import MAX_LISTED, GroundTruth, InputError, Submission, _short, missing_problems
+from .formats import MAX_LISTED, GroundTruth, InputError, Submission, _short, claim_query, missing_problems
 
 __all__ = ["Peeked", "looks_like_matrix", "peek_header", "read_score_matrix"]
 
@@ -212,7 +212,7 @@ def _read_chunk(chunk, header_row: int, gt: GroundTruth, cells: Sequence[str], s
     """Copy one pandas chunk into ``scores`` (rows in ground-truth order); returns how many bad cells it held."""
     import pandas as pd
 
-    from retrieval.evaluate import normalise_query
+    from retrieval.submission import normalise_query
 
     block = chunk.iloc[:, 1:]
     numeric = all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in block.dtypes)
@@ -234,14 +234,9 @@ def _read_chunk(chunk, header_row: int, gt: GroundTruth, cells: Sequence[str], s
                 continue  # a blank line
             problems.append(f"row {n}, column 1: empty query")
             continue
-        q = gt.index(caption)
+        q = claim_query(gt, caption, n, f"row {n}, column 1", "query", at_row, problems)
         if q is None:
-            problems.append(f"row {n}, column 1: query {_short(caption)!r} is not a query of the ground truth")
             continue
-        if q in at_row:
-            problems.append(f"row {n}, column 1: duplicate query {_short(caption)!r} (first at row {at_row[q]})")
-            continue
-        at_row[q] = n
         keep_src.append(i)
         keep_dst.append(q)
     if not keep_src:

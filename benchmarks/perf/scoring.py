@@ -5,7 +5,7 @@ query is a noisy copy of its relevant item's embedding, so ranks and AP@10 are n
 per-query best rank and AP@10:
 
 - **project**: :func:`retrieval.metrics.query_metrics_chunked` fed by a generator of ``[chunk, N]`` score blocks
-  (``queries @ items.T`` per chunk, as ``retrieval.train.evaluate_split`` does): the relevant items' ranks come from
+  (``queries @ items.T`` per chunk, as ``retrieval.evaluation.evaluate_split`` does): the relevant items' ranks come from
   comparisons against their row, no row is ever sorted and the full ``Q x N`` matrix is never held;
 - **naive**: the textbook reference: ``argsort`` every row of the score matrix (stable, descending), read off the
   positions of the relevant items, then rank / AP@k / R@k (:func:`naive_query_metrics`).

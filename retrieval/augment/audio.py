@@ -7,8 +7,8 @@ Settings that switch an augmentation off return ``x`` itself (an exact no-op, no
 
 Pipeline (:class:`AudioAugment`): :meth:`AudioAugment.gain` on the raw dB log-mels, before normalisation;
 :meth:`AudioAugment.spectral` (Freq-MixStyle, then SpecAugment) on the normalised features. The steps are the
-``audio`` entries of the registry ``AUGMENTATIONS`` (declared in :mod:`retrieval.config`: ``gain``, ``mixstyle``,
-``specaugment``), built from their config sections by :func:`build_gain`, :func:`build_mixstyle` and
+``audio`` entries of the registry ``AUGMENTATIONS`` (declared in :mod:`retrieval.config.catalogue`: ``gain``,
+``mixstyle``, ``specaugment``), built from their config sections by :func:`build_gain`, :func:`build_mixstyle` and
 :func:`build_specaugment` (None when the settings switch them off) and run in their declared ``stage`` and
 ``order``.
 """

@@ -21,7 +21,7 @@ The training loop's :class:`TextAugment` applies, per caption and in this order:
 translation before EDA as in the DCASE 2022 paper. Each step that is switched on draws from the epoch generator for
 every caption (one uniform number, plus the choice of a variation when one is swapped in); a step that is off draws
 nothing, so configurations without it reproduce earlier runs exactly. The steps are the ``text`` entries of the
-registry ``AUGMENTATIONS`` (declared in :mod:`retrieval.config`: ``variations``, ``backtranslation``, ``eda``), each
+registry ``AUGMENTATIONS`` (:mod:`retrieval.config.catalogue`: ``variations``, ``backtranslation``, ``eda``), each
 built from its config section and the run's resources (:func:`build_eda` here;
 :func:`retrieval.augment.variations.build_variations`, :func:`retrieval.augment.backtranslate.build_back_translation`)
 and run in their declared ``order``.

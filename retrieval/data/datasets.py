@@ -1,7 +1,7 @@
 """Data set name -> split loader: ``clotho``, ``synthcaps`` (ClothoV2 layout), ``audiocaps``, ``wavcaps``.
 
-The data sets are the entries of the registry ``DATASETS`` (declared in :mod:`retrieval.config`, which checks
-``data.dataset``, ``data.train_on`` and ``augment.variations.dataset``): each is a :class:`DataSetLoader` (how to
+The data sets are the entries of the registry ``DATASETS`` (declared in :mod:`retrieval.config.catalogue`; the config
+checks ``data.dataset``, ``data.train_on`` and ``augment.variations.dataset``): each is a :class:`DataSetLoader` (how to
 read its splits, which splits exist, how to make a generated set), with the static facts in its entry's ``meta``
 (``roles``, ``strict``, ``generated``). Every function here looks the data set up there, so adding one is one
 module (its loader) plus one entry (``DATASETS.declare(name, "module:LOADER", roles=..., strict=...)``).
@@ -30,13 +30,14 @@ from __future__ import annotations
 import statistics
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import DATASETS
 from ..utils import default_cache_dir
 from .audio import audio_duration
+from . import audiocaps, clotho, wavcaps
 from .clotho import MISSING_LISTED, Split
 from .errors import DataError
 
@@ -60,6 +61,11 @@ class LoadOptions:
                    wavcaps_audio_pattern=data_cfg.wavcaps.audio_pattern,
                    wavcaps_exclude=data_cfg.wavcaps.exclude)
 
+    def of(self, fmt: str) -> dict[str, Any]:
+        """The options of the format ``fmt`` (the fields ``<fmt>_<option>``) as ``{option: value}``."""
+        prefix = f"{fmt}_"
+        return {f.name[len(prefix):]: getattr(self, f.name) for f in fields(self) if f.name.startswith(prefix)}
+
 
 # --------------------------------------------------------------------------------------------- loaders
 class DataSetLoader:
@@ -70,13 +76,24 @@ class DataSetLoader:
     """
 
     expected_files = "its files"  # what a folder of this data set holds (messages)
+    #: The module that reads the data set's format (:mod:`retrieval.data.clotho`, ...): its ``available_splits(root)``
+    #: says which splits a folder holds, and ``reader`` (one of its functions) reads a split: ``(root, name, *,
+    #: strict, **options) -> Split``, given the format's :class:`LoadOptions` (:meth:`LoadOptions.of`). A loader
+    #: without them overrides :meth:`load_split` and :meth:`available_splits`.
+    format: Any = None
+    reader: Any = None
 
     def load_split(self, root: str | Path, name: str, *, strict: bool, options: "LoadOptions") -> Split:
-        raise NotImplementedError
+        """Split ``name`` (in the data set's own naming) of the folder ``root``."""
+        if self.reader is None:
+            raise NotImplementedError
+        return self.reader(root, name, strict=strict, **options.of(self.format.__name__.rpartition(".")[2]))
 
     def available_splits(self, root: str | Path) -> list[str]:
         """The splits whose files exist in ``root``."""
-        raise NotImplementedError
+        if self.format is None:
+            raise NotImplementedError
+        return self.format.available_splits(root)
 
     def scan(self, root: str | Path, name: str, *, options: "LoadOptions") -> tuple[Split, dict[str, Any]]:
         """One split read leniently for ``data summary``, and the fields it adds to :func:`split_stats`."""
@@ -94,16 +111,7 @@ class ClothoLoader(DataSetLoader):
     """The ClothoV2 layout (``clotho``): captions CSV + metadata CSV + an audio folder per split."""
 
     expected_files = "clotho_captions_<split>.csv"
-
-    def load_split(self, root, name, *, strict, options):
-        from .clotho import load_clotho_split
-
-        return load_clotho_split(root, name, strict=strict)
-
-    def available_splits(self, root):
-        from .clotho import available_splits
-
-        return available_splits(root)
+    format, reader = clotho, staticmethod(clotho.load_clotho_split)
 
 
 class SynthCapsLoader(ClothoLoader):
@@ -132,41 +140,18 @@ class AudioCapsLoader(DataSetLoader):
     """AudioCaps (``<split>.csv`` + audio found with ``data.audiocaps.audio_pattern`` + AudioSet labels)."""
 
     expected_files = "train.csv, val.csv or test.csv"
-
-    def load_split(self, root, name, *, strict, options):
-        from .audiocaps import load_audiocaps_split
-
-        return load_audiocaps_split(root, name, audio_pattern=options.audiocaps_audio_pattern,
-                                    labels_dir=options.audiocaps_labels_dir, strict=strict)
-
-    def available_splits(self, root):
-        from .audiocaps import available_splits
-
-        return available_splits(root)
+    format, reader = audiocaps, staticmethod(audiocaps.load_audiocaps_split)
 
 
 class WavCapsLoader(DataSetLoader):
     """WavCaps (``json_files/<source>/*.json`` + audio; one split, ``train``)."""
 
     expected_files = "json_files/<source>/<name>.json"
-
-    def load_split(self, root, name, *, strict, options):
-        from .wavcaps import load_wavcaps_split
-
-        return load_wavcaps_split(root, name, audio_pattern=options.wavcaps_audio_pattern,
-                                  exclude=options.wavcaps_exclude, strict=strict)
-
-    def available_splits(self, root):
-        from .wavcaps import available_splits
-
-        return available_splits(root)
+    format, reader = wavcaps, staticmethod(wavcaps.load_wavcaps_split)
 
     def scan(self, root, name, *, options):
         """Adds ``excluded_zero_duration``, ``excluded_list`` and ``sources`` (the counts per source)."""
-        from .wavcaps import scan_wavcaps
-
-        split, per_source = scan_wavcaps(root, name, audio_pattern=options.wavcaps_audio_pattern,
-                                         exclude=options.wavcaps_exclude)
+        split, per_source = wavcaps.scan_wavcaps(root, name, **options.of("wavcaps"))
         return split, {"excluded_zero_duration": sum(s["excluded_zero_duration"] for s in per_source.values()),
                        "excluded_list": sum(s["excluded_list"] for s in per_source.values()),
                        "sources": per_source}
@@ -183,11 +168,6 @@ def loader(dataset: str) -> DataSetLoader:
 def roles(dataset: str) -> dict[str, str]:
     """Role (``train``/``val``/``test``) -> split name of ``dataset``."""
     return dict(DATASETS.entry(dataset).meta.get("roles", {}))
-
-
-def is_generated(dataset: str) -> bool:
-    """True for a data set made on first use (SynthCaps): it needs no folder."""
-    return bool(DATASETS.entry(dataset).meta.get("generated", False))
 
 
 # --------------------------------------------------------------------------------------------- splits

@@ -1,6 +1,6 @@
 """Log-mel frontends (``torch.stft`` + a mel filterbank) and an on-disk feature cache.
 
-Three recipes (``features.kind``: an entry of the registry ``FRONTENDS`` of :mod:`retrieval.config`, a
+Three recipes (``features.kind``: an entry of ``FRONTENDS``, :mod:`retrieval.config.catalogue`, a
 :class:`Recipe` here: the filterbank, the pre-processing, the padding, the compression), all with the same cache:
 
 * ``logmel`` (the default; below): librosa's Slaney mel filterbank, power in dB, zero padding;

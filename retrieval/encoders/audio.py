@@ -1,10 +1,9 @@
 """Building an audio encoder: :func:`build_audio_encoder`, and :class:`SegmentedAudioEncoder`.
 
 The encoder contract (:class:`AudioEncoder`, :class:`AudioEncoderOutput`) and checkpoint loading live in
-:mod:`retrieval.encoders.base`; the registry :data:`AUDIO_ENCODERS` in :mod:`retrieval.config` (its entries name
-their factories, imported when first built); the encoders themselves in :mod:`retrieval.encoders.cnn`
-(``cnn-small``, ``cnn10``, ``cnn14``) and :mod:`retrieval.encoders.passt` (``passt``). This module re-exports the
-names other modules use (``from retrieval.encoders.audio import AudioEncoderOutput, build_audio_encoder``).
+:mod:`retrieval.encoders.base`; the registry ``AUDIO_ENCODERS`` in :mod:`retrieval.config.catalogue` (its entries
+name their factories, imported when first built); the encoders themselves in :mod:`retrieval.encoders.cnn`
+(``cnn-small``, ``cnn10``, ``cnn14``) and :mod:`retrieval.encoders.passt` (``passt``).
 
 Example::
 
@@ -21,24 +20,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from retrieval.config import AudioEncoderConfig, ConfigError
-from retrieval.encoders.base import (AUDIO_ENCODERS, AudioEncoder, AudioEncoderOutput, list_audio_encoders,
-                                     load_audio_checkpoint, masked_mean_max, state_dict_mismatch)
-from retrieval.encoders.cnn import ConvBlock, PannsStyleCNN
+from retrieval.config import AUDIO_ENCODERS, AudioEncoderConfig, ConfigError
+from retrieval.encoders.base import AudioEncoder, AudioEncoderOutput, load_audio_checkpoint
 
-__all__ = [
-    "AUDIO_ENCODERS",
-    "AudioEncoder",
-    "AudioEncoderOutput",
-    "ConvBlock",
-    "PannsStyleCNN",
-    "SegmentedAudioEncoder",
-    "build_audio_encoder",
-    "list_audio_encoders",
-    "load_audio_checkpoint",
-    "masked_mean_max",
-    "state_dict_mismatch",
-]
+__all__ = ["SegmentedAudioEncoder", "build_audio_encoder"]
 
 
 def build_audio_encoder(cfg: AudioEncoderConfig, n_mels: int, *,

@@ -1,4 +1,4 @@
-"""What every audio encoder shares: the output type, the base class, the registry and checkpoint loading.
+"""What every audio encoder shares: the output type, the base class, the factory type and checkpoint loading.
 
 Every encoder takes ``x`` of shape ``[B, n_mels, T]`` (float32) and ``lengths`` of shape ``[B]`` (long, the number of
 valid frames of each clip; the rest is padding) and returns an :class:`AudioEncoderOutput`:
@@ -8,12 +8,13 @@ valid frames of each clip; the rest is padding) and returns an :class:`AudioEnco
 * ``mask`` ``[B, T']`` (bool): True where the frame holds real audio;
 * ``pooled`` ``[B, out_dim]``: one embedding of the clip.
 
-Encoders are entries of the registry :data:`AUDIO_ENCODERS` (declared in :mod:`retrieval.config`, which checks
-``audio_encoder.name``; re-exported here): a factory ``(cfg: AudioEncoderConfig, n_mels) -> AudioEncoder``.
+Encoders are entries of the registry ``AUDIO_ENCODERS`` (declared in :mod:`retrieval.config.catalogue`; the config
+checks ``audio_encoder.name`` against it): a factory ``(cfg: AudioEncoderConfig, n_mels) -> AudioEncoder``.
 :mod:`retrieval.encoders.cnn` implements ``cnn-small``, ``cnn10`` and ``cnn14``, :mod:`retrieval.encoders.passt`
 ``passt``; a declared entry's module is imported when the entry is first built. Adding an encoder is one module
 plus one entry: ``AUDIO_ENCODERS.declare(name, "package.module:factory", ...)`` next to the others, or
-``@AUDIO_ENCODERS.register(name)`` on the factory of a plug-in. Build an encoder with
+``@AUDIO_ENCODERS.register(name)`` on the factory of a plug-in. A state dict that does not fit is described by
+:func:`retrieval.checkpoint.state_dict_mismatch`. Build an encoder with
 :func:`retrieval.encoders.audio.build_audio_encoder`.
 
 This module imports no encoder module: the encoder modules import it (no import cycle).
@@ -21,25 +22,22 @@ This module imports no encoder module: the encoder modules import it (no import 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
 
-from retrieval.config import AUDIO_ENCODERS, AudioEncoderConfig, ConfigError
-from retrieval.checkpoint import state_dict_mismatch
+from retrieval.checkpoint import first_few, load_checkpoint, state_dict_mismatch
+from retrieval.config import AudioEncoderConfig, ConfigError
 
 __all__ = [
-    "AUDIO_ENCODERS",
     "AudioEncoder",
     "AudioEncoderFactory",
     "AudioEncoderOutput",
-    "list_audio_encoders",
     "load_audio_checkpoint",
     "masked_mean_max",
-    "state_dict_mismatch",
 ]
 
 
@@ -116,12 +114,8 @@ def masked_mean_max(seq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------- registry
+#: What an entry of ``AUDIO_ENCODERS`` (:mod:`retrieval.config.catalogue`) builds with.
 AudioEncoderFactory = Callable[[AudioEncoderConfig, int], AudioEncoder]
-
-
-def list_audio_encoders() -> list[str]:
-    """The registered audio encoder names, sorted."""
-    return AUDIO_ENCODERS.names()
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
@@ -137,7 +131,7 @@ def _unwrap_state_dict(obj: object, path: Path) -> Mapping[str, torch.Tensor]:
         bad = [str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)]
         if bad:
             raise ConfigError(f"audio_encoder.checkpoint: {path} is not a state dict: these entries are not tensors: "
-                              f"{_first(bad)}")
+                              f"{first_few(bad)}")
         raise ConfigError(f"audio_encoder.checkpoint: {path} holds an empty state dict")
     raise ConfigError(f"audio_encoder.checkpoint: {path} holds a {type(obj).__name__}, not a state dict")
 
@@ -152,8 +146,6 @@ def load_audio_checkpoint(encoder: AudioEncoder, path: str | Path) -> None:
     path = Path(path).expanduser()
     if not path.is_file():
         raise ConfigError(f"audio_encoder.checkpoint: file not found: {path}")
-    from ..checkpoint import load_checkpoint
-
     obj = load_checkpoint(path, error=ConfigError, prefix="audio_encoder.checkpoint: ",
                           hint="give a state dict saved with torch.save(encoder.state_dict(), path)")
     state = _unwrap_state_dict(obj, path)

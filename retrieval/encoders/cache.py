@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from retrieval.batching import make_audio_batch, normalise_batch, seconds_to_frames
+from retrieval.config import FUSIONS
 from retrieval.encoders.audio import SegmentedAudioEncoder
 from retrieval.encoders.base import AudioEncoder, AudioEncoderOutput
 from retrieval.utils import write_cache_entry
@@ -356,7 +357,7 @@ def prepare_frozen_caches(model: Any, cfg: Any, splits: Sequence[Any], *, cache_
     if ae.frozen and ae.cache:
         out.audio = EncodedAudioStore(cache_dir, model.audio_encoder, frontend_key=frontend_key,
                                       normalisation=(float(model.feat_mean), float(model.feat_std)),
-                                      with_sequence=cfg.fusion.kind == "mid")
+                                      with_sequence=bool(FUSIONS.entry(cfg.fusion.kind).meta.get("needs_sequence")))
         eval_frames = seconds_to_frames(cfg.features, cfg.features.eval_seconds)
         train_frames = seconds_to_frames(cfg.features, cfg.features.train_seconds)
         for data in splits:

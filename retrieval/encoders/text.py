@@ -4,7 +4,7 @@ Every encoder preprocesses captions with :func:`preprocess_caption` (lowercase, 
 whitespace), tokenizes them, pads to the longest caption in the batch and truncates to ``cfg.max_tokens`` tokens
 (special tokens included).
 
-Registered encoders (``list_text_encoders()``):
+Registered encoders (the entries of ``TEXT_ENCODERS``, :mod:`retrieval.config.catalogue`):
 
 * ``tiny-bert``: a small randomly initialised ``transformers.BertModel`` (no pooler) with a WordPiece vocabulary
   learnt from the training captions (``corpus``). The vocabulary is learnt by :func:`learn_wordpiece_vocab`, a small
@@ -58,15 +58,14 @@ from retrieval.config import TEXT_ENCODERS, ConfigError, TextEncoderConfig
 
 __all__ = [
     "SPECIAL_TOKENS",
-    "TEXT_ENCODERS",
     "HFTextEncoder",
     "TextEncoder",
     "TinyBertTextEncoder",
     "build_hf",
     "build_text_encoder",
     "build_tiny_bert",
+    "check_hf_folder",
     "learn_wordpiece_vocab",
-    "list_text_encoders",
     "hf_cache_dirs",
     "preprocess_caption",
     "resolve_hf_path",
@@ -450,8 +449,13 @@ def build_hf(cfg: TextEncoderConfig, *, corpus: Sequence[str] | None = None,
     return HFTextEncoder(model, tokenizer, cfg.max_tokens, str(folder), cfg.pooling)
 
 
-def list_text_encoders() -> list[str]:
-    return TEXT_ENCODERS.names()
+def check_hf_folder(cfg: TextEncoderConfig) -> None:
+    """Refuse, before any work, an ``hf`` encoder whose ``text_encoder.path`` is neither a folder nor a model name in
+    the offline Hugging Face cache (the ``check`` of its registry entry)."""
+    if not resolve_hf_path(cfg.path).is_dir():
+        raise ConfigError(f"text_encoder.path: {cfg.path!r} is not a folder; give a local Hugging "
+                          "Face model folder (saved with save_pretrained, e.g. bert-base-uncased) or a model "
+                          "name in the offline Hugging Face cache; nothing is downloaded")
 
 
 def build_text_encoder(cfg: TextEncoderConfig, *, corpus: Sequence[str] | None = None,

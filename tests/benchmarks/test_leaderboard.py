@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks.leaderboard.board import BoardError, BoardStore, resolve_boards_url
-from benchmarks.leaderboard.formats import (DCASE_HEADER, GroundTruth, InputError, fingerprint_of, read_ground_truth)
+from benchmarks.leaderboard.formats import DCASE_HEADER, GroundTruth, InputError, fingerprint_of, read_ground_truth
 from benchmarks.leaderboard.submissions import read_submission
 from benchmarks.leaderboard.scoring import score_submission
 from benchmarks.leaderboard.tables import csv_table, latex_table, markdown_report, standings
@@ -389,7 +389,7 @@ def test_exported_top10_with_ties_scores_like_retrieval_metrics(tmp_path):
     """Export order (stable top-10, ties by item order) + leaderboard scoring == retrieval.metrics on the scores."""
     import torch
 
-    from retrieval.evaluate import stable_top_k, submission_text
+    from retrieval.submission import stable_top_k, submission_text
     from retrieval.metrics import query_metrics
 
     rng = np.random.default_rng(5)

@@ -17,7 +17,7 @@ import pytest
 
 from benchmarks.leaderboard.board import BoardError, BoardStore
 from benchmarks.leaderboard.cli import main as leaderboard
-from benchmarks.leaderboard.formats import (GroundTruth, InputError, read_eval_files, read_ground_truth)
+from benchmarks.leaderboard.formats import GroundTruth, InputError, read_eval_files, read_ground_truth
 from benchmarks.leaderboard.submissions import read_submission
 from benchmarks.leaderboard.scoring import score_submission
 

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.leaderboard.board import BoardStore
 from benchmarks.leaderboard.cli import main as leaderboard
-from benchmarks.leaderboard.formats import (DCASE_2023_HEADER, DCASE_HEADER, InputError, read_ground_truth)
+from benchmarks.leaderboard.formats import DCASE_2023_HEADER, DCASE_HEADER, InputError, read_ground_truth
 from benchmarks.leaderboard.submissions import read_submission
 from benchmarks.leaderboard.scoring import score_submission
 from reports.render import csv_text

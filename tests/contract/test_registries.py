@@ -54,7 +54,7 @@ from retrieval.config import AugmentConfig, TrialConfig, augmentation_section, a
 from retrieval.registry import Entry, Registry, resolve
 from studies.spec import REGISTRIES as STUDY_REGISTRIES
 from studies.testing import FakeTuneController, FakeTuneTrial
-from retrieval.data.tiny import SAMPLE_CAPTIONS
+from tests.fixtures.tiny import SAMPLE_CAPTIONS, TINY_WRITERS
 
 REGISTRIES: tuple[Registry, ...] = LIBRARY_REGISTRIES + STUDY_REGISTRIES
 CASES = [pytest.param(reg, name, id=f"{reg.kind.replace(' ', '-')}:{name}") for reg in REGISTRIES
@@ -103,8 +103,10 @@ class Resources:
         return self._once("hf_model", make)
 
     def tiny_data(self, entry: Entry) -> Path:
-        """The entry's tiny format-exact copy (its ``meta["tiny"]`` writer)."""
-        writer = resolve(entry.meta["tiny"])
+        """The entry's tiny format-exact copy: a built-in's writer of ``tests/fixtures/tiny.py``, or a plug-in's own
+        (``meta["tiny"]``: a ``(root) -> root`` writer or its ``"module:function"``)."""
+        writer = entry.meta.get("tiny") or TINY_WRITERS[entry.name]
+        writer = resolve(writer) if isinstance(writer, str) else writer
         return self._once(f"data:{entry.name}", lambda: Path(writer(self._tmp.mktemp(f"tiny-{entry.name}"))))
 
     def overrides(self, entry: Entry) -> dict[str, Any]:
@@ -190,7 +192,7 @@ def _same_state(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 class AudioEncoderContract(Contract):
     def build(self, registry, name, resources):
-        from retrieval.encoders.audio import AudioEncoder, build_audio_encoder
+        from retrieval.encoders import AudioEncoder, build_audio_encoder
 
         cfg = example_config(registry, name, resources)
         torch.manual_seed(0)

@@ -1,5 +1,6 @@
 """Architecture rules checked on the source: no import cycles between the project's modules, no private names
-imported from another package, ``retrieval`` free of Ray and Optuna, and a ``fit`` that reads in one sitting.
+imported from another package, ``retrieval`` free of Ray and Optuna, a ``fit`` that reads in one sitting, a config
+package with one job per module, and no branches on plug-in names where the registries hold the facts.
 
 The import graph is built with :mod:`ast` from every ``import`` statement wherever it stands (module level, inside
 functions, under ``if TYPE_CHECKING``), so a lazy import does not hide a cycle. ``from package import name`` is an
@@ -179,3 +180,85 @@ def test_the_bottom_modules_import_no_trainer_or_encoder(module):
     graph = import_graph()
     assert not graph[module] & {"retrieval.train", "retrieval.encoders.cache", "retrieval.encoders.audio",
                                 "retrieval.encoders.cnn", "retrieval.encoders.passt", "retrieval.model"}
+
+
+# --------------------------------------------------------------------------------------------- the config package
+CONFIG_MODULES = {f"retrieval.config.{m}" for m in ("catalogue", "schema", "load", "compat", "named")}
+
+
+def _top_level(module: str) -> list[ast.stmt]:
+    path, _ = project_modules()[module]
+    return ast.parse(path.read_text()).body
+
+
+def test_the_config_modules_each_hold_one_job():
+    """catalogue: registries only; schema: the dataclasses; load: reading; compat and named: no schema, no registry.
+    Below the schema nothing imports it, and the rest of the project imports the package, never a module of it."""
+    graph = import_graph()
+    assert {m for m in graph if m.startswith("retrieval.config.")} == CONFIG_MODULES
+    inner = {m: graph[m] & CONFIG_MODULES for m in CONFIG_MODULES}
+    assert inner["retrieval.config.catalogue"] == inner["retrieval.config.compat"] == set()
+    assert inner["retrieval.config.named"] == set()
+    assert inner["retrieval.config.load"] == {"retrieval.config.compat", "retrieval.config.named"}
+    for module in CONFIG_MODULES:
+        body = _top_level(module)
+        classes = [n.name for n in body if isinstance(n, ast.ClassDef)]
+        registries = [n.targets[0].id for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+                      and getattr(n.value.func, "id", "") == "Registry"]
+        if module == "retrieval.config.schema":
+            assert "TrialConfig" in classes and not registries
+        elif module == "retrieval.config.catalogue":
+            assert not classes and len(registries) == 6, registries
+        else:
+            assert not classes and not registries, (module, classes, registries)
+    outside = sorted(m for m, targets in graph.items()
+                     if not m.startswith("retrieval.config") and targets & CONFIG_MODULES)
+    assert not outside, f"import retrieval.config, not its modules: {outside}"
+
+
+def test_the_registries_are_reexported_once():
+    """``AUDIO_ENCODERS`` & co. are declared in the catalogue and re-exported by ``retrieval.config`` (and the two
+    encoder registries by ``retrieval.encoders``), by no other module."""
+    from retrieval.config import REGISTRIES
+
+    names = {n.targets[0].id for n in _top_level("retrieval.config.catalogue") if isinstance(n, ast.Assign)
+             and getattr(n.value, "func", None) is not None and getattr(n.value.func, "id", "") == "Registry"}
+    assert len(names) == len(REGISTRIES)
+    exporters = {}
+    for module in project_modules():
+        for node in _top_level(module):
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+                listed = {e.value for e in getattr(node.value, "elts", []) if isinstance(e, ast.Constant)}
+                for name in listed & names:
+                    exporters.setdefault(name, set()).add(module)
+    allowed = {"retrieval.config.catalogue", "retrieval.config", "retrieval.encoders"}
+    assert all(mods <= allowed for mods in exporters.values()), exporters
+    assert exporters["AUDIO_ENCODERS"] == allowed
+
+
+# --------------------------------------------------------------------------------------------- name branches
+#: Modules that decide by a plug-in's declared facts (its registry entry's meta, its object's attributes), never by
+#: comparing its name with a literal (``cfg.text_encoder.name == "hf"``, ``kind in budgeted.KINDS``).
+NO_NAME_BRANCHES = ("retrieval.train", "retrieval.evaluation", "retrieval.checkpoint", "retrieval.model",
+                    "retrieval.encoders.cache", "retrieval.encoders.audio", "retrieval.config.schema",
+                    "studies.spec", "studies.search", "studies.budgeted", "studies.schedulers", "studies.study",
+                    "studies.trainable", "studies.runner")
+
+
+@pytest.mark.parametrize("module", NO_NAME_BRANCHES)
+def test_no_branches_on_plug_in_names(module):
+    from retrieval.config import REGISTRIES as LIBRARY
+    from studies.spec import REGISTRIES as STUDY
+
+    names = {n for r in LIBRARY + STUDY for n in r.names()}
+    path, _ = project_modules()[module]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            consts = [s for s in sides if isinstance(s, ast.Constant)]
+            consts += [e for s in sides if isinstance(s, (ast.Tuple, ast.List, ast.Set)) for e in s.elts
+                       if isinstance(e, ast.Constant)]
+            if any(isinstance(c.value, str) and c.value in names for c in consts):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, "\n".join(found)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from retrieval.config import FusionConfig
-from retrieval.fusion import ItemEmbedding, QueryEmbedding, build_fusion, list_fusions, similarity
+from retrieval.config import FUSIONS, FusionConfig
+from retrieval.fusion import ItemEmbedding, QueryEmbedding, build_fusion, similarity
 
 AUDIO, SEQ, TEXT = 24, 20, 16
 
@@ -19,7 +19,7 @@ def _inputs(n=5, t=7, seed=0):
     return seq, mask, pooled, meta, has, text
 
 
-@pytest.mark.parametrize("kind", list_fusions())
+@pytest.mark.parametrize("kind", FUSIONS.names())
 def test_every_fusion_forward_backward(kind):
     torch.manual_seed(0)
     head = build_fusion(FusionConfig(kind=kind, embed_dim=16), audio_dim=AUDIO, audio_seq_dim=SEQ, text_dim=TEXT)

@@ -67,7 +67,7 @@ def test_an_old_format_run_folder_resumes_and_serves_init_from(tmp_path, cache_d
     ``--config RUN/config.yaml`` + resume continues them exactly, and they serve as ``train.init_from``."""
     import yaml
 
-    from retrieval.train import load_run_model
+    from retrieval.evaluation import load_run_model
 
     from .test_config_compat import old_layout
     from .test_train import assert_same_run

@@ -138,9 +138,9 @@ def test_same_seed_same_result_and_patience(tmp_path, cache_dir):
 
 
 def test_early_stopping_with_patience(tmp_path, cache_dir, monkeypatch):
-    import retrieval.train as train_mod
+    import retrieval.evaluation as evaluation
 
-    real = train_mod.evaluate_split
+    real = evaluation.evaluate_split
     calls = []
 
     def flat_after_first(model, data, cfg, device):
@@ -152,7 +152,7 @@ def test_early_stopping_with_patience(tmp_path, cache_dir, monkeypatch):
             qm = dataclasses.replace(qm, ap=qm.ap * 0.0)
         return qm
 
-    monkeypatch.setattr(train_mod, "evaluate_split", flat_after_first)
+    monkeypatch.setattr(evaluation, "evaluate_split", flat_after_first)
     res = fit(tiny(cache_dir, **{"train.epochs": 6, "train.patience": 2}), tmp_path / "es")
     assert res.stopped == "early_stopping"
     assert res.epochs_trained == 3 and res.best_epoch == 1  # epochs 2 and 3 did not improve

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from retrieval.config import ConfigError, TrialConfig, parse_override
-from retrieval.data.tiny import write_tiny_audiocaps, write_tiny_clotho, write_tiny_wavcaps
+from tests.fixtures.tiny import write_tiny_audiocaps, write_tiny_clotho, write_tiny_wavcaps
 from retrieval.train import fit
 
 

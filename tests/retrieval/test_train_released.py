@@ -15,8 +15,8 @@ import torch
 from benchmarks.leaderboard.cli import main as leaderboard
 from retrieval.cli import main as retrieval_cli
 from retrieval.config import TrialConfig
-from retrieval.data.tiny import write_released_clotho, write_released_variations
-from retrieval.evaluate import DCASE_2023_HEADER, DCASE_HEADER
+from tests.fixtures.tiny import write_released_clotho, write_released_variations
+from retrieval.submission import DCASE_2023_HEADER, DCASE_HEADER
 from retrieval.train import fit
 
 

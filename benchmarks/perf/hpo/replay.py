@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.registry import Registry
+
 from .asha import AsyncSuccessiveHalving
 from .methods import PromotionSH, RankGatedASHA
 from .protocols import Protocol
@@ -228,14 +230,11 @@ class _Run:
 
 
 def replay(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
-    """Run ``protocol`` on ``table`` sequentially with sampler seed ``seed`` (see the module docstring)."""
+    """Run ``protocol`` on ``table`` sequentially with sampler seed ``seed`` (see the module docstring): the loop
+    that the ``REPLAYS`` entry of its ``scheduler`` names."""
     if protocol.max_trials is None and protocol.max_epochs_budget is None:
         raise ValueError(f"protocol {protocol.name!r}: needs max_trials or max_epochs_budget")
-    if protocol.scheduler == "sh":
-        return _replay_promotions(table, protocol, seed)
-    if protocol.scheduler == "bohb":
-        return _replay_bohb(table, protocol, seed)
-    return _replay_stopping(table, protocol, seed)
+    return REPLAYS.get(protocol.scheduler)(table, protocol, seed)
 
 
 def _replay_stopping(table: Table, protocol: Protocol, seed: int) -> ReplayResult:
@@ -438,6 +437,16 @@ def _bohb_loop(table: Table, protocol: Protocol, run: "_Run", bohb, quiet) -> Re
             if not live or not run.budget_left():
                 break
     return run.result()
+
+
+#: The schedulers a protocol replays (``Protocol.scheduler``), each the loop that replays it ``(table, protocol,
+#: seed) -> ReplayResult``.
+REPLAYS: Registry = Registry("replayed scheduler", key="protocol.scheduler", error=ValueError)
+REPLAYS.register("fifo", _replay_stopping, description="every trial runs the longest schedule (fit's patience)")
+REPLAYS.register("asha", _replay_stopping, description="ASHA's stopping rule (Ray's, Optuna's or rank-gated)")
+REPLAYS.register("hyperband", _replay_stopping, description="Optuna's HyperbandPruner")
+REPLAYS.register("sh", _replay_promotions, description="successive halving by promotion (restart, continue, PASHA)")
+REPLAYS.register("bohb", _replay_bohb, description="BOHB (Ray Tune's TuneBOHB + HyperBandForBOHB)")
 
 
 def _plain(v: Any) -> Any:

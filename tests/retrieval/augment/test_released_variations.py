@@ -13,7 +13,7 @@ from retrieval.augment.variations import load_variations, normalise_caption
 from retrieval.config import TrialConfig
 from retrieval.data.clotho import load_clotho_split
 from retrieval.data.errors import DataError
-from retrieval.data.tiny import write_released_clotho, write_released_variations
+from tests.fixtures.tiny import write_released_clotho, write_released_variations
 
 PREFIX = "/share/someone/clotho_v2/development/"
 

@@ -1,4 +1,4 @@
-"""AudioCaps loader on tiny format-exact copies (see retrieval.data.tiny.write_tiny_audiocaps for the layout)."""
+"""AudioCaps loader on tiny format-exact copies (see tests.fixtures.tiny.write_tiny_audiocaps for the layout)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from retrieval.data.audiocaps import load_audiocaps_split, read_audioset_keywords
 from retrieval.data.errors import DataError
-from retrieval.data.tiny import write_tiny_audiocaps, write_tone
+from tests.fixtures.tiny import write_tiny_audiocaps, write_tone
 
 HEADER = "audiocap_id,youtube_id,start_time,caption\n"
 

@@ -11,7 +11,7 @@ import pytest
 
 from retrieval.data.clotho import find_audio, load_clotho_split, name_variants, parse_keywords, parse_sound_id
 from retrieval.data.errors import DataError
-from retrieval.data.tiny import CLOTHO_META_HEADER, write_tiny_clotho, write_tone
+from tests.fixtures.tiny import CLOTHO_META_HEADER, write_tiny_clotho, write_tone
 
 CAP_HEADER = ["file_name"] + [f"caption_{i}" for i in range(1, 6)]
 

@@ -10,7 +10,7 @@ import pytest
 
 from retrieval.data.datasets import (LoadOptions, concat_splits, load_split, role_split, split_name, split_stats,
                                      summarize)
-from retrieval.data.tiny import write_tiny_audiocaps, write_tiny_clotho, write_tiny_wavcaps
+from tests.fixtures.tiny import write_tiny_audiocaps, write_tiny_clotho, write_tiny_wavcaps
 
 FIELDS = {"recordings", "captions", "with_keywords", "missing_audio", "excluded"}
 

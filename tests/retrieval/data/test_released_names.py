@@ -14,7 +14,7 @@ from retrieval.data.clotho import find_audio, load_clotho_split, read_csv_rows
 from retrieval.data.datasets import load_split, summarize
 from retrieval.data.errors import DataError
 from retrieval.data.names import NameIndex, base_name, loose_key
-from retrieval.data.tiny import CLOTHO_META_HEADER, write_released_clotho, write_tone
+from tests.fixtures.tiny import CLOTHO_META_HEADER, write_released_clotho, write_tone
 
 HEADER = "file_name,caption_1,caption_2,caption_3,caption_4,caption_5"
 

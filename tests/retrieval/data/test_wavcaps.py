@@ -1,4 +1,4 @@
-"""WavCaps loader on a tiny format-exact copy (see retrieval.data.tiny.write_tiny_wavcaps)."""
+"""WavCaps loader on a tiny format-exact copy (see tests.fixtures.tiny.write_tiny_wavcaps)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from retrieval.data.errors import DataError
-from retrieval.data.tiny import write_tiny_wavcaps
+from tests.fixtures.tiny import write_tiny_wavcaps
 from retrieval.data.wavcaps import load_wavcaps_split, scan_wavcaps
 
 

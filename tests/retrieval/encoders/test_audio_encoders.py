@@ -1,6 +1,6 @@
 """Contract tests for every registered audio encoder, plus checkpoint loading and the registry.
 
-The contract tests are parametrized over ``list_audio_encoders()``: a new registry entry is tested automatically
+The contract tests are parametrized over ``AUDIO_ENCODERS.names()``: a new registry entry is tested automatically
 (built with ``AudioEncoderConfig(name=...)`` defaults and 40 mel bins, on 2-3 clips of max(64, 2 * time_stride)
 frames; the output length comes from ``enc.output_frames``).
 The CNN14 and PaSST-S checkpoint round trips (320-340 MB state dicts) are marked ``slow``.
@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from retrieval.config import AudioEncoderConfig, CnnEncoderConfig, ConfigError
-from retrieval.encoders import AUDIO_ENCODERS, AudioEncoderOutput, Registry, build_audio_encoder, list_audio_encoders
+from retrieval.encoders import AUDIO_ENCODERS, AudioEncoderOutput, build_audio_encoder
+from retrieval.registry import Registry
 
 N_MELS = 40
-AUDIO = list_audio_encoders()
+AUDIO = AUDIO_ENCODERS.names()
 SLOW = {"cnn14", "passt"}  # entries whose checkpoint round trip takes seconds
 
 
@@ -262,7 +263,7 @@ def test_too_few_mels_or_frames():
 
 # --------------------------------------------------------------------------------------------- registry
 def test_registry_register_get_names():
-    reg: Registry = Registry("widget")
+    reg: Registry = Registry("widget", error=ConfigError)
 
     @reg.register("b")
     def make_b():

@@ -186,7 +186,8 @@ def passt_checkpoint(tmp_path_factory) -> Path:
 
 
 def test_fit_with_a_frozen_passt_fills_the_cache_then_hits_it(clotho_copy, passt_checkpoint, tmp_path):
-    from retrieval.train import evaluate_split, load_run_model, load_split, feature_cache
+    from retrieval.evaluation import evaluate_split, load_run_model
+    from retrieval.train import feature_cache, load_split
 
     cfg = frozen_passt_config(clotho_copy, tmp_path / "cache", passt_checkpoint)
     first = fit_run(cfg, tmp_path / "run1")
@@ -210,7 +211,7 @@ def test_fit_with_a_frozen_passt_fills_the_cache_then_hits_it(clotho_copy, passt
 
 
 def _model_params(run_dir: Path):
-    from retrieval.train import load_run_model
+    from retrieval.evaluation import load_run_model
 
     _, model = load_run_model(run_dir)
     return list(model.named_parameters())

@@ -1,6 +1,6 @@
 """Contract tests for every registered text encoder, plus tiny-bert's tokenizer and the offline ``hf`` loader.
 
-The contract tests are parametrized over ``list_text_encoders()``. ``hf`` is built from a small random BERT saved in
+The contract tests are parametrized over ``TEXT_ENCODERS.names()``. ``hf`` is built from a small random BERT saved in
 a temporary folder; any other (new) entry is built with a small ``TextEncoderConfig`` and the test corpus.
 """
 
@@ -17,11 +17,11 @@ import pytest
 import torch
 
 from retrieval.config import ConfigError, TextEncoderConfig
-from retrieval.encoders import TEXT_ENCODERS, build_text_encoder, list_text_encoders, preprocess_caption
-from retrieval.data.tiny import SAMPLE_CAPTIONS
+from retrieval.encoders import TEXT_ENCODERS, build_text_encoder, preprocess_caption
+from tests.fixtures.tiny import SAMPLE_CAPTIONS
 from retrieval.encoders.text import SPECIAL_TOKENS, learn_wordpiece_vocab
 
-TEXT = list_text_encoders()
+TEXT = TEXT_ENCODERS.names()
 
 CORPUS = list(SAMPLE_CAPTIONS) * 3
 

@@ -1,4 +1,4 @@
-"""Export a trained run's rankings in a DCASE submission format (and the split's ground truth).
+"""The DCASE submission export: a trained run's rankings in a submission format (and the split's ground truth).
 
 ``python -m retrieval evaluate --run RUN_DIR [--split evaluation] --submission OUT.csv [--top-k K | --scores]
 [--ground-truth GT.csv]``
@@ -8,11 +8,11 @@ of the DCASE 2025 baseline's ``predict.py`` (``--scores``; :func:`score_matrix_t
 (the recordings in the split's order), one row per distinct caption, every recording's score in Python's shortest
 round-trip form. Both score against a board of any k; the matrix holds every rank, the list the top k.
 
-The run is rebuilt with :func:`retrieval.train.load_run_model` (``config.yaml``, ``text_encoder/``, ``best.pt``);
+The run is rebuilt with :func:`retrieval.evaluation.load_run_model` (``config.yaml``, ``text_encoder/``, ``best.pt``);
 the split is read with the run's own config (its data root: ``data.root``, or the SynthCaps folder in the cache,
 generated if absent; ``data_root=`` overrides it), its recordings are embedded with
-:func:`retrieval.train.embed_items` and the captions are scored in chunks of ``train.eval_batch_size`` with
-:func:`retrieval.train.score_chunks` -- exactly the computation behind the run's own ``metrics.json``, so a
+:func:`retrieval.evaluation.embed_items` and the captions are scored in chunks of ``train.eval_batch_size`` with
+:func:`retrieval.evaluation.score_chunks` -- exactly the computation behind the run's own ``metrics.json``, so a
 submission scored by ``python -m benchmarks leaderboard score`` reproduces the run's test mAP@10.
 
 DCASE top-k list format (one row per query, UTF-8)::
@@ -122,10 +122,10 @@ def rank_split(model, data, cfg, device, *, k: int = TOP_K) -> list[tuple[str, l
     """``(caption, top-k file names)`` for every distinct caption of ``data`` (a :class:`retrieval.batching.SplitData`).
 
     All captions are scored in file order and in the run's evaluation batches (the same chunks as
-    :func:`retrieval.train.evaluate_split`, so the scores are bit-identical to the run's own evaluation); a repeated
+    :func:`retrieval.evaluation.evaluate_split`, so the scores are bit-identical to the run's own evaluation); a repeated
     caption keeps the ranking of its first occurrence.
     """
-    from .train import embed_items, score_chunks
+    from .evaluation import embed_items, score_chunks
 
     items = embed_items(model, data, cfg, device)
     captions = [c for c, _ in data.captions]
@@ -150,7 +150,7 @@ def score_split(model, data, cfg, device) -> tuple[list[str], list[str], "np.nda
     the same chunks and scores as :func:`rank_split`; float32 scores, as the model computes them."""
     import numpy as np
 
-    from .train import embed_items, score_chunks
+    from .evaluation import embed_items, score_chunks
 
     items = embed_items(model, data, cfg, device)
     captions = [c for c, _ in data.captions]
@@ -227,7 +227,8 @@ def export_run(run_dir: str | Path, split: str | None = None, *, submission: str
     import torch
 
     from .config import ConfigError
-    from .train import feature_cache, load_run_model, load_split, resolve_data_root
+    from .evaluation import load_run_model
+    from .train import feature_cache, load_split, resolve_data_root
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "best.pt"):
