@@ -67,7 +67,7 @@ MIXSTYLE = {"augment.mixstyle.p": 0.5, "augment.mixstyle.alpha": 0.83}
 SPECAUGMENT = {"augment.spec.n_t": 2, "augment.spec.w_t": 8}
 #: The text arms learn tiny-bert's vocabulary from 3 augmented passes of the training captions as well
 #: (``text_encoder.vocab_augment_passes``): otherwise every word an augmentation brings in is a string of letter pieces
-#: shared with unrelated words, and the augmentation costs more than it teaches (measured: see the README). Without
+#: shared with unrelated words, and the augmentation costs more than it teaches (measured: docs/results.md). Without
 #: text augmentation the key changes nothing but the fingerprint, so the off arms stay the base runs.
 VOCAB = {"text_encoder.vocab_augment_passes": 3}
 EDA = {"augment.eda.p_eda": 0.5, "augment.eda.p_syn": 0.1, "augment.eda.p_swp": 0.1, "augment.eda.p_del": 0.1,

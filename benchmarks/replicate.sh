@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates every claim the README publishes from SynthCaps runs, each measured on a discovery seed set and
+# Regenerates every claim docs/results.md publishes from SynthCaps runs, each measured on a discovery seed set and
 # confirmed on a disjoint replication seed set fixed here, before the run (docs/replication.md):
 #
 #   1. planted effects, 5 + 5 seeds per arm (discovery 0-4, replication 100-104), 11 arms: 110 runs
@@ -8,7 +8,7 @@
 #   3. seed noise of the DCASE 2022 incumbent (benchmarks/dcase2022_incumbent.yaml), 20 + 20 seeds: 40 runs
 #   4. the acceptance check, content-only vs late fusion on SynthCaps 1.1.0 (synthcaps-small-v1), 3 + 3 seeds per
 #      kind (0-2 as published, replication 100-102): 12 runs
-#   5. the README's seed-noise figures on SynthCaps 1.1.0 (synthcaps-small-v1, seed sd 3.35 pp, recipe test 7.5%
+#   5. the published seed-noise figures on SynthCaps 1.1.0 (synthcaps-small-v1, seed sd 3.35 pp, recipe test 7.5%
 #      over 3v3 splits), 8 + 8 seeds (0-7 as published, replication 100-107) and the published fusion power check
 #      (3 seeds of fusion.kind=late): 19 runs; one at a time and without train.num_threads, as published, so that
 #      the published runs are reused

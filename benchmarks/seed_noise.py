@@ -177,7 +177,7 @@ def aa_rates(x: np.ndarray, *, arm_size: int, resamples: int, seed: int = 0,
 
 #: Named recipes of ``--recipe``: config, overrides on top of it (before ``--set``), run-folder label.
 RECIPES = ("planted-base", "dcase2022-incumbent")
-#: The incumbent of the DCASE 2022 workflow (README), committed so that its seed distribution regenerates.
+#: The incumbent of the DCASE 2022 workflow (docs/results.md), committed so that its seed distribution regenerates.
 INCUMBENT_CONFIG = Path(__file__).parent / "dcase2022_incumbent.yaml"
 #: Welch's resampled type-I rate above this (at alpha 0.05) calls for the robust (floored) recipe test.
 TYPE_I_LIMIT = 0.07

@@ -1,4 +1,4 @@
-"""The perf Markdown report: README-ready tables of every part that ran, plus how each was measured."""
+"""The perf Markdown report: docs-ready tables of every part that ran, plus how each was measured."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 
 def markdown(p: dict[str, Any]) -> str:
-    """The Markdown report of a payload (README-ready tables plus how each was measured)."""
+    """The Markdown report of a payload (docs-ready tables plus how each was measured)."""
     from ..common import markdown_table
 
     m = p["machine"]

@@ -131,7 +131,7 @@ What is in a clip (the planted effects)
      narrow band of noise, ``RecordingShift.p_band``; 2.0.0 does not.)
 
    In this order: interference, compression, colouring, level. Models trained on the development conditions lose
-   accuracy on each, and the matching augmentation wins part of it back (measured: README, "SynthCaps").
+   accuracy on each, and the matching augmentation wins part of it back (measured: docs/results.md, "Planted effects").
 8. **Caption dialects (2.0.0).** Validation and evaluation captions are written, each independently, in one of
    three dialects (probabilities 0.3 / 0.2 / 0.15; the rest, 35 %, are plain like every development caption),
    rewrites of a plain caption by whole words and phrases (:mod:`.dialects`): ``bt`` reads like Apertium's
@@ -157,7 +157,7 @@ Version 1.1.0 (``version="1.1.0"``) differs in: sizes ``small`` 400/100/100; no 
 file; only the evaluation split is shifted - a random spectral colouring (tilt t ~ U(-8, 8) dB around a 0.5-2 kHz
 pivot plus, with probability 0.7, one peaking EQ of 0.2-5 kHz, +-3-8 dB, Q 0.7-2; RMS-preserving) followed by a
 level offset ~ U(-12, -3) dB (``shift`` with ``gain_db``, ``tilt_db``, ``tilt_pivot_hz``, ``peak``); headroom -3 dB.
-On 1.1.0 only metadata fusion and the learning rate clearly matter (see the README).
+On 1.1.0 only metadata fusion and the learning rate clearly matter (see docs/results.md).
 
 Manifest (``synthcaps.json``)
 -----------------------------
