@@ -190,3 +190,37 @@ def test_the_link_checker_finds_a_missing_file_and_a_missing_heading(tmp_path):
                    encoding="utf-8")
     assert broken_links(doc) == ["c.md: no such file", "a.md#results: no heading #results in a.md"]
 
+
+def config_keys(cls: type, prefix: str = "") -> list[str]:
+    """The dotted leaf keys of a config dataclass (``data.clotho.root``, ``train.epochs`` ...)."""
+    import dataclasses
+
+    keys = []
+    for f in dataclasses.fields(cls):
+        sub = f.default_factory if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        if isinstance(sub, type) and dataclasses.is_dataclass(sub):
+            keys += config_keys(sub, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def test_the_configuration_doc_names_every_key():
+    # the README's old table left out data.synth_version and text_encoder.vocab_augment_passes: the table in
+    # docs/configuration.md names every key of TrialConfig in its section's row (as `key`, `sub.key`, or the
+    # shorthand `sub.key`/`other`)
+    from retrieval.config.schema import TrialConfig
+
+    rows = {}
+    for line in (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^\| `(\w+)` \| (.*) \|$", line)
+        if m:
+            rows[m.group(1)] = set(re.findall(r"`([\w.]+)`", m.group(2)))
+    keys = config_keys(TrialConfig)
+    assert "data.synth_version" in keys and "text_encoder.vocab_augment_passes" in keys
+    missing = []
+    for key in keys:
+        section, *rest = key.split(".")
+        if not ({".".join(rest), rest[-1]} & rows.get(section, set())):
+            missing.append(key)
+    assert not missing, f"docs/configuration.md does not name: {missing}"
