@@ -1,7 +1,7 @@
 """Claims that replicate: a recipe comparison measured on a discovery seed set and confirmed on a disjoint one.
 
 The project publishes a claim (a planted effect, a fusion gain, a seed-noise figure) only when it holds on seeds it
-was not found on (``/work/shared/DESIGN.md``, "replication"). Each arm is trained on two disjoint seed sets fixed
+was not found on (the design contract "Comparisons: replication", docs/replication.md). Each arm is trained on two disjoint seed sets fixed
 before the run: the **discovery** set (default ``0 .. N-1``) and the **replication** set (default
 ``REPLICATION_START .. REPLICATION_START + N - 1``). For one comparison (arm A against arm B, runs x queries
 matrices on each set) :func:`replication_record` keeps:
