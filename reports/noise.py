@@ -65,6 +65,8 @@ class SeedNoise:
     mde_lower_bound: bool = False  # True when the MDE ignores the (unknown) query term
     reason: str = ""
     mde_reason: str = ""
+    power: float = MDE_POWER  # the MDE's power ...
+    alpha: float = MDE_ALPHA  # ... at this two-sided level
 
     @property
     def available(self) -> bool:
