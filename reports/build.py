@@ -7,9 +7,13 @@ A report folder (``--out DIR``) holds::
     DIR/figures/NAME.{png,pdf}    history, intermediate, parallel_coordinates, importance, deltas_*, per_query_*
     DIR/inputs.json               what the tables were computed from (fingerprints) and the resampling settings
 
-The whole folder is written into a temporary sibling (``.DIR.tmp-PID``) and renamed into place at the end, so a
-failed build never leaves a half-written report; an existing report at ``DIR`` is replaced (a folder that is not a
-report and not empty is refused).
+:func:`build_report` goes collect -> analysis -> formatting -> files, entering each module once in that order:
+:mod:`reports.collect` reads the study, its run folders and the fingerprints of both; :mod:`reports.analysis`
+computes every number once (:class:`reports.analysis.StudyAnalysis`); :mod:`reports.tables` lays out the tables and
+index.md's summary paragraph and :mod:`reports.plots` draws the figures; this module writes the files. The whole
+folder is written into a temporary sibling (``.DIR.tmp-PID``) and renamed into place at the end, so a failed build
+never leaves a half-written report; an existing report at ``DIR`` is replaced (a folder that is not a report and
+not empty is refused).
 
 :func:`verify_report` re-reads the inputs named in ``inputs.json`` (the study in its storage, every per-query file
 and metrics file), recomputes every table with the recorded settings and lists each CSV cell that differs
@@ -25,14 +29,15 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Mapping
 
 from retrieval.utils import atomic_write_json, atomic_write_text, git_commit, package_version
 
-from .collect import CollectError, StudyData, collect_study, sha256_file, trials_digest
-from .tables import Settings, Table, deltas_caption, importance_to_table, study_tables
+from .collect import CollectError, StudyData, collect_study, input_files, sha256_file, trials_digest
+from .analysis import Settings, StudyAnalysis, analyse_study
+from .tables import Table, report_tables, summary_paragraph
 
 __all__ = ["FORMAT_VERSION", "Report", "build_report", "compute_report", "verify_report", "VerifyResult"]
 
@@ -45,104 +50,44 @@ def _say(msg: str, quiet: bool = False) -> None:
         print(f"[reports] {msg}", file=sys.stderr, flush=True)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
-    """Everything a build computes: the tables, the importance frame (or why there is none), notes for index.md."""
+    """A study's report before it is written: its analysis, its tables, each table's three texts and index.md's
+    summary paragraph."""
 
-    data: StudyData
-    settings: Settings
-    tables: list[Table]
-    importance: Any = None  # pandas DataFrame or None
-    problems: list[str] = field(default_factory=list)  # things not produced, with the reason
+    analysis: StudyAnalysis
+    tables: tuple[Table, ...]
+    texts: Mapping[str, Mapping[str, str]]  # table name -> {"md": ..., "tex": ..., "csv": ...}
+    summary: str
 
 
 def compute_report(data: StudyData, settings: Settings, *, quiet: bool = True) -> Report:
-    """Every table of the report of ``data`` (deterministic given ``settings``)."""
-    tables = []
-    for t in study_tables(data, settings):
+    """The analysis of ``data`` and every table of its report (deterministic given ``settings``)."""
+    analysis = analyse_study(data, settings, progress=lambda msg: _say(msg, quiet))
+    tables = report_tables(analysis)
+    texts = {t.name: t.texts() for t in tables}
+    summary = summary_paragraph(analysis)
+    for t in tables:
         _say(f"table {t.name}: {len(t.rows)} row(s)", quiet)
-        tables.append(t)
-    report = Report(data=data, settings=settings, tables=tables)
-    try:
-        from .importance import importance_table
-    except ImportError as exc:
-        report.problems.append(f"importance table: reports.importance is not available ({exc})")
-        return report
-    _say("importance (fANOVA, PED-ANOVA per branch)", quiet)
-    try:
-        df = importance_table(list(data.frozen), direction=data.direction, seed=settings.seed)
-    except Exception as exc:  # noqa: BLE001 - a degenerate study must not stop the report
-        report.problems.append(f"importance table: {type(exc).__name__}: {exc}")
-        return report
-    report.importance = df
-    table = importance_to_table(df)
-    skipped = list(df.attrs.get("skipped") or [])
-    if skipped:
-        table.notes.append("Not evaluated: " + "; ".join(f"{b} / {e}: {r}" for b, e, r in skipped) + ".")
-    tables.append(table)
-    return report
+    return Report(analysis=analysis, tables=tables, texts=texts, summary=summary)
 
 
 # ----------------------------------------------------------------------------------------------- figures
 def _figures(report: Report, fig_dir: Path, quiet: bool) -> tuple[list[tuple[str, list[Path]]], list[str]]:
-    """Draw every figure through :mod:`reports.plots`; a figure that fails is reported, not fatal."""
+    """Draw every figure through :func:`reports.plots.report_figures`; a figure that fails is reported, not fatal."""
     try:
-        from . import plots
+        from .plots import report_figures
     except ImportError as exc:
         return [], [f"figures: reports.plots is not available ({exc})"]
-    import pandas as pd
-
-    data = report.data
-    jobs: list[tuple[str, str, Callable[[Path], list]]] = [
-        ("history", "Best-so-far objective against trial number and wall-clock time",
-         lambda b: plots.plot_history(data.frozen, data.direction, b, metric=data.metric)),
-        ("intermediate", "Intermediate values (validation curve per trial) by trial state",
-         lambda b: plots.plot_intermediate(data.frozen, b, metric=data.metric)),
-        ("parallel_coordinates", "Parallel coordinates of the searched parameters",
-         lambda b: plots.plot_parallel_coordinates(data.frozen, b, direction=data.direction,
-                                                       metric=data.metric)),
-    ]
-    if report.importance is not None and len(report.importance):
-        jobs.append(("importance", "Hyperparameter importance",
-                     lambda b: plots.plot_importance(report.importance, b)))
-    for t in report.tables:
-        if t.extra.get("deltas"):
-            df = pd.DataFrame(t.extra["deltas"], columns=["name", "delta", "ci_low", "ci_high", "p_holm", "comparison"])
-            jobs.append((f"deltas_{t.name}", f"{t.title}: {deltas_caption(df['comparison'])}",
-                         lambda b, df=df, t=t: plots.plot_deltas(df, b, title=t.title)))
-        if t.extra.get("group_ap"):
-            jobs.append((f"per_query_{t.name}", f"{t.title}: per-query AP@10 distributions",
-                         lambda b, g=t.extra["group_ap"]: plots.plot_per_query(g, b)))
-    done, problems = [], []
-    for name, title, fn in jobs:
-        _say(f"figure {name}", quiet)
-        try:
-            paths = fn(fig_dir / name)
-        except Exception as exc:  # noqa: BLE001 - e.g. a study of one trial: log it and go on
-            problems.append(f"figure {name}: {type(exc).__name__}: {' '.join(str(exc).split())}")
-            continue
-        done.append((title, [Path(p) for p in paths]))
-    return done, problems
+    return report_figures(report.analysis, fig_dir, progress=lambda msg: _say(msg, quiet))
 
 
 # ----------------------------------------------------------------------------------------------- inputs.json
-def _input_files(data: StudyData) -> list[dict[str, Any]]:
-    files = []
-    for t in data.included:
-        files.append({"trial": t.number, "kind": "per_query.csv", "path": str(t.per_query.path),
-                      "sha256": t.per_query.sha256})
-        m = Path(t.per_query.path).parent / "metrics.json"
-        if m.is_file():
-            files.append({"trial": t.number, "kind": "metrics.json", "path": str(m.resolve()),
-                          "sha256": sha256_file(m)})
-    return files
-
-
-def _inputs(report: Report, source: dict[str, Any]) -> dict[str, Any]:
-    data = report.data
+def _inputs(report: Report, source: dict[str, Any], files: list[dict[str, Any]], digest: str) -> dict[str, Any]:
+    data = report.analysis.data
     return {"format": FORMAT_VERSION, "study": {"name": data.name, "storage": data.storage, **source},
-            "settings": report.settings.to_dict(), "trials_digest": trials_digest(data.frozen),
-            "n_trials": len(data.trials), "files": _input_files(data), "git_commit": git_commit(),
+            "settings": asdict(report.analysis.settings), "trials_digest": digest,
+            "n_trials": len(data.trials), "files": files, "git_commit": git_commit(),
             "package_version": package_version(), "tables": [t.name for t in report.tables]}
 
 
@@ -184,22 +129,8 @@ def build_command(spec: str | Path | None, *, out: str | Path, storage: str | No
 
 
 def _index(report: Report, figures, problems: list[str], source: dict[str, Any]) -> str:
-    """index.md; ``figures`` are ``(title, [paths relative to the report folder])``."""
-    data = report.data
-    counts = ", ".join(f"{n} {s.lower()}" for s, n in data.state_counts().items() if n)
-    best = data.best_trial()
-    para = (f"Study **{data.name}** (sampler {data.sampler or '?'}, scheduler {data.scheduler or '?'}, objective "
-            f"{data.metric}, {data.direction}) in `{data.storage}`: {len(data.trials)} trials ({counts or 'none'}).")
-    if best is not None:
-        test = f", test mAP@10 {100 * best.metrics['map10']:.2f}%" if best.metrics else ""
-        params = ", ".join(f"{k}={_v(v)}" for k, v in best.params.items())
-        para += f" Best: trial #{best.number}, {data.metric} {best.value:.4f}{test} ({params})."
-    para += (f" Comparisons use the {len(data.included)} COMPLETE trial(s) with a per-query file, paired over "
-             f"{len(data.query_keys)} test queries; {data.left_out_summary()}.")
-    summary = next((t for t in report.tables if t.name == "summary"), None)
-    if summary is not None and summary.extra.get("seed_noise") is not None:
-        para += " " + _noise_sentence(summary.extra["seed_noise"])
-    lines = [f"# Report: study {data.name}", "", para, ""]
+    """index.md from the formatted report; ``figures`` are ``(title, [paths relative to the report folder])``."""
+    lines = [f"# Report: study {report.analysis.data.name}", "", report.summary, ""]
     if problems:
         lines += ["Not produced:", ""] + [f"- {p}" for p in problems] + [""]
     lines += ["## Tables", ""]
@@ -207,7 +138,7 @@ def _index(report: Report, figures, problems: list[str], source: dict[str, Any])
         links = " · ".join(f"[{label}](tables/{t.name}.{ext})" for label, ext in
                            (("Markdown", "md"), ("LaTeX", "tex"), ("CSV", "csv")))
         lines += [f"### {t.title}", "", links, ""]
-        body = t.to_markdown().split("\n", 2)[2]  # without its own "## title" line
+        body = report.texts[t.name]["md"].split("\n", 2)[2]  # without its own "## title" line
         lines += [body.rstrip("\n"), ""]
     lines += ["## Figures", ""]
     if not figures:
@@ -218,7 +149,7 @@ def _index(report: Report, figures, problems: list[str], source: dict[str, Any])
         lines += [f"### {title}", "", links, ""]
         if png is not None:
             lines += [f"![{title}]({png.as_posix()})", ""]
-    s = report.settings
+    s = report.analysis.settings
     command, out_arg = source["command"], source["out"]
     lines += ["## Reproduce", "",
               f"Inputs and their SHA-256 fingerprints are in [inputs.json](inputs.json) (resampling: "
@@ -228,23 +159,6 @@ def _index(report: Report, figures, problems: list[str], source: dict[str, Any])
               f"python -m reports verify {out_arg}   # recompute every table, list every cell that differs", "```",
               ""]
     return "\n".join(lines)
-
-
-def _noise_sentence(noise) -> str:
-    """The seed noise (:class:`reports.noise.SeedNoise`) in words, for the summary paragraph."""
-    if not noise.available:
-        return f"Seed noise: not measured: {noise.reason}; no comparison in the tables below is seed-aware."
-    text = (f"Seed noise: test mAP@10 varies by {100 * noise.sd_map10:.2f} pp (sd) between seeds of one "
-            f"configuration (pooled over {noise.n_configs} configuration(s) with ≥ 2 runs, {noise.n_runs} runs)")
-    if noise.mde is None:
-        return text + f"; minimum detectable Δ not available ({noise.mde_reason})."
-    bound = "at least " if noise.mde_lower_bound else ""
-    return (text + f"; with {noise.seeds_per_config} seeds per configuration the smallest Δ test mAP@10 this design "
-            f"detects with 80% power is {bound}{100 * noise.mde:.2f} pp.")
-
-
-def _v(v: Any) -> str:
-    return format(v, ".4g") if isinstance(v, float) else str(v)
 
 
 # ----------------------------------------------------------------------------------------------- build
@@ -266,6 +180,7 @@ def build_report(spec: str | Path | None = None, *, out: str | Path, storage: st
     _check_out(out)
     _say(f"reading study {spec or study}", quiet)
     data = collect_study(spec, storage=storage, study=study, runs_dir=runs_dir)
+    files, digest = input_files(data), trials_digest(data.frozen)
     _say(f"{len(data.trials)} trials, {len(data.included)} included; {data.left_out_summary()}", quiet)
     report = compute_report(data, settings, quiet=quiet)
     source = {"spec": str(Path(spec).resolve()) if spec is not None else None,
@@ -278,16 +193,16 @@ def build_report(spec: str | Path | None = None, *, out: str | Path, storage: st
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        for t in report.tables:
-            atomic_write_text(tmp / "tables" / f"{t.name}.md", t.to_markdown())
-            atomic_write_text(tmp / "tables" / f"{t.name}.tex", t.to_latex())
-            atomic_write_text(tmp / "tables" / f"{t.name}.csv", t.to_csv())
         (tmp / "figures").mkdir(parents=True, exist_ok=True)
         figures, fig_problems = _figures(report, tmp / "figures", quiet)
         figures = [(title, [Path("figures") / Path(p).name for p in paths]) for title, paths in figures]
-        problems = report.problems + fig_problems
-        atomic_write_json(tmp / "inputs.json", _inputs(report, source))
-        atomic_write_text(tmp / "index.md", _index(report, figures, problems, source))
+        problems = list(report.analysis.problems) + fig_problems
+        index = _index(report, figures, problems, source)
+        for name, texts in report.texts.items():
+            for ext, text in texts.items():
+                atomic_write_text(tmp / "tables" / f"{name}.{ext}", text)
+        atomic_write_json(tmp / "inputs.json", _inputs(report, source, files, digest))
+        atomic_write_text(tmp / "index.md", index)
         old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
@@ -412,7 +327,7 @@ def verify_report(report_dir: str | Path, *, storage: str | None = None, quiet: 
             _compare_table(name, csv_path.read_text(encoding="utf-8"), t, res)
             if len(res.cell_diffs) > before:
                 continue  # the cells say it; the .md/.tex then differ as well
-        for ext, text in (("md", t.to_markdown()), ("tex", t.to_latex()), ("csv", t.to_csv())):
+        for ext, text in report.texts[name].items():
             p = d / "tables" / f"{name}.{ext}"
             if not p.is_file():
                 if ext != "csv":

@@ -87,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from .analysis import Settings
     from .build import build_report
     from .collect import CollectError
-    from .tables import Settings
 
     if args.spec is None and not (args.storage and args.study):
         raise CollectError("give a study spec, or both --storage URL and --study NAME")

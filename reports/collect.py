@@ -40,6 +40,7 @@ __all__ = [
     "TrialRecord",
     "align_runs",
     "collect_study",
+    "input_files",
     "open_study",
     "per_query_path",
     "read_per_query",
@@ -547,6 +548,21 @@ def _variants(st, spec) -> dict[str, dict[str, Any]]:
 
 def _trial_name(r: TrialRecord) -> str:
     return f"trial #{r.number} ({r.per_query.path if r.per_query else r.run_dir})"
+
+
+def input_files(data: StudyData) -> list[dict[str, Any]]:
+    """The fingerprints of the files a report of ``data`` is computed from: per included trial its
+    ``per_query.csv`` and, when there is one beside it, its ``metrics.json`` (``trial``, ``kind``, ``path``,
+    ``sha256``)."""
+    files = []
+    for t in data.included:
+        files.append({"trial": t.number, "kind": "per_query.csv", "path": str(t.per_query.path),
+                      "sha256": t.per_query.sha256})
+        m = Path(t.per_query.path).parent / "metrics.json"
+        if m.is_file():
+            files.append({"trial": t.number, "kind": "metrics.json", "path": str(m.resolve()),
+                          "sha256": sha256_file(m)})
+    return files
 
 
 def trials_digest(frozen: Sequence) -> str:

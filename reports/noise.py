@@ -65,6 +65,8 @@ class SeedNoise:
     mde_lower_bound: bool = False  # True when the MDE ignores the (unknown) query term
     reason: str = ""
     mde_reason: str = ""
+    power: float = MDE_POWER  # the MDE's power ...
+    alpha: float = MDE_ALPHA  # ... at this two-sided level
 
     @property
     def available(self) -> bool:
@@ -206,7 +208,7 @@ def resampled_type_i(x: np.ndarray, arm_size: int, *, n_splits: int = 2000, seed
     binomial sd over ``n_splits`` says; the finite number of runs is the limit. Returns ``{"arm_size", "n_runs",
     "n_splits", "welch": {alpha: rate}, "floor": {alpha: rate}}`` (alphas as strings, e.g. ``"0.05"``).
     """
-    from .stats import _recipe_arrays
+    from .stats import recipe_arrays
 
     x = np.asarray(x, dtype=np.float64)
     n_runs, n_q = x.shape
@@ -228,8 +230,8 @@ def resampled_type_i(x: np.ndarray, arm_size: int, *, n_splits: int = 2000, seed
             ss = ss + ((run[rest] - run[rest].mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
         floor_df = 2 * (k - 1) + rest_df
         xa, xb = x[ia], x[ib]
-        p_welch.append(_recipe_arrays(xa, xb, 0.95)["p_value"])
-        p_floor.append(_recipe_arrays(xa, xb, 0.95, ss / floor_df, floor_df)["p_value"])
+        p_welch.append(recipe_arrays(xa, xb, 0.95)["p_value"])
+        p_floor.append(recipe_arrays(xa, xb, 0.95, ss / floor_df, floor_df)["p_value"])
         done += c
     pw, pf = np.concatenate(p_welch), np.concatenate(p_floor)
     return {"arm_size": k, "n_runs": int(n_runs), "n_splits": int(n_splits),

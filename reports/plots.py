@@ -38,7 +38,7 @@ import numpy as np
 __all__ = ["PALETTE", "STATE_COLORS", "deltas_figure", "history_figure", "importance_figure", "intermediate_figure",
            "parallel_coordinates_figure", "per_query_figure", "plot_deltas", "plot_history", "plot_importance",
            "plot_seed_distribution", "seed_distribution_figure",
-           "plot_intermediate", "plot_parallel_coordinates", "plot_per_query"]
+           "plot_intermediate", "plot_parallel_coordinates", "plot_per_query", "report_figures"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order used for categories
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
@@ -568,6 +568,13 @@ def importance_figure(importance_df, *, title: str | None = None):
 
 # ------------------------------------------------------------------------------------------------ deltas
 _KINDS = ("recipe", "query-only", "exploratory")
+#: the marks of a frame without a ``mark`` column, by Holm-adjusted p (those of reports.stats.significance_mark,
+#: which the report's analysis gives in that column), and as the legend states them
+_MARKS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
+
+
+def _mark(p: float) -> str:
+    return next((m for threshold, m in _MARKS if p < threshold), "")
 
 
 @_styled
@@ -576,13 +583,14 @@ def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str 
     """Forest plot of differences with 95% CI whiskers, a zero line and significance marks.
 
     ``df`` has columns ``name, delta, ci_low, ci_high, p_holm`` and optionally ``comparison`` (the report's comparison
-    tables give it: ``recipe``, ``query-only`` or ``exploratory``, see :mod:`reports.tables`); ``delta`` and the CI
-    bounds are in AP units (0-1) and are multiplied by ``scale`` (default 100: percentage points). Rows are drawn top
-    to bottom in frame order. By comparison kind:
+    tables give it: ``recipe``, ``query-only`` or ``exploratory``, see :mod:`reports.analysis`) and ``mark``;
+    ``delta`` and the CI bounds are in AP units (0-1) and are multiplied by ``scale`` (default 100: percentage
+    points). Rows are drawn top to bottom in frame order. By comparison kind:
 
     * ``recipe`` (and every row of a frame without ``comparison``): solid whisker; the point is filled when
       ``p_holm < alpha`` (blue for a gain, vermillion for a loss), hollow grey otherwise; the value, its CI and the
-      mark (``***`` p<0.001, ``**`` p<0.01, ``*`` p<0.05, :func:`reports.stats.significance_mark`) at the right;
+      mark at the right: the ``mark`` column's, else ``***`` p<0.001, ``**`` p<0.01, ``*`` p<0.05 (the marks of
+      :func:`reports.stats.significance_mark`);
     * ``query-only``: dashed grey whisker, hollow point, no mark (a CI over queries only, not a test), the value
       column says ``query-only``;
     * ``exploratory``: a hollow grey diamond without whisker (any CI given is not drawn), no mark, ``exploratory``.
@@ -593,7 +601,6 @@ def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str 
     Degenerate input: an empty frame gives a figure saying so; missing columns, a non-finite ``delta`` or an unknown
     ``comparison`` raise ValueError naming the row.
     """
-    from reports.stats import significance_mark
     from reports.tables import deltas_caption
 
     _need_columns(df, ("name", "delta", "ci_low", "ci_high", "p_holm"), "delta table")
@@ -606,6 +613,7 @@ def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str 
     p = _numbers(df, "p_holm", "delta table", allow_nan=True)
     labelled = "comparison" in df.columns
     kinds = [str(k) for k in df["comparison"]] if labelled else ["recipe"] * len(df)
+    given = [str(m) for m in df["mark"]] if "mark" in df.columns else None
     for i, kind in enumerate(kinds):
         if kind not in _KINDS:
             raise ValueError(f"delta table: row {df.index[i]} ({df['name'].iloc[i]}): comparison {kind!r} is not one "
@@ -621,7 +629,7 @@ def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str 
     n = len(df)
     legend = []
     if "recipe" in kinds:
-        legend.append(f"filled: Holm-adjusted p < {alpha:g}   *** p<0.001  ** p<0.01  * p<0.05")
+        legend.append(f"filled: Holm-adjusted p < {alpha:g}   " + "  ".join(f"{m} p<{t:g}" for t, m in _MARKS))
     if "query-only" in kinds:
         legend.append("dashed, hollow: query-only CI (query sampling only, not seed noise), no test")
     if "exploratory" in kinds:
@@ -644,7 +652,7 @@ def deltas_figure(df, *, scale: float = 100.0, alpha: float = 0.05, xlabel: str 
         ax.plot([delta[i]], [ys[i]], marker, color=color, ms=6 if marker == "o" else 5, mfc=color if sig else "white",
                 mew=1.2, zorder=3)
         ci = f" [{low[i]:+.1f}, {high[i]:+.1f}]" if has_ci else ""
-        mark = significance_mark(p[i]) if not math.isnan(p[i]) else ""
+        mark = "" if math.isnan(p[i]) else given[i] if given is not None else _mark(p[i])
         label = {"recipe": mark, "query-only": "query-only", "exploratory": "exploratory"}[kinds[i]]
         text = (f"{delta[i]:+6.1f}{ci}".replace("-", "\u2212") + f" {label}").rstrip()
         ax.text(1.03, ys[i], text, transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7,
@@ -747,6 +755,54 @@ def per_query_figure(ap_by_name: Mapping[str, Any], *, metric: str = "AP@10",
     fig.suptitle(name, x=0.02, ha="left")
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------------ a report's figures
+def report_figures(analysis, fig_dir: str | Path,
+                   progress: Callable[[str], None] | None = None) -> tuple[list[tuple[str, list[Path]]], list[str]]:
+    """Draw every figure of a study's report from its analysis (:class:`reports.analysis.StudyAnalysis`) into
+    ``fig_dir``: history, intermediate values, parallel coordinates, importance (when the analysis has it), and per
+    comparison table its Δ forest plot (with a baseline) and per-query distributions. Returns ``([(title, [png,
+    pdf]), ...], problems)``: a figure that fails (e.g. a study of one trial) is a problem, not an error."""
+    import pandas as pd
+
+    from reports.tables import deltas_caption, group_name
+
+    data, fig_dir = analysis.data, Path(fig_dir)
+    jobs: list[tuple[str, str, Callable[[Path], list]]] = [
+        ("history", "Best-so-far objective against trial number and wall-clock time",
+         lambda b: plot_history(data.frozen, data.direction, b, metric=data.metric)),
+        ("intermediate", "Intermediate values (validation curve per trial) by trial state",
+         lambda b: plot_intermediate(data.frozen, b, metric=data.metric)),
+        ("parallel_coordinates", "Parallel coordinates of the searched parameters",
+         lambda b: plot_parallel_coordinates(data.frozen, b, direction=data.direction, metric=data.metric)),
+    ]
+    imp = analysis.importance
+    if imp is not None and imp.rows:
+        frame = pd.DataFrame(list(imp.rows), columns=list(imp.COLUMNS))
+        frame.attrs["skipped"] = list(imp.skipped)
+        jobs.append(("importance", "Hyperparameter importance", lambda b: plot_importance(frame, b)))
+    for f in analysis.factors:
+        spec, names = f.spec, [group_name(g) for g in f.groups]
+        deltas = [{"name": n, "delta": c.diff, "ci_low": c.ci_low, "ci_high": c.ci_high, "p_holm": c.p_holm,
+                   "comparison": c.kind, "mark": c.mark} for n, c in zip(names, f.comparisons) if c is not None]
+        if deltas:
+            df = pd.DataFrame(deltas, columns=["name", "delta", "ci_low", "ci_high", "p_holm", "comparison", "mark"])
+            jobs.append((f"deltas_{spec.name}", f"{spec.title}: {deltas_caption(df['comparison'])}",
+                         lambda b, df=df, title=spec.title: plot_deltas(df, b, title=title)))
+        jobs.append((f"per_query_{spec.name}", f"{spec.title}: per-query AP@10 distributions",
+                     lambda b, ap={n: g.ap for n, g in zip(names, f.groups)}: plot_per_query(ap, b)))
+    done, problems = [], []
+    for name, title, fn in jobs:
+        if progress is not None:
+            progress(f"figure {name}")
+        try:
+            paths = fn(fig_dir / name)
+        except Exception as exc:  # noqa: BLE001 - e.g. a study of one trial: log it and go on
+            problems.append(f"figure {name}: {type(exc).__name__}: {' '.join(str(exc).split())}")
+            continue
+        done.append((title, [Path(p) for p in paths]))
+    return done, problems
 
 
 # ------------------------------------------------------------------------------------------------ writers

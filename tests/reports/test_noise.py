@@ -12,7 +12,8 @@ from optuna.distributions import CategoricalDistribution
 from reports.collect import collect_study
 from reports.noise import pooled_sd, seed_noise
 from reports.stats import minimum_detectable_effect, recipe_test
-from reports.tables import Settings, study_tables
+from reports.analysis import Settings, analyse_study
+from reports.tables import summary_table
 
 SETTINGS = Settings(resamples=500, seed=0)
 SD_MAP = "seed sd of test mAP@10 (within configuration)"
@@ -21,7 +22,7 @@ MDE = "minimum detectable Δ test mAP@10"
 
 
 def _summary(data):
-    table = next(t for t in study_tables(data, SETTINGS) if t.name == "summary")
+    table = summary_table(analyse_study(data, SETTINGS, importance=False))
     raw = {r["quantity"]: r["value"] for r in table.rows}
     shown = {c[0]: c[1] for c in table.cells}
     return table, raw, shown
@@ -58,7 +59,7 @@ def test_two_seeds_per_configuration_pooled_sd_and_mde(ablation_study):
     assert shown[SD_MAP] == f"{100 * hand:.2f} pp (3 configurations with ≥ 2 runs, 6 runs)"
     assert shown[MDE].startswith(f"{100 * raw[MDE]:.2f} pp (2 vs 2 seeds, 300 queries; power 0.8")
     assert "median Q of the report's 2 recipe comparison(s)" in shown["MDE query variance"]
-    assert table.extra["seed_noise"].available
+    assert analyse_study(data, SETTINGS, importance=False).noise.available
 
 
 def test_unequal_seed_counts_use_the_weighted_formula_and_the_most_common_count(conditional_grid_study):

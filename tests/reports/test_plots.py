@@ -375,3 +375,15 @@ def test_per_query_degenerate_and_malformed():
         plots.per_query_figure({"a": np.zeros(3), "b": np.array([0.1, np.nan, 0.2])})
     with pytest.raises(ValueError, match="1-D"):
         plots.per_query_figure({"a": np.zeros((2, 2))})
+
+
+def test_deltas_marks_without_a_mark_column_are_those_of_significance_mark():
+    """A frame without ``mark`` (the report's frames have one, from the analysis) gets the marks of
+    reports.stats.significance_mark; the figure's legend states the same thresholds."""
+    from reports.stats import significance_mark
+
+    for p in (0.0, 0.0005, 0.001, 0.004, 0.01, 0.03, 0.05, 0.2, 1.0):
+        assert plots._mark(p) == significance_mark(p), p
+    marked = deltas_frame().assign(mark=["", "*", ""])  # given marks win
+    column = [t.strip() for t in texts(plots.deltas_figure(marked)) if "[" in t and "]" in t and "CI" not in t]
+    assert column[0].endswith("]") and column[1].endswith(" *")

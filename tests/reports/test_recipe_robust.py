@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reports.stats import (RECIPE_FLOOR_METHOD, RECIPE_METHOD, SeedVarianceFloor, _recipe_arrays, compare_arms,
+from reports.stats import (RECIPE_FLOOR_METHOD, RECIPE_METHOD, SeedVarianceFloor, recipe_arrays, compare_arms,
                            pooled_seed_variance, recipe_test)
 
 ALPHA = 0.05
@@ -98,7 +98,7 @@ def test_floor_replaces_a_tight_arm_and_keeps_a_noisy_one():
 def test_vectorised_floor_equals_recipe_test():
     rng = np.random.default_rng(3)
     base, on, s2, f, df = benchmark(rng, "normal", 8, 4, n=30)
-    batch = _recipe_arrays(on, base, 0.95, f, df)
+    batch = recipe_arrays(on, base, 0.95, f, df)
     for i in range(8):
         one = recipe_test(on[i], base[i], seed_var_floor=(float(f[i]), df)).to_dict()
         for key in ("diff", "ci_low", "ci_high", "p_value", "df", "se", "floored_a", "floored_b"):
@@ -121,8 +121,8 @@ def test_floored_test_keeps_its_size_where_a_tight_shared_arm_makes_welch_libera
     # One factor against the shared base arm per simulated benchmark (independent trials), floor pooled over 6 arms.
     rng = np.random.default_rng(100 + 10 * DISTS.index(dist) + k)
     base, on, s2, f, df = benchmark(rng, dist, N_SIMS, k)
-    welch = _recipe_arrays(on, base, 0.95)["p_value"] < ALPHA
-    floor = _recipe_arrays(on, base, 0.95, f, df)["p_value"] < ALPHA
+    welch = recipe_arrays(on, base, 0.95)["p_value"] < ALPHA
+    floor = recipe_arrays(on, base, 0.95, f, df)["p_value"] < ALPHA
     tight = s2[:, 0] <= np.quantile(s2[:, 0], 0.1)  # the draws in which the base arm looks tight
     # unconditional size: at most nominal + 3 binomial sds (0.057); conservative by construction, but not useless
     assert 0.01 <= floor.mean() <= ALPHA + 3 * SD_ALL, floor.mean()
@@ -140,11 +140,11 @@ def test_floored_ci_covers_a_planted_effect(dist):
     delta = 0.03
     rng = np.random.default_rng(200 + DISTS.index(dist))
     base, on, s2, f, df = benchmark(rng, dist, N_SIMS, 5, delta=delta)
-    r = _recipe_arrays(on, base, 0.95, f, df)
+    r = recipe_arrays(on, base, 0.95, f, df)
     covered = (r["ci_low"] <= delta) & (delta <= r["ci_high"])
     assert covered.mean() >= 0.95 - 3 * SD_ALL, covered.mean()  # >= 0.943
     tight = s2[:, 0] <= np.quantile(s2[:, 0], 0.1)
     assert covered[tight].mean() >= 0.95 - 2 * SD_TIGHT  # >= 0.935, where Welch's CI is too short
     # the price: some power (measured 0.12-0.13 against Welch's 0.16 at this effect with 5 seeds)
-    welch = _recipe_arrays(on, base, 0.95)["p_value"] < ALPHA
+    welch = recipe_arrays(on, base, 0.95)["p_value"] < ALPHA
     assert (r["p_value"] < ALPHA).mean() >= 0.7 * welch.mean()

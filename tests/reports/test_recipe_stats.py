@@ -8,7 +8,7 @@
 * an A/A check on the 8 measured SynthCaps-small seed mAPs (3-vs-3 splits),
 * compare_arms' fallback to the query-only test, degenerate inputs, validation.
 
-Simulations call the vectorised core ``_recipe_arrays`` (shown equal to :func:`recipe_test`) and, for
+Simulations call the vectorised core ``recipe_arrays`` (shown equal to :func:`recipe_test`) and, for
 the front door, :func:`compare_arms` itself. Every RNG is seeded: results are deterministic.
 """
 
@@ -28,7 +28,7 @@ from reports.stats import (
     RECIPE_METHOD,
     QueryOnlyTest,
     RecipeTest,
-    _recipe_arrays,
+    recipe_arrays,
     compare_arms,
     compare_paired,
     mean_over_seeds,
@@ -183,7 +183,7 @@ def test_query_term_subtracts_run_by_query_noise():
     # and tau = 0, var_q(dhat_q) ~ omega^2 (1/m + 1/k) while Q stays near 0.
     rng = np.random.default_rng(8)
     xa, xb = simulate(rng, 400, m=3, k=3, tau_a=0, tau_b=0, omega_a=0.3, omega_b=0.3, sigma_d=0.0)
-    r = _recipe_arrays(xa, xb, 0.95)
+    r = recipe_arrays(xa, xb, 0.95)
     raw = (xa.mean(1) - xb.mean(1)).var(-1, ddof=1)
     assert np.mean(raw) == pytest.approx(0.09 * (2 / 3), rel=0.02)
     untruncated = raw - r["noise_var_a"] / 3 - r["noise_var_b"] / 3
@@ -196,7 +196,7 @@ def test_query_term_subtracts_run_by_query_noise():
 def test_vectorised_core_equals_recipe_test():
     rng = np.random.default_rng(2)
     xa, xb = simulate(rng, 6, m=3, k=4, tau_a=0.03, tau_b=0.02, omega_a=0.2, omega_b=0.25, sigma_d=0.1, delta=0.02)
-    batch = _recipe_arrays(xa, xb, 0.95)
+    batch = recipe_arrays(xa, xb, 0.95)
     for i in range(6):
         one = recipe_test(list(xa[i]), xb[i]).to_dict()
         for key, vals in batch.items():
@@ -230,7 +230,7 @@ def test_size_under_h0(name):
     d = H0_DESIGNS[name]
     rng = np.random.default_rng(1000 + list(H0_DESIGNS).index(name))
     xa, xb = simulate(rng, 4000, **d)
-    r = _recipe_arrays(xa, xb, 0.95)
+    r = recipe_arrays(xa, xb, 0.95)
     rate = float(np.mean(r["p_value"] < ALPHA))
     assert 0.03 <= rate <= 0.07, (name, rate)
     covered = float(np.mean((r["ci_low"] <= 0) & (0 <= r["ci_high"])))
@@ -249,7 +249,7 @@ def test_size_known_limit_fewer_seeds_in_the_noisier_arm():
     # 3 vs 5 seeds: ~0.075. Pinned so that it cannot silently get worse.
     rng = np.random.default_rng(77)
     xa, xb = simulate(rng, 4000, m=3, k=5, tau_a=0.03, tau_b=0.01, omega_a=0.25, omega_b=0.15, sigma_d=0.1)
-    rate = float(np.mean(_recipe_arrays(xa, xb, 0.95)["p_value"] < ALPHA))
+    rate = float(np.mean(recipe_arrays(xa, xb, 0.95)["p_value"] < ALPHA))
     assert 0.04 <= rate <= 0.095, rate
 
 
@@ -259,10 +259,10 @@ def test_ci_coverage_under_an_effect(name, delta):
     d = H0_DESIGNS[name]
     rng = np.random.default_rng(int(abs(delta) * 1000) + list(H0_DESIGNS).index(name))
     xa, xb = simulate(rng, 4000, delta=delta, **d)
-    r = _recipe_arrays(xa, xb, 0.95)
+    r = recipe_arrays(xa, xb, 0.95)
     coverage = float(np.mean((r["ci_low"] <= delta) & (delta <= r["ci_high"])))
     assert 0.93 <= coverage <= 0.97, (name, coverage)
-    r90 = _recipe_arrays(xa, xb, 0.90)
+    r90 = recipe_arrays(xa, xb, 0.90)
     assert 0.875 <= float(np.mean((r90["ci_low"] <= delta) & (delta <= r90["ci_high"]))) <= 0.925
     assert np.all(r90["ci_high"] - r90["ci_low"] < r["ci_high"] - r["ci_low"])
 
@@ -278,7 +278,7 @@ def test_front_door_keeps_size_where_query_only_tests_do_not():
     recipe = [compare_arms(list(a), list(b)) for a, b in zip(xa, xb)]
     assert all(r.seed_aware and r.method == RECIPE_METHOD for r in recipe)
     p_recipe = np.array([r.p_value for r in recipe])
-    np.testing.assert_allclose(p_recipe, _recipe_arrays(xa, xb, 0.95)["p_value"], rtol=1e-12)
+    np.testing.assert_allclose(p_recipe, recipe_arrays(xa, xb, 0.95)["p_value"], rtol=1e-12)
     assert np.mean(p_recipe < ALPHA) <= 0.09
     p_avg = np.array([paired_randomization_test(mean_over_seeds(a), mean_over_seeds(b), n_resamples=1000, seed=i)
                       for i, (a, b) in enumerate(zip(xa, xb))])
@@ -304,7 +304,7 @@ def test_synthcaps_seed_maps_a_a_splits():
     assert len(splits) == 280
     xa = np.stack([x[list(a)] for a, _ in splits])
     xb = np.stack([x[list(b)] for _, b in splits])
-    r = _recipe_arrays(xa, xb, 0.95)
+    r = recipe_arrays(xa, xb, 0.95)
     assert np.mean(r["p_value"] < ALPHA) <= 0.10
     p_query = np.array([paired_randomization_test(a.mean(0), b.mean(0), n_resamples=1000, seed=i)
                         for i, (a, b) in enumerate(zip(xa, xb))])
@@ -323,7 +323,7 @@ POWER_BASE = dict(tau_a=0.03, tau_b=0.03, omega_a=0.25, omega_b=0.25, sigma_d=0.
 def simulated_power(m, k, delta, n_sims, seed):
     rng = np.random.default_rng(seed)
     xa, xb = simulate(rng, n_sims, m=m, k=k, delta=delta, **POWER_BASE)
-    return float(np.mean(_recipe_arrays(xa, xb, 0.95)["p_value"] < ALPHA))
+    return float(np.mean(recipe_arrays(xa, xb, 0.95)["p_value"] < ALPHA))
 
 
 def test_power_grows_with_seeds_and_effect_and_matches_recipe_power():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from reports.replication import is_detected, is_replicated, replication_record, seeds_text, verdict
-from reports.stats import _recipe_arrays, pooled_seed_variance, recipe_power, recipe_test
+from reports.stats import recipe_arrays, pooled_seed_variance, recipe_power, recipe_test
 
 RECIPE_FIELDS = {"diff", "ci_low", "ci_high", "p_value", "n_runs_a", "n_runs_b", "seed_aware"}
 
@@ -80,7 +80,7 @@ def _detected_rate(rng, n_sims, k, n, delta):
     for _ in range(2):
         a = mu + delta + d + 0.02 * rng.standard_normal((n_sims, k, 1)) + 0.25 * rng.standard_normal((n_sims, k, n))
         b = mu + 0.02 * rng.standard_normal((n_sims, k, 1)) + 0.25 * rng.standard_normal((n_sims, k, n))
-        r = _recipe_arrays(a, b, 0.95)
+        r = recipe_arrays(a, b, 0.95)
         sets.append([{"diff": r["diff"][i], "ci_low": r["ci_low"][i], "ci_high": r["ci_high"][i],
                       "significant": r["p_value"][i] < 0.05} for i in range(n_sims)])
     return float(np.mean([is_detected(x, y) for x, y in zip(*sets)]))
@@ -116,8 +116,8 @@ def test_a_discovery_driven_by_a_tight_off_arm_does_not_replicate():
     def arm(shift, seed_sd):
         return mu + shift + seed_sd * rng.standard_normal((n_sims, k, 1)) + 0.1 * rng.standard_normal((n_sims, k, n))
 
-    disc = _recipe_arrays(arm(0.0, 0.017), arm(-0.025, 0.002), 0.95)
-    rep = _recipe_arrays(arm(0.0, 0.017), arm(0.0, 0.017), 0.95)
+    disc = recipe_arrays(arm(0.0, 0.017), arm(-0.025, 0.002), 0.95)
+    rep = recipe_arrays(arm(0.0, 0.017), arm(0.0, 0.017), 0.95)
     rows = lambda r, i: {key: r[key][i] for key in ("diff", "ci_low", "ci_high")} | {  # noqa: E731
         "significant": r["p_value"][i] < 0.05}
     detected = [is_detected(rows(disc, i), rows(rep, i)) for i in range(n_sims)]

@@ -11,7 +11,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from reports.collect import CollectError, align_runs, collect_study, read_per_query
 from reports.stats import holm, paired_randomization_test, recipe_test
-from reports.tables import Settings, comparison_table, factor_specs, study_tables
+from reports.analysis import Settings, analyse_study, factor_specs
+from reports.tables import comparison_table, report_tables
 
 SETTINGS = Settings(resamples=2000, seed=0)
 VARIANTS = ("full", "no_x", "same")
@@ -26,6 +27,16 @@ def _file_keys(run_dir):
             out.append((row[0], row[1], seen.get(k, 0)))
             seen[k] = seen.get(k, 0) + 1
     return out
+
+
+def study_tables(data, settings):
+    """The report's tables but importance: the analysis without it, formatted."""
+    return report_tables(analyse_study(data, settings, importance=False))
+
+
+def _comparison_table(data, spec, settings):
+    analysis = analyse_study(data, settings, importance=False)
+    return comparison_table(analysis, next(f for f in analysis.factors if f.spec == spec))
 
 
 def _table(tables, name):
@@ -314,10 +325,10 @@ def test_conditional_parameter_gets_its_own_table_of_trials_that_have_it(tmp_pat
         fab.add_trial(study, params=params, distributions={k: dists[k] for k in params}, run_dir=d)
     data = collect_study(storage=url, study="cond")
     spec = next(s for s in factor_specs(data) if s.keys == ("fusion.mid.layers",))
-    t = comparison_table(data, spec, SETTINGS)
+    t = _comparison_table(data, spec, SETTINGS)
     assert [r["fusion.mid.layers"] for r in t.rows] == [1, 2]
     assert any("conditional" in n for n in t.notes)
-    fusion = comparison_table(data, next(s for s in factor_specs(data) if s.name == "fusion"), SETTINGS)
+    fusion = _comparison_table(data, next(s for s in factor_specs(data) if s.name == "fusion"), SETTINGS)
     assert [r["fusion.kind"] for r in fusion.rows] == ["none", "mid"]
     mid = fusion.rows[1]  # pools fusion.mid.layers 1 and 2
     assert mid["comparison"] == "exploratory" and mid["pooled_over"] == ["fusion.mid.layers"]
