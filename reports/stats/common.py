@@ -9,9 +9,28 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
+
+
+
+@dataclass(frozen=True)
+class Difference:
+    """What every comparison reports first: each arm's (or system's) mean score, ``diff = mean_a - mean_b`` and a
+    CI of ``diff`` at ``ci_level``; the tests add their own fields after these (so ``to_dict`` keeps this order)."""
+
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    ci_level: float
+
+    def to_dict(self) -> dict:
+        """Plain ``dict`` of the fields (JSON-serialisable: floats, ints and ``None``)."""
+        return asdict(self)
 
 
 def _as_scores(x, name: str) -> np.ndarray:

@@ -161,7 +161,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .common import _as_scores, _check_finite, _check_integer, _check_level, _check_n_resamples, _check_seed, \
+from .common import Difference, _as_scores, _check_finite, _check_integer, _check_level, _check_n_resamples, _check_seed, \
     _welch_satterthwaite
 from .power import minimum_detectable_effect
 from .system import compare_paired
@@ -186,7 +186,7 @@ def _finite_or_none(x):
 
 
 @dataclass(frozen=True)
-class RecipeTest:
+class RecipeTest(Difference):
     """Result of :func:`recipe_test`: arm A (``m`` runs) against arm B (``k`` runs) over ``n`` queries.
 
     Attributes
@@ -209,12 +209,6 @@ class RecipeTest:
     floored_a, floored_b : whether the arm's ``S^2`` was below ``F`` and replaced by it.
     """
 
-    mean_a: float
-    mean_b: float
-    diff: float
-    ci_low: float
-    ci_high: float
-    ci_level: float
     p_value: float
     t: float
     df: float
@@ -252,7 +246,7 @@ class RecipeTest:
 
 
 @dataclass(frozen=True)
-class QueryOnlyTest:
+class QueryOnlyTest(Difference):
     """Result of :func:`compare_arms` when an arm has a single run: the query-only paired comparison.
 
     The per-query means over each arm's runs (:func:`mean_over_seeds`) are compared by
@@ -270,12 +264,6 @@ class QueryOnlyTest:
     method : :data:`QUERY_ONLY_METHOD`.
     """
 
-    mean_a: float
-    mean_b: float
-    diff: float
-    ci_low: float
-    ci_high: float
-    ci_level: float
     p_value: float
     p_randomization: float
     p_wilcoxon: float | None
@@ -288,10 +276,6 @@ class QueryOnlyTest:
     seed: int
     seed_aware: bool = False
     method: str = QUERY_ONLY_METHOD
-
-    def to_dict(self) -> dict:
-        """Plain ``dict`` of the fields (JSON-serialisable)."""
-        return asdict(self)
 
 
 def _as_runs(runs, name: str) -> np.ndarray:

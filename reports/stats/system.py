@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from .common import _as_scores, _check_level, _check_n_resamples, _check_seed
+from .common import Difference, _as_scores, _check_level, _check_n_resamples, _check_seed
 
 __all__ = ["PairedTest", "compare_paired", "mean_over_seeds", "paired_bootstrap_ci", "paired_randomization_test"]
 
@@ -229,7 +229,7 @@ def paired_bootstrap_ci(a, b, *, n_resamples: int = 10_000, level: float = 0.95,
 
 
 @dataclass(frozen=True)
-class PairedTest:
+class PairedTest(Difference):
     """Result of :func:`compare_paired` for systems A (``a``) and B (``b``).
 
     Attributes
@@ -242,21 +242,12 @@ class PairedTest:
     n : number of queries.  n_resamples, seed : resampling settings used.
     """
 
-    mean_a: float
-    mean_b: float
-    diff: float
-    ci_low: float
-    ci_high: float
-    ci_level: float
     p_randomization: float
     p_wilcoxon: float | None
     n: int
     n_resamples: int
     seed: int
 
-    def to_dict(self) -> dict:
-        """Plain ``dict`` of the fields (JSON-serialisable: floats, ints and ``None``)."""
-        return asdict(self)
 
 
 def _wilcoxon_p(d: np.ndarray) -> float | None:
