@@ -5,6 +5,8 @@ share.
 - :func:`seconds_to_frames`, :func:`make_audio_batch` (crop or pad log-mels to one length) and
   :func:`normalise_batch` (standardise, then zero the padding): the one way audio batches are built;
 - :func:`epoch_seed`, :func:`epoch_pairs`: what an epoch visits, and in which order;
+- :class:`Draws`: the generators a training step draws from, one per consumer (the same two generators for all of
+  them with one seed; :mod:`retrieval.seeding` makes them);
 - :class:`BatchAssembler`: the training batch of a step (text augmentation, audio crop, gain, standardisation,
   SpecAugment / Freq-MixStyle, metadata dropout, positives), with every random draw from the epoch's generators.
 
@@ -15,12 +17,12 @@ This module imports no other module of the project (it sits below ``train``, ``e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["BatchAssembler", "SplitData", "TrainBatch", "epoch_pairs", "epoch_seed", "make_audio_batch",
+__all__ = ["BatchAssembler", "Draws", "SplitData", "TrainBatch", "epoch_pairs", "epoch_seed", "make_audio_batch",
            "normalise_batch", "seconds_to_frames"]
 
 
@@ -95,6 +97,25 @@ def epoch_pairs(data: SplitData, mode: str, rng: np.random.Generator) -> list[tu
     return [pairs[j] for j in order]
 
 
+@dataclass(frozen=True)
+class Draws:
+    """The generators an epoch's training steps draw from, one per consumer. ``text`` and ``audio`` are one
+    generator for all the steps of their kind, or a mapping from each step's ``AUGMENTATIONS`` name to its own.
+
+    With one seed (:meth:`shared`) every NumPy consumer shares one generator and every torch consumer another, so
+    the draws interleave in the order :class:`BatchAssembler` documents; with split streams each has its own."""
+
+    data: np.random.Generator  # epoch order and caption choice (epoch_pairs), crops
+    text: np.random.Generator | Mapping[str, np.random.Generator]  # text augmentation steps
+    audio: torch.Generator | Mapping[str, torch.Generator]  # audio augmentation steps (gain, Freq-MixStyle ...)
+    metadata: np.random.Generator  # metadata dropout
+
+    @classmethod
+    def shared(cls, rng: np.random.Generator, gen: torch.Generator) -> "Draws":
+        """Every NumPy draw from ``rng`` and every torch draw from ``gen``: one seed for everything."""
+        return cls(data=rng, text=rng, audio=gen, metadata=rng)
+
+
 @dataclass
 class TrainBatch:
     """One training step's input: either log-mels ``x``/``lengths`` or a cached encoder's ``audio`` outputs."""
@@ -111,9 +132,10 @@ class TrainBatch:
 class BatchAssembler:
     """Builds the :class:`TrainBatch` of a step from its ``(recording index, caption)`` pairs.
 
-    The random draws happen in this order, from the epoch's ``rng`` (NumPy) and ``gen`` (torch): text augmentation
-    (``rng``), the crop (``rng``; with a cached encoder, the start window), gain (``gen``), SpecAugment and
-    Freq-MixStyle (``gen``), metadata dropout (``rng``).
+    The random draws happen in this order, each from its generator of :class:`Draws`: text augmentation
+    (``text``), the crop (``data``; with a cached encoder, the start window), gain, Freq-MixStyle and SpecAugment
+    (``audio``), metadata dropout (``metadata``). With one seed (:meth:`Draws.shared`) the NumPy ones share a
+    generator and the torch ones another, so this order is what makes a run reproducible.
     """
 
     data: SplitData  # the training split
@@ -128,29 +150,28 @@ class BatchAssembler:
     metadata_dropout: float
     device: torch.device
 
-    def __call__(self, chunk: Sequence[tuple[int, str]], rng: np.random.Generator,
-                 gen: torch.Generator) -> TrainBatch:
+    def __call__(self, chunk: Sequence[tuple[int, str]], draws: Draws) -> TrainBatch:
         idx = [i for i, _ in chunk]
         captions = [c for _, c in chunk]
         if self.text_augment.enabled:
             keys = [self.variation_keys[i] for i in idx] if self.variation_keys else None
-            captions = self.text_augment(captions, rng, keys=keys)
+            captions = self.text_augment(captions, draws.text, keys=keys)
         x = lengths = audio = None
         if self.data.encoded is not None:  # frozen, cached audio encoder: its outputs for a window-aligned crop
-            audio = self.data.encoded.train_batch(idx, rng, self.device)
+            audio = self.data.encoded.train_batch(idx, draws.data, self.device)
         else:
-            x, lengths = make_audio_batch([self.data.features[i] for i in idx], self.frames, self.fill, rng)
+            x, lengths = make_audio_batch([self.data.features[i] for i in idx], self.frames, self.fill, draws.data)
             # on the training device before anything meets the model's standardisation (buffers on that device);
             # the augmentations draw on ``gen``'s device (the CPU) and move their draws, so they are the same
             x, lengths = x.to(self.device), lengths.to(self.device)
-            x = self.audio_augment.gain(x, gen)
+            x = self.audio_augment.gain(x, draws.audio)
             x = normalise_batch(x, lengths, self.mean, self.std)
-            x = self.audio_augment.spectral(x, lengths, gen)
+            x = self.audio_augment.spectral(x, lengths, draws.audio)
         metadata = None
         if self.metadata is not None:
             metadata = [self.metadata[i] for i in idx]
             if self.metadata_dropout > 0:
-                drop = rng.random(len(metadata)) < self.metadata_dropout
+                drop = draws.metadata.random(len(metadata)) < self.metadata_dropout
                 metadata = ["" if d else m for m, d in zip(metadata, drop)]
         ids = torch.tensor(idx)
         positives = (ids.unsqueeze(1) == ids.unsqueeze(0)).to(self.device)

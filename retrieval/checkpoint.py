@@ -2,8 +2,9 @@
 ``best.pt``, starting from ``train.init_from``, and reading every such file a user can damage or replace (those,
 and ``audio_encoder.checkpoint``).
 
-:func:`save_checkpoint` writes ``best.pt`` (when the epoch improved), ``last.pt`` (the resume state: model,
-optimiser, scheduler, scaler, history, best epoch, fingerprint) and the partial ``metrics.json``;
+:func:`save_checkpoint` writes ``best.pt`` (when the epoch improved: the weights that were evaluated, an average
+with ``train.weight_averaging``), ``last.pt`` (the resume state: model, optimiser, scheduler, scaler, the weight
+average, history, best epoch, fingerprint) and the partial ``metrics.json``;
 :func:`load_resume_state` reads ``last.pt`` back into the model and the optimisation, :func:`resume_fingerprint`
 says which configuration wrote it, :func:`load_best` reloads ``best.pt``, :func:`init_weights` and
 :func:`apply_init_weights` start a run from another run's weights (``train.init_from``).
@@ -116,15 +117,19 @@ def resume_hint(last_path: Path) -> str:
     return f"start the run over with --no-resume (or delete {last_path})"
 
 
-def save_checkpoint(run_dir: Path, model, opt, progress, fingerprint: str, *, improved: bool) -> None:
+def save_checkpoint(run_dir: Path, model, opt, progress, fingerprint: str, *, improved: bool, evaluated=None,
+                    averaged: Mapping[str, Any] | None = None) -> None:
     """``best.pt`` when the epoch improved, then ``last.pt`` (resume state) and the partial ``metrics.json``.
-    ``opt``: the run's :class:`retrieval.train.Optimisation`; ``progress``: its :class:`retrieval.train.Progress`."""
+    ``opt``: the run's :class:`retrieval.train.Optimisation`; ``progress``: its :class:`retrieval.train.Progress`;
+    ``evaluated``: the model whose weights were evaluated when it is not ``model`` (a weight average), what
+    ``best.pt`` holds; ``averaged``: the weight average's state (:class:`retrieval.averaging.WeightAveraging`)."""
     if improved:
-        atomic_torch_save(model.state_dict(), run_dir / "best.pt")
+        atomic_torch_save((evaluated if evaluated is not None else model).state_dict(), run_dir / "best.pt")
     atomic_torch_save({"model": model.state_dict(), "optimizer": opt.optimizer.state_dict(),
                        "scheduler": opt.scheduler.state_dict(), "epoch": len(progress.history),
                        "history": progress.history, "best": progress.best, "fingerprint": fingerprint,
-                       **({"scaler": opt.scaler.state_dict()} if opt.use_amp else {})}, run_dir / "last.pt")
+                       **({"scaler": opt.scaler.state_dict()} if opt.use_amp else {}),
+                       **({"averaged": dict(averaged)} if averaged is not None else {})}, run_dir / "last.pt")
     atomic_write_json(run_dir / "metrics.json", {"fingerprint": fingerprint, "history": progress.history,
                                                  "best_epoch": progress.best["epoch"], "complete": False})
 
@@ -140,16 +145,21 @@ def resume_fingerprint(last_path: Path) -> str:
     return other
 
 
-def load_resume_state(last_path: Path, model, opt, device) -> tuple[list[dict[str, float]], dict[str, Any], int]:
-    """Load ``last.pt`` into the model and the optimisation (``opt``: a :class:`retrieval.train.Optimisation`);
-    the history, the best epoch and the number of epochs done."""
+def load_resume_state(last_path: Path, model, opt, device, averaging=None
+                      ) -> tuple[list[dict[str, float]], dict[str, Any], int]:
+    """Load ``last.pt`` into the model, the optimisation (``opt``: a :class:`retrieval.train.Optimisation`) and the
+    weight average (``averaging``: a :class:`retrieval.averaging.WeightAveraging` that keeps one, or None); the
+    history, the best epoch and the number of epochs done."""
     hint = resume_hint(last_path)
     state = load_checkpoint(last_path, map_location=device, hint=hint)
-    keys = ("model", "optimizer", "scheduler", "history", "best", "epoch")
+    averaged = averaging is not None and averaging.state_dict() is not None
+    keys = ("model", "optimizer", "scheduler", "history", "best", "epoch") + (("averaged",) if averaged else ())
     missing = [k for k in keys if not isinstance(state, dict) or k not in state]
     if missing:
         raise CheckpointError(f"{last_path} does not hold a run's resume state (no {', '.join(missing)}): {hint}")
     load_state(model, state["model"], last_path, hint=hint)  # copies into the parameters and buffers in place
+    if averaged:
+        load_state(averaging.averaged, state["averaged"], last_path, hint=hint)
     try:
         opt.optimizer.load_state_dict(state["optimizer"])
         opt.scheduler.load_state_dict(state["scheduler"])

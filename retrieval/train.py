@@ -19,8 +19,10 @@ The run directory:
 - ``best.pt`` (state dict, ``torch.load(weights_only=True)``), ``last.pt`` (resume state),
   ``text_encoder/`` (tokenizer files).
 
-Every random draw of epoch ``e`` comes from generators seeded with ``(seed, e)``, so a run resumed from
-``last.pt`` after epoch ``e`` continues exactly as the uninterrupted run would.
+Every random draw of epoch ``e`` comes from generators seeded with ``(seed, e)`` (one seed, or a stream per
+consumer with ``train.seed_streams.mode: split``: :mod:`retrieval.seeding`), so a run resumed from ``last.pt``
+after epoch ``e`` continues exactly as the uninterrupted run would. With ``train.weight_averaging`` the evaluated
+weights are an average (:mod:`retrieval.averaging`), which ``last.pt`` keeps too.
 
 ``retrieval`` never imports Ray or Optuna: a study runner passes ``report(epoch, metrics)``, which may raise
 :class:`StopTrial` to end the run early (a scheduler's decision).
@@ -38,7 +40,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .batching import BatchAssembler, SplitData, epoch_pairs, epoch_seed, seconds_to_frames
+from .averaging import WeightAveraging
+from .batching import BatchAssembler, SplitData, epoch_pairs, seconds_to_frames
 from .checkpoint import (apply_init_weights, init_weights, load_best, load_resume_state, resume_fingerprint,
                          save_checkpoint)
 from .config import TEXT_ENCODERS, ConfigError, TrialConfig, is_generated
@@ -46,6 +49,7 @@ from .encoders.cache import prepare_frozen_caches
 from .errors import HarnessError
 from .evaluation import evaluate, final_evaluation
 from .registry import resolve
+from .seeding import epoch_draws, init_seed, vocabulary_draws
 from .utils import atomic_write_json, atomic_write_yaml, default_cache_dir, file_in_the_way, git_commit, package_version
 
 ReportFn = Callable[[int, dict[str, float]], None]
@@ -366,9 +370,10 @@ def start_run_dir(run_dir: Path, cfg: TrialConfig, fingerprint: str) -> None:
 def vocabulary_corpus(cfg: TrialConfig, data: RunData, text_augment=None) -> list[str]:
     """What a from-scratch text encoder learns its vocabulary from: the training captions and metadata, then
     ``text_encoder.vocab_augment_passes`` passes of the captions through the run's text augmentations (drawn from a
-    generator of their own, seeded by ``train.seed``, so training draws are unchanged). ``text_augment``: the run's
-    ``(TextAugment, variation keys)`` of :func:`build_text_augment` (built here when not given); its counts are left
-    as they were, so the run's augmentation statistics count training captions only."""
+    generator of their own, seeded by ``train.seed`` or the ``text`` stream: :func:`retrieval.seeding.vocabulary_draws`,
+    so training draws are unchanged). ``text_augment``: the run's ``(TextAugment, variation keys)`` of
+    :func:`build_text_augment` (built here when not given); its counts are left as they were, so the run's
+    augmentation statistics count training captions only."""
     recordings = data.train.split.recordings
     captions = [c for r in recordings for c in r.captions]
     corpus = captions + data.train.metadata()
@@ -380,7 +385,7 @@ def vocabulary_corpus(cfg: TrialConfig, data: RunData, text_augment=None) -> lis
         if text_aug.enabled:
             per_caption_keys = ([k for k, r in zip(keys, recordings) for _ in r.captions]
                                 if keys is not None else None)
-            rng = np.random.default_rng([cfg.train.seed, 0x70CAB])
+            rng = vocabulary_draws(cfg.train)
             counts = dict(text_aug.counts)
             for _ in range(passes):
                 corpus += text_aug(captions, rng, keys=per_caption_keys)
@@ -389,12 +394,13 @@ def vocabulary_corpus(cfg: TrialConfig, data: RunData, text_augment=None) -> lis
 
 
 def build_model(cfg: TrialConfig, data: RunData, run_dir: Path, device: torch.device, *, text_augment=None):
-    """The :class:`~retrieval.model.Retriever`, initialised with ``train.seed`` (or from ``train.init_from``:
+    """The :class:`~retrieval.model.Retriever`, initialised with ``train.seed`` or the ``init`` stream
+    (:func:`retrieval.seeding.init_seed`), or from ``train.init_from``:
     the pre-trained weights and their input standardisation) and standardising with the training split's.
     ``text_augment``: the run's text augmentation (:func:`vocabulary_corpus`)."""
     from .model import Retriever
 
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(init_seed(cfg.train))
     corpus = vocabulary_corpus(cfg, data, text_augment)
     init_state = init_weights(cfg.train.init_from, run_dir) if cfg.train.init_from else None
     model = Retriever(cfg, text_corpus=corpus, artifacts_dir=run_dir / "text_encoder").to(device)
@@ -442,16 +448,17 @@ class Progress:
         return patience is not None and len(self.history) - int(self.best["epoch"]) >= patience
 
 
-def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: TrialConfig, epoch: int) -> float:
-    """One epoch (0-based ``epoch``) of training; every random draw comes from generators seeded with
-    ``(train.seed, epoch)``. Returns the mean training loss."""
+def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: TrialConfig, epoch: int, *,
+                    averaging: WeightAveraging | None = None) -> float:
+    """One epoch (0-based ``epoch``) of training; every random draw comes from the epoch's generators
+    (:func:`retrieval.seeding.epoch_draws`: seeded with ``(train.seed, epoch)``, or one stream per consumer), and
+    the model's own draws (dropout) from torch's global generator, seeded for the epoch. ``averaging``: folds the
+    weights into the EMA after every step. Returns the mean training loss."""
     from tqdm.auto import tqdm
 
-    seed = epoch_seed(cfg.train.seed, epoch)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
-    pairs = epoch_pairs(batches.data, cfg.data.epoch_mode, rng)
+    draws, model_seed = epoch_draws(cfg.train, epoch)
+    torch.manual_seed(model_seed)
+    pairs = epoch_pairs(batches.data, cfg.data.epoch_mode, draws.data)
     model.train()
     losses = []
     size = cfg.train.batch_size
@@ -459,13 +466,15 @@ def train_one_epoch(model, batches: BatchAssembler, opt: Optimisation, cfg: Tria
     bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{cfg.train.epochs}", disable=not cfg.train.progress,
                leave=False, file=sys.stderr, dynamic_ncols=True)
     for b in bar:
-        batch = batches(pairs[b * size:(b + 1) * size], rng, gen)
+        batch = batches(pairs[b * size:(b + 1) * size], draws)
         with autocast(batches.device, opt.use_amp):
             loss = model.loss(batch.x, batch.lengths, batch.captions, batch.metadata, batch.positives,
                               audio=batch.audio)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}")
         opt.step(loss, model)
+        if averaging is not None:
+            averaging.after_step(model)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
     bar.close()
@@ -493,10 +502,11 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
     frozen_caches = prepare_frozen_caches(model, cfg, data.splits(), cache_dir=data.cache.cache_dir,
                                           frontend_key=data.cache.frontend.key(), device=device, progress=show)
     opt = build_optimisation(model, cfg, data.train, device)
+    averaging = WeightAveraging(model, cfg, data.train, device)  # kind none: the model as trained
     batches = build_batches(cfg, model, data, device, progress=show, text_augment=text_augment)
     progress, start_epoch = Progress(), 0
     if resume and (run_dir / "last.pt").exists():
-        history, best, start_epoch = load_resume_state(run_dir / "last.pt", model, opt, device)
+        history, best, start_epoch = load_resume_state(run_dir / "last.pt", model, opt, device, averaging)
         progress = Progress(history, best)
         if show:
             print(f"Resuming {run_dir} after epoch {start_epoch}", file=sys.stderr)
@@ -508,13 +518,15 @@ def fit(cfg: TrialConfig, run_dir: str | Path | None = None, report: ReportFn | 
             stopped = "early_stopping"
             break
         t_epoch = time.time()
-        loss = train_one_epoch(model, batches, opt, cfg, epoch)
+        loss = train_one_epoch(model, batches, opt, cfg, epoch, averaging=averaging)
         train_time = time.time() - t_epoch
-        metrics = {"epoch": epoch + 1, "loss": loss, **evaluate(model, data.val, cfg, device),
+        evaluated = averaging.end_of_epoch(model, epoch)  # the weights as trained, or their average
+        metrics = {"epoch": epoch + 1, "loss": loss, **evaluate(evaluated, data.val, cfg, device),
                    **opt.learning_rates(), "train_time_s": train_time, "epoch_time_s": time.time() - t_epoch,
                    "temperature": model.loss_fn.temperature}
         improved = progress.record(metrics)
-        save_checkpoint(run_dir, model, opt, progress, fingerprint, improved=improved)
+        save_checkpoint(run_dir, model, opt, progress, fingerprint, improved=improved, evaluated=evaluated,
+                        averaged=averaging.state_dict())
         if show:
             print(f"epoch {epoch + 1:3d}  loss {metrics['loss']:.4f}  val mAP@10 {metrics['val_map10']:.4f}  "
                   f"R@1 {metrics['val_r1']:.3f}  R@10 {metrics['val_r10']:.3f}  "

@@ -10,10 +10,13 @@ Pipeline (:class:`AudioAugment`): :meth:`AudioAugment.gain` on the raw dB log-me
 ``audio`` entries of the registry ``AUGMENTATIONS`` (declared in :mod:`retrieval.config.catalogue`: ``gain``,
 ``mixstyle``, ``specaugment``), built from their config sections by :func:`build_gain`, :func:`build_mixstyle` and
 :func:`build_specaugment` (None when the settings switch them off) and run in their declared ``stage`` and
-``order``.
+``order``. The pipeline draws from one generator for every step, or from a mapping of one generator per step name
+(split seed streams, :mod:`retrieval.seeding`), so that switching one step off leaves the others' draws unchanged.
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -220,13 +223,23 @@ def build_specaugment(cfg: SpecAugmentConfig, **resources) -> SpecAugment | None
 
 
 # --------------------------------------------------------------------------------------------- pipeline
+#: What the pipeline draws from: one generator for every step, or one per step name.
+Generators = torch.Generator | Mapping[str, torch.Generator]
+
+
+def _generator_of(generators: Generators, name: str) -> torch.Generator:
+    """The generator step ``name`` draws from."""
+    return generators[name] if isinstance(generators, Mapping) else generators
+
+
 class AudioAugment:
     """The paper's audio augmentation pipeline, configured by :class:`retrieval.config.AugmentConfig`.
 
     Every ``audio`` entry of ``AUGMENTATIONS`` is built from its config section; ``gain`` runs the steps of stage
     ``raw`` (the gain) on raw dB log-mels (before normalisation), ``spectral`` those of stage ``normalised``
     (Freq-MixStyle, then SpecAugment with fill 0 = the mean of normalised features), each in ``order``. A step that
-    is off is not built: it draws no random numbers. Text settings are ignored.
+    is off is not built: it draws no random numbers. Text settings are ignored. ``generator``: one for every step,
+    or a mapping from each step's name (``gain``, ``mixstyle``, ``specaugment``) to its own.
     """
 
     def __init__(self, cfg: AugmentConfig):
@@ -238,7 +251,7 @@ class AudioAugment:
         for entry in augmentation_steps("audio"):
             step = AUGMENTATIONS.get(entry.name)(augmentation_section(cfg, entry))
             if step is not None:
-                self.steps[entry.meta["stage"]].append(step)
+                self.steps[entry.meta["stage"]].append((entry.name, step))
 
     @property
     def gain_enabled(self) -> bool:
@@ -252,16 +265,16 @@ class AudioAugment:
     def enabled(self) -> bool:
         return self.gain_enabled or self.spectral_enabled
 
-    def gain(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def gain(self, x: Tensor, generator: Generators) -> Tensor:
         """The ``raw`` steps (the gain), on dB log-mels before standardisation."""
-        for step in self.steps["raw"]:
-            x = step(x, None, generator)
+        for name, step in self.steps["raw"]:
+            x = step(x, None, _generator_of(generator, name))
         return x
 
-    def spectral(self, x: Tensor, lengths: Tensor | None, generator: torch.Generator) -> Tensor:
+    def spectral(self, x: Tensor, lengths: Tensor | None, generator: Generators) -> Tensor:
         """The ``normalised`` steps (Freq-MixStyle, then SpecAugment), on standardised log-mels."""
-        for step in self.steps["normalised"]:
-            x = step(x, lengths, generator)
+        for name, step in self.steps["normalised"]:
+            x = step(x, lengths, _generator_of(generator, name))
         return x
 
     def __repr__(self) -> str:

@@ -24,7 +24,11 @@ nothing, so configurations without it reproduce earlier runs exactly. The steps 
 registry ``AUGMENTATIONS`` (:mod:`retrieval.config.catalogue`: ``variations``, ``backtranslation``, ``eda``), each
 built from its config section and the run's resources (:func:`build_eda` here;
 :func:`retrieval.augment.variations.build_variations`, :func:`retrieval.augment.backtranslate.build_back_translation`)
-and run in their declared ``order``.
+and run in their declared ``order``. With split seed streams (:mod:`retrieval.seeding`) each step draws from a
+generator of its own (a mapping from the step's name), one number per caption, which seeds the step's draws on that
+caption: how many numbers EDA uses depends on the caption it gets (after a variation or a back-translation), and this
+keeps that from shifting its draws on the next captions. So switching one step off leaves the others' draws
+unchanged.
 """
 
 from __future__ import annotations
@@ -210,23 +214,27 @@ class TextAugment:
     def enabled(self) -> bool:
         return bool(self.steps)
 
-    def __call__(self, captions: list[str], rng: np.random.Generator,
+    def __call__(self, captions: list[str], rng: np.random.Generator | Mapping[str, np.random.Generator],
                  keys: Sequence[str | None] | None = None) -> list[str]:
         """Augment each caption; ``keys`` are the recordings' variation keys (``CaptionVariations.match``).
 
         Per caption, for each step that is on: variations draw ``rng.random() < p`` (and the variation with
         ``rng.integers``), back-translation ``rng.random() < p_bt``, EDA ``rng.random() < p_eda`` as before.
+        ``rng``: one generator for every step, or a mapping from each step's name (``variations``,
+        ``backtranslation``, ``eda``) to its own, of which a step draws one seed per caption for its draws there.
         """
         if not self.enabled:
             return list(captions)
         if self.p_var > 0 and keys is not None and len(keys) != len(captions):
             raise ValueError(f"{len(keys)} variation keys for {len(captions)} captions")
+        per_step = isinstance(rng, Mapping)
         out = []
         for j, caption in enumerate(captions):
             self.counts["captions"] += 1
             key = keys[j] if keys is not None else None
-            for _, counter, step in self.steps:
-                caption, counted = step(caption, rng, key)
+            for name, counter, step in self.steps:
+                own = np.random.default_rng(int(rng[name].integers(2**63))) if per_step else rng
+                caption, counted = step(caption, own, key)
                 self.counts[counter] += counted
             out.append(caption)
         return out

@@ -37,19 +37,20 @@ from .catalogue import (AUDIO_ENCODERS, AUGMENTATIONS, DATASETS, FRONTENDS, FUSI
 from .compat import (KEY_ALIASES, LATER_KEYS, LEGACY_SYNTH_VERSION, NON_SEMANTIC_KEYS, canonical_key, upgrade_raw)
 from .load import deep_merge, load_raw, parse_override, set_dotted
 from .named import CONFIG_DIR, list_named_configs
-from .schema import (AudioCapsDataConfig, AudioEncoderConfig, AugmentConfig, BackTranslationConfig,
+from .schema import (SEED_STREAMS, AudioCapsDataConfig, AudioEncoderConfig, AugmentConfig, BackTranslationConfig,
                      ClothoDataConfig, CnnEncoderConfig, DataConfig, EDAConfig, FeaturesConfig, FusionConfig,
                      GainConfig, LossConfig, MidFusionConfig, MixStyleConfig, OptimConfig, PasstEncoderConfig,
-                     SpecAugmentConfig, TextEncoderConfig, TrainConfig, TrialConfig, VariationsConfig,
-                     WavCapsDataConfig, augmentation_section)
+                     SeedStreamsConfig, SpecAugmentConfig, TextEncoderConfig, TrainConfig, TrialConfig,
+                     VariationsConfig, WavCapsDataConfig, WeightAveragingConfig, augmentation_section)
 
 __all__ = [
     "AUDIO_ENCODERS", "AUGMENTATIONS", "CONFIG_DIR", "DATASETS", "FRONTENDS", "FUSIONS", "KEY_ALIASES", "LATER_KEYS",
-    "LEGACY_SYNTH_VERSION", "NON_SEMANTIC_KEYS", "REGISTRIES", "TEXT_ENCODERS",
+    "LEGACY_SYNTH_VERSION", "NON_SEMANTIC_KEYS", "REGISTRIES", "SEED_STREAMS", "TEXT_ENCODERS",
     "AudioCapsDataConfig", "AudioEncoderConfig", "AugmentConfig", "BackTranslationConfig", "ClothoDataConfig",
     "CnnEncoderConfig", "ConfigError", "DataConfig", "EDAConfig", "FeaturesConfig", "FusionConfig", "GainConfig",
-    "LossConfig", "MidFusionConfig", "MixStyleConfig", "OptimConfig", "PasstEncoderConfig", "SpecAugmentConfig",
-    "TextEncoderConfig", "TrainConfig", "TrialConfig", "VariationsConfig", "WavCapsDataConfig",
+    "LossConfig", "MidFusionConfig", "MixStyleConfig", "OptimConfig", "PasstEncoderConfig", "SeedStreamsConfig",
+    "SpecAugmentConfig", "TextEncoderConfig", "TrainConfig", "TrialConfig", "VariationsConfig", "WavCapsDataConfig",
+    "WeightAveragingConfig",
     "augmentation_section", "augmentation_steps", "canonical_key", "deep_merge", "is_generated",
     "list_named_configs", "load_raw", "parse_override", "set_dotted", "upgrade_raw",
 ]

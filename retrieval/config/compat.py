@@ -9,7 +9,8 @@ changing any fingerprint:
   ``config.yaml``, ``--set`` overrides, study search spaces: :func:`canonical_key`, :func:`upgrade_raw`,
   :func:`move_aliases`) and the fingerprint hashes these keys under the old spelling (:func:`flat_layout`);
 * **later keys** (:data:`LATER_KEYS`): a key added afterwards is left out of the fingerprint while it holds the
-  value that means what configurations meant before it existed;
+  value that means what configurations meant before it existed; a later subsection (``train.seed_streams``,
+  ``train.weight_averaging``) is left out while its switch holds its old value;
 * **the SynthCaps generator version** (:data:`LEGACY_SYNTH_VERSION`): a configuration that names none means the
   generator before versions existed, and that value is left out of the fingerprint.
 
@@ -40,8 +41,12 @@ __all__ = ["KEY_ALIASES", "LATER_KEYS", "LEGACY_SYNTH_VERSION", "NON_SEMANTIC_KE
 #: experiment has the same fingerprint wherever it runs.
 NON_SEMANTIC_KEYS = ("train.progress", "data.cache_dir")
 #: Keys added after fingerprints were published, left out of the fingerprint while they hold the value that means
-#: what configurations meant before the key existed (so every earlier fingerprint stays the same).
-LATER_KEYS: dict[str, Any] = {"text_encoder.vocab_augment_passes": 0}
+#: what configurations meant before the key existed (so every earlier fingerprint stays the same). A subsection's
+#: old meaning is a mapping of its switch keys: the whole subsection is left out while they hold those values (its
+#: other keys cannot act then: single mode refuses stream seeds, no averaging ignores the averaging settings).
+LATER_KEYS: dict[str, Any] = {"text_encoder.vocab_augment_passes": 0,
+                              "train.seed_streams": {"mode": "single"},
+                              "train.weight_averaging": {"kind": "none"}}
 #: The SynthCaps generator version of a configuration that names none (``data.synth_version``): the generator before
 #: versions existed. It is left out of the fingerprint, so those configurations keep theirs.
 LEGACY_SYNTH_VERSION = "1.1.0"
@@ -140,6 +145,14 @@ def flat_layout(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _at_old_meaning(value: Any, before: Any) -> bool:
+    """A later key's value means what configurations meant before the key existed: it equals ``before``; for a
+    subsection (``before`` a mapping of switch keys), each switch holds its value there."""
+    if isinstance(before, Mapping):
+        return isinstance(value, Mapping) and all(value.get(k) == v for k, v in before.items())
+    return value == before
+
+
 def fingerprint(raw: Mapping[str, Any]) -> str:
     """The 16-hex-digit fingerprint of a resolved configuration's ``to_dict()``: sha256 of its JSON (sorted keys)
     without :data:`NON_SEMANTIC_KEYS`, without ``data.synth_version`` when it is :data:`LEGACY_SYNTH_VERSION` and
@@ -153,7 +166,7 @@ def fingerprint(raw: Mapping[str, Any]) -> str:
         raw["data"].pop("synth_version")
     for dotted, before in LATER_KEYS.items():
         section, key = dotted.split(".")
-        if raw[section].get(key, before) == before:
+        if key not in raw[section] or _at_old_meaning(raw[section][key], before):
             raw[section].pop(key, None)
     raw = flat_layout(raw)  # hashed as before the subsections existed, so every fingerprint stays the same
     blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)

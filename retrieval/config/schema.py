@@ -461,6 +461,74 @@ class OptimConfig:
         _check(self.grad_clip is None or self.grad_clip > 0, f"{key}.grad_clip", "must be > 0 or null")
 
 
+#: The random streams of split mode (``train.seed_streams.mode: split``), in the order the docs list them: the
+#: initial weights, the data (epoch order, caption choice, crops), one per augmentation family (the audio steps by
+#: their ``AUGMENTATIONS`` names; ``text``: variations, back-translation and EDA, each on a sub-stream of its own),
+#: metadata dropout, and the model's own draws in training mode (``dropout``: dropout, PaSST's patchout).
+SEED_STREAMS: tuple[str, ...] = ("init", "data", "gain", "mixstyle", "specaugment", "text", "metadata_dropout",
+                                 "dropout")
+
+
+@dataclass(frozen=True)
+class SeedStreamsConfig:
+    """``train.seed_streams``: where a run's random numbers come from (:mod:`retrieval.seeding`).
+
+    ``single`` (the default, and what every configuration meant before this section existed): one seed,
+    ``train.seed``, drives everything, as before. ``split``: every consumer draws from a stream of its own, so
+    switching one augmentation off or changing one stream's seed leaves every other draw as it was. Each stream's
+    seed is its own key here, or ``train.seed`` when null; streams with the same seed are still independent.
+    """
+
+    mode: Literal["single", "split"] = "single"
+    init: int | None = None
+    data: int | None = None
+    gain: int | None = None
+    mixstyle: int | None = None
+    specaugment: int | None = None
+    text: int | None = None
+    metadata_dropout: int | None = None
+    dropout: int | None = None
+
+    def seed_of(self, stream: str, seed: int) -> int:
+        """The seed of ``stream`` in a run seeded with ``train.seed = seed``: its own, else ``seed``."""
+        own = getattr(self, stream) if stream in SEED_STREAMS else None
+        return seed if own is None else own
+
+    def _validate(self, key: str) -> None:
+        for name in SEED_STREAMS:
+            value = getattr(self, name)
+            _check(value is None or self.mode == "split", f"{key}.{name}",
+                   f"a stream's own seed needs {key}.mode=split (in single mode train.seed drives every draw)")
+            _check(value is None or 0 <= value < 2**63, f"{key}.{name}", "must be in [0, 2**63) or null")
+
+
+@dataclass(frozen=True)
+class WeightAveragingConfig:
+    """``train.weight_averaging``: evaluate (validation, best checkpoint, test) an average of the weights
+    (:mod:`retrieval.averaging`, ``torch.optim.swa_utils``). ``none`` (the default, as before this section existed):
+    the weights as trained. ``ema``: an exponential moving average updated after every optimiser step with
+    ``decay``. ``swa``: the equal average of the weights at the end of every epoch from ``start_epoch`` (1-based)
+    on, or of the last ``last_epochs`` epochs of ``train.epochs`` (give one of the two); epochs before it are
+    evaluated with the weights as trained."""
+
+    kind: Literal["none", "ema", "swa"] = "none"
+    decay: float = 0.999  # ema: per optimiser step
+    start_epoch: int | None = None  # swa: the first epoch whose weights are averaged
+    last_epochs: int | None = None  # swa: average the last k epochs (start_epoch = train.epochs - k + 1)
+
+    def _validate(self, key: str) -> None:
+        _check(0.0 < self.decay < 1.0, f"{key}.decay", "must be in (0, 1)")
+        _check(self.start_epoch is None or self.start_epoch >= 1, f"{key}.start_epoch", "must be >= 1 or null")
+        _check(self.last_epochs is None or self.last_epochs >= 1, f"{key}.last_epochs", "must be >= 1 or null")
+        if self.kind == "swa":
+            _check((self.start_epoch is None) != (self.last_epochs is None), f"{key}.start_epoch",
+                   f"swa needs exactly one of {key}.start_epoch and {key}.last_epochs")
+
+    def swa_start(self, epochs: int) -> int:
+        """The first averaged epoch (1-based) of a run of ``epochs`` epochs (``swa`` only)."""
+        return self.start_epoch if self.start_epoch is not None else max(1, epochs - int(self.last_epochs) + 1)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 25
@@ -475,6 +543,10 @@ class TrainConfig:
     # fine-tuning: start from the weights of a finished run (its folder: best.pt, and text_encoder/ for tiny-bert's
     # vocabulary) or of a state-dict file; the model must have the same architecture. None = from scratch.
     init_from: str | None = None
+    # one seed for everything (single, as before) or a stream per consumer (split), see SeedStreamsConfig
+    seed_streams: SeedStreamsConfig = field(default_factory=SeedStreamsConfig)
+    # evaluate an average of the weights (ema / swa) instead of the weights as trained (none)
+    weight_averaging: WeightAveragingConfig = field(default_factory=WeightAveragingConfig)
 
     def _validate(self, key: str) -> None:
         _check(1 <= self.epochs <= 10_000, f"{key}.epochs", "must be in [1, 10000]")
@@ -482,6 +554,14 @@ class TrainConfig:
         _check(self.patience is None or self.patience >= 1, f"{key}.patience", "must be >= 1 or null")
         _check(self.num_threads is None or self.num_threads >= 1, f"{key}.num_threads", "must be >= 1 or null")
         _check(self.eval_batch_size >= 1, f"{key}.eval_batch_size", "must be >= 1")
+        _check(self.seed_streams.mode == "single" or 0 <= self.seed < 2**63, f"{key}.seed",
+               "must be in [0, 2**63) with train.seed_streams.mode=split")
+        wa = self.weight_averaging
+        if wa.kind == "swa":
+            _check(wa.start_epoch is None or wa.start_epoch <= self.epochs, f"{key}.weight_averaging.start_epoch",
+                   f"is after the last epoch ({key}.epochs={self.epochs}): nothing would be averaged")
+            _check(wa.last_epochs is None or wa.last_epochs <= self.epochs, f"{key}.weight_averaging.last_epochs",
+                   f"must be <= {key}.epochs ({self.epochs})")
 
 
 @dataclass(frozen=True)

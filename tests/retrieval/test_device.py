@@ -16,7 +16,7 @@ import torch
 
 from retrieval.augment.audio import AudioAugment
 from retrieval.augment.text import TextAugment
-from retrieval.batching import BatchAssembler, SplitData, normalise_batch
+from retrieval.batching import BatchAssembler, Draws, SplitData, normalise_batch
 from retrieval.config import AugmentConfig, FusionConfig, GainConfig, MixStyleConfig, SpecAugmentConfig
 from retrieval.fusion import build_fusion, similarity
 
@@ -52,8 +52,8 @@ def test_training_batches_are_assembled_on_the_model_device(augment):
     assembler = BatchAssembler(data, frames=20, fill=0.5, mean=mean, std=std, audio_augment=AudioAugment(cfg),
                                text_augment=TextAugment(AugmentConfig()), variation_keys=None,
                                metadata=data.metadata(), metadata_dropout=0.5, device=META)
-    batch = assembler([(0, "a"), (1, "b"), (2, "c"), (1, "d")], np.random.default_rng(0),
-                      torch.Generator().manual_seed(0))
+    batch = assembler([(0, "a"), (1, "b"), (2, "c"), (1, "d")],
+                      Draws.shared(np.random.default_rng(0), torch.Generator().manual_seed(0)))
     assert batch.x.device == META and batch.lengths.device == META and batch.positives.device == META
     assert tuple(batch.x.shape) == (4, 8, 20) and batch.positives.dtype == torch.bool
 
@@ -70,7 +70,7 @@ def test_batches_on_the_cpu_are_unchanged_by_the_device_move():
                                audio_augment=AudioAugment(cfg), text_augment=TextAugment(AugmentConfig()),
                                variation_keys=None, metadata=None, metadata_dropout=0.0,
                                device=torch.device("cpu"))
-    got = assembler([(0, "a"), (1, "b"), (3, "c")], rng, gen)
+    got = assembler([(0, "a"), (1, "b"), (3, "c")], Draws.shared(rng, gen))
     rng, gen = np.random.default_rng(3), torch.Generator().manual_seed(3)
     aug = AudioAugment(cfg)
     x, lengths = make_audio_batch([data.features[i] for i in (0, 1, 3)], 20, 0.5, rng)
