@@ -111,7 +111,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
-    from .compare import compare_runs, format_comparison, parse_arm
+    from .compare import format_comparison, parse_arm
+    from .comparison import compare_runs
 
     arms = [parse_arm(text) for text in args.arm]
     result = compare_runs(args.runs, names=args.names, arms=arms, n_resamples=args.resamples, seed=args.seed)
