@@ -290,7 +290,7 @@ def run(device: str = "cuda", *, quick: bool = False, epochs: int | None = None,
     ``threads``: torch threads of every run (default: torch's own)."""
     import torch
 
-    from retrieval.train import load_run_data
+    from retrieval.data.loading import load_run_data
 
     if device not in ("cuda", "cpu"):
         raise UsageError(f"--device: expected cuda or cpu, got {device!r}")

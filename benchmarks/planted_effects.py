@@ -174,7 +174,7 @@ def query_dialects(cfg, keys: Sequence[tuple]) -> list[str] | None:
     SynthCaps manifest of ``cfg``'s data; None for data without dialects (SynthCaps 1.1.0, other data sets)."""
     import json
 
-    from retrieval.train import resolve_data_root
+    from retrieval.data.loading import resolve_data_root
 
     if cfg.data.dataset != "synthcaps":
         return None

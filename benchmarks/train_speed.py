@@ -44,7 +44,8 @@ def run(config: str = "synthcaps-small", overrides: dict | None = None, batches:
     from retrieval.model import Retriever
     from retrieval.batching import make_audio_batch, normalise_batch, seconds_to_frames
     from retrieval.evaluation import evaluate_split
-    from retrieval.train import build_optimizer, load_split, resolve_data_root
+    from retrieval.data.loading import load_split, resolve_data_root
+    from retrieval.train import build_optimizer
 
     if threads:
         torch.set_num_threads(threads)

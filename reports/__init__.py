@@ -7,5 +7,6 @@ an immutable record, using :mod:`reports.stats` (significance statistics: paired
 seed-aware tests for *recipe* comparisons, power, Holm), :mod:`reports.noise` (seed noise) and
 :mod:`reports.importance` (fANOVA, PED-ANOVA); :mod:`reports.tables` lays the analysis out as tables (Markdown,
 LaTeX, CSV through :mod:`reports.render`) and :mod:`reports.plots` draws its figures; :mod:`reports.build` writes
-and verifies a report folder. :mod:`reports.compare` compares run directories or ``per_query.csv`` files.
+and verifies a report folder. ``python -m reports compare`` compares run directories or ``per_query.csv`` files:
+:mod:`reports.comparison` computes the tests, :mod:`reports.compare` formats them.
 """

@@ -43,10 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "tests, importance and plots that reviewers can regenerate.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("build", help="write the report folder of a study",
-                       description="Read a study (from its spec, or --storage URL --study NAME) and its run "
-                                   "directories; write DIR/index.md, DIR/tables/*.{md,tex,csv}, "
-                                   "DIR/figures/*.{png,pdf} and DIR/inputs.json.")
+    b = sub.add_parser("build", help="write the report folder of a study", description=cmd_build.__doc__)
     b.add_argument("spec", nargs="?", help="the study spec (YAML), e.g. studies/quick.yaml")
     b.add_argument("--storage", metavar="URL", help="the Optuna storage (default: the spec's, else "
                    "sqlite:///RUNS_DIR/<name>/optuna.db, as the runner resolves it)")
@@ -59,9 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_build)
 
     v = sub.add_parser("verify", help="recompute a report's tables from its recorded inputs",
-                       description="Re-read the inputs recorded in DIR/inputs.json, recompute every table and list "
-                                   "every cell that differs and every input whose fingerprint changed. Exit 0 when "
-                                   "all is identical, 1 otherwise.")
+                       description=cmd_verify.__doc__)
     v.add_argument("dir", metavar="DIR", help="a report folder written by build")
     v.add_argument("--storage", metavar="URL", help="use this storage URL instead of the recorded one (e.g. with "
                    "the password, which is not recorded)")
@@ -69,12 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_verify)
 
     c = sub.add_parser("compare", help="pairwise significance tests between runs, or arms of seed runs",
-                       description="For each pair of arms -- a positional RUN is a one-run arm; --arm "
-                                   "NAME=PATH[,PATH...] is an arm of several seed runs of one recipe: mean "
-                                   "difference of mAP@10 with a 95% CI and p, Holm across the pairs. Both arms with "
-                                   ">= 2 runs: recipe t-test over seeds and queries (seed-aware). Otherwise: paired "
-                                   "randomization test, bootstrap CI and Wilcoxon test over the queries (covers "
-                                   "query sampling only).")
+                       description=cmd_compare.__doc__)
     c.add_argument("runs", nargs="*", metavar="RUN", help="run directories or per_query.csv files (one-run arms)")
     c.add_argument("--arm", action="append", default=[], metavar="NAME=PATH[,PATH...]",
                    help="an arm: the runs (run directories or per_query.csv files, comma-separated) of one recipe's "
@@ -86,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The docstrings of the commands are their --help descriptions (argparse re-flows the lines).
 def cmd_build(args: argparse.Namespace) -> int:
+    """Read a study (from its spec, or --storage URL --study NAME) and its run directories; write DIR/index.md,
+    DIR/tables/*.{md,tex,csv}, DIR/figures/*.{png,pdf} and DIR/inputs.json."""
     from .analysis import Settings
     from .build import build_report
     from .collect import CollectError
@@ -101,6 +94,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-read the inputs recorded in DIR/inputs.json, recompute every table and list every cell that differs and
+    every input whose fingerprint changed. Exit 0 when all is identical, 1 otherwise."""
     from .build import verify_report
 
     res = verify_report(args.dir, storage=args.storage, quiet=args.quiet)
@@ -109,9 +104,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """For each pair of arms -- a positional RUN is a one-run arm; --arm NAME=PATH[,PATH...] is an arm of several
+    seed runs of one recipe: mean difference of mAP@10 with a 95% CI and p, Holm across the pairs. Both arms with
+    >= 2 runs: recipe t-test over seeds and queries (seed-aware). Otherwise: paired randomization test, bootstrap CI
+    and Wilcoxon test over the queries (covers query sampling only)."""
     import json
 
-    from .compare import compare_runs, format_comparison, parse_arm
+    from .compare import format_comparison, parse_arm
+    from .comparison import compare_runs
 
     arms = [parse_arm(text) for text in args.arm]
     result = compare_runs(args.runs, names=args.names, arms=arms, n_resamples=args.resamples, seed=args.seed)

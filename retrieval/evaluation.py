@@ -100,7 +100,7 @@ def write_per_query(path: Path, data: SplitData, qm) -> None:
 def final_evaluation(model, data: Any, cfg: TrialConfig, run_dir: Path,
                      device: torch.device) -> tuple[dict[str, float], dict[str, float]]:
     """Validation and test metrics of the model as it is (the best checkpoint) on a run's data
-    (:class:`retrieval.train.RunData`); writes ``per_query.csv`` and, with ``data.train_on``,
+    (:class:`retrieval.data.loading.RunData`); writes ``per_query.csv`` and, with ``data.train_on``,
     ``per_query_<dataset>.csv`` for the other data sets' test splits."""
     val_qm = evaluate_split(model, data.val, cfg, device)
     test_qm = evaluate_split(model, data.test, cfg, device)

@@ -228,7 +228,7 @@ def export_run(run_dir: str | Path, split: str | None = None, *, submission: str
 
     from .config import ConfigError
     from .evaluation import load_run_model
-    from .train import feature_cache, load_split, resolve_data_root
+    from .data.loading import feature_cache, load_split, resolve_data_root
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "best.pt"):

@@ -49,7 +49,7 @@ def run(config: str = "synthcaps-small", *, epochs: int = 2, threads: int = 1, o
     import torch
 
     from retrieval.config import TrialConfig
-    from retrieval.train import resolve_data_root
+    from retrieval.data.loading import resolve_data_root
 
     torch.set_num_threads(threads)
     base = TrialConfig.load(config).with_overrides({"train.progress": False, "train.epochs": int(epochs),

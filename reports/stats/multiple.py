@@ -25,14 +25,13 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     rate at ``alpha``.  NaN entries (e.g. undefined tests) are not counted in ``m`` and come back
     as NaN in their positions.
 
-    Raises ``ValueError`` for non-1-D input or p-values outside [0, 1] (naming the first index).
+    Raises ``ValueError`` for anything but a flat sequence of numbers (nested lists and 2-D arrays included) and
+    for p-values outside [0, 1] (naming the first index).
     """
-    try:
-        p = np.asarray(pvalues, dtype=np.float64)
+    try:  # one p-value per element: fromiter refuses nesting (no shape to check afterwards) and takes generators
+        p = np.fromiter(pvalues, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"pvalues must be a sequence of numbers: {exc}") from None
-    if p.ndim != 1:
-        raise ValueError(f"pvalues must be 1-D, got shape {p.shape}")
+        raise ValueError(f"pvalues must be a 1-D sequence of numbers: {exc}") from None
     finite = ~np.isnan(p)
     bad = finite & ~((p >= 0.0) & (p <= 1.0))
     if bad.any():

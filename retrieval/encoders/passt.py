@@ -41,6 +41,8 @@ Example::
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -72,14 +74,9 @@ class _Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
-class _Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
+def _mlp(dim: int, hidden: int) -> nn.Sequential:
+    """The block's MLP, ``fc2(gelu(fc1(x)))``, with the timm/PaSST parameter names (``fc1``, ``fc2``)."""
+    return nn.Sequential(OrderedDict(fc1=nn.Linear(dim, hidden), act=nn.GELU(), fc2=nn.Linear(hidden, dim)))
 
 
 class PaSSTBlock(nn.Module):
@@ -90,7 +87,7 @@ class PaSSTBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = _Attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = _Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = _mlp(dim, int(dim * mlp_ratio))
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:

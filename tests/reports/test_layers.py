@@ -4,9 +4,11 @@
 * ``reports.build`` imports collect, then the analysis, then the formatting modules, and a build enters each of
   them once, in that order (before the analysis module, build.py called into collect, tables, importance, tables,
   plots, tables, collect, noise, tables), and once the formatting has begun no statistics are computed;
-* the formatting modules (tables, plots, render) import no statistics (``reports.stats``, ``reports.noise``,
+* the formatting modules (tables, plots, render, and compare: the terminal tables of ``reports compare``) import no
+  statistics (``reports.stats``, ``reports.noise``,
   ``reports.importance``): they only lay out the analysis;
-* the analysis imports no formatting module, also not through the modules it imports;
+* the analyses (of a study: ``reports.analysis``; of compared runs: ``reports.comparison``) import no formatting
+  module, also not through the modules they import;
 * ``reports.stats`` is imported as a package; its modules hold one family each.
 """
 
@@ -19,7 +21,7 @@ import pytest
 
 from tests.retrieval.test_architecture import import_graph, imports, project_modules
 
-FORMATTING = ("reports.tables", "reports.plots", "reports.render")
+FORMATTING = ("reports.tables", "reports.plots", "reports.render", "reports.compare")
 STATISTICS = ("reports.stats", "reports.noise", "reports.importance")
 STATS_MODULES = {f"reports.stats.{m}" for m in ("common", "system", "recipe", "power", "multiple")}
 
@@ -56,8 +58,11 @@ def test_the_formatting_modules_import_no_statistics(module):
 def test_the_analysis_imports_no_formatting_module():
     graph = import_graph()
     assert {"reports.stats", "reports.noise", "reports.collect"} <= graph["reports.analysis"]
-    reached = _reachable(graph, "reports.analysis")
-    assert not reached & {*FORMATTING, "reports.build"}, sorted(reached & {*FORMATTING, "reports.build"})
+    assert {"reports.stats", "reports.collect"} <= graph["reports.comparison"]
+    for analysis in ("reports.analysis", "reports.comparison"):
+        reached = _reachable(graph, analysis)
+        found = reached & {*FORMATTING, "reports.build"}
+        assert not found, (analysis, sorted(found))
 
 
 def test_the_stats_package_holds_one_family_per_module():

@@ -175,6 +175,21 @@ def test_fit_reads_in_one_sitting():
     assert "make_audio_batch" not in body and "masked_fill" not in body  # no inline batch assembly
 
 
+DATA_LOADERS = ("resolve_data_root", "feature_cache", "load_split", "used_datasets", "load_training_data",
+                "load_extra_tests", "RunData", "load_run_data")
+
+
+def test_the_run_data_is_loaded_outside_the_training_loop():
+    """``retrieval.train`` is the loop; the run's data loaders live in ``retrieval.data.loading``, which imports no
+    trainer, evaluation or model."""
+    defined = {n.name for n in _top_level("retrieval.train") if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert not defined & set(DATA_LOADERS), defined & set(DATA_LOADERS)
+    loading = {n.name for n in _top_level("retrieval.data.loading") if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert set(DATA_LOADERS) <= loading
+    assert not import_graph()["retrieval.data.loading"] & {"retrieval.train", "retrieval.evaluation",
+                                                           "retrieval.model", "retrieval.checkpoint"}
+
+
 @pytest.mark.parametrize("module", ["retrieval.batching", "retrieval.encoders.base"])
 def test_the_bottom_modules_import_no_trainer_or_encoder(module):
     graph = import_graph()

@@ -130,7 +130,7 @@ def test_a_data_error_leaves_no_run_folder(tmp_path, cache_dir, capsys):
 def test_a_wav_that_is_not_audio_is_named_and_leaves_no_run_folder(trained, tmp_path, cache_dir, capsys):
     """Through the feature cache (which decodes from memory) the message named ``<_io.BytesIO object at 0x..>``."""
     src = TrialConfig.load(trained / "config.yaml")
-    from retrieval.train import resolve_data_root
+    from retrieval.data.loading import resolve_data_root
 
     data = tmp_path / "synthcaps"
     shutil.copytree(resolve_data_root(src), data)

@@ -114,7 +114,8 @@ def test_vocab_augment_passes_learn_the_words_augmentation_brings_in(released_ru
     through the run's text augmentations, so words only the variations file holds become whole pieces; 0 keeps the
     corpus (and the fingerprint) of before the key existed."""
     from retrieval.encoders.text import train_wordpiece_tokenizer
-    from retrieval.train import load_run_data, vocabulary_corpus
+    from retrieval.data.loading import load_run_data
+    from retrieval.train import vocabulary_corpus
 
     cfg = TrialConfig.load(released_run["run"] / "config.yaml").with_overrides(
         {"data.cache_dir": str(cache_dir), "text_encoder.vocab_augment_passes": 0})

@@ -17,7 +17,7 @@ PASST = dict(name="passt", dim=32, depth=1, heads=2, max_time_patches=9, dropout
 
 
 def test_a_study_with_a_frozen_passt_reuses_the_cached_encoder_outputs(runner, tmp_path, cache_dir):
-    from retrieval.train import resolve_data_root
+    from retrieval.data.loading import resolve_data_root
 
     # a ClothoV2-format folder (SynthCaps tiny is written in exactly that layout), read with the Clotho loader
     root = resolve_data_root(TrialConfig.load("synthcaps-tiny").with_overrides({"data.cache_dir": str(cache_dir)}))

@@ -159,7 +159,7 @@ def test_input_augmentations_are_refused_with_a_cached_frozen_encoder(key, value
 @pytest.fixture(scope="module")
 def clotho_copy(tmp_path_factory) -> Path:
     """A tiny ClothoV2-format folder (SynthCaps tiny writes exactly that layout), read with the Clotho loader."""
-    from retrieval.train import resolve_data_root
+    from retrieval.data.loading import resolve_data_root
 
     cache = tmp_path_factory.mktemp("synth")
     return resolve_data_root(TrialConfig.load("synthcaps-tiny").with_overrides({"data.cache_dir": str(cache)}))
@@ -187,7 +187,7 @@ def passt_checkpoint(tmp_path_factory) -> Path:
 
 def test_fit_with_a_frozen_passt_fills_the_cache_then_hits_it(clotho_copy, passt_checkpoint, tmp_path):
     from retrieval.evaluation import evaluate_split, load_run_model
-    from retrieval.train import feature_cache, load_split
+    from retrieval.data.loading import feature_cache, load_split
 
     cfg = frozen_passt_config(clotho_copy, tmp_path / "cache", passt_checkpoint)
     first = fit_run(cfg, tmp_path / "run1")
