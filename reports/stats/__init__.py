@@ -20,6 +20,10 @@ One module per family, each with its part of the justification in its docstring:
   robust variant with a seed-variance floor (:func:`pooled_seed_variance`,
   :class:`SeedVarianceFloor`); :func:`compare_arms`, the front door that falls back to the query-only
   test (:class:`QueryOnlyTest`) when an arm has one run; :func:`recipe_arrays`, the test vectorised.
+* :mod:`reports.stats.paired`   -- recipe comparisons whose runs are matched by training seed (common random
+  numbers): :func:`paired_recipe_test` (:class:`PairedRecipeTest`) on the per-seed differences plus the query
+  term, :func:`paired_arrays` vectorised, and :func:`compare_seeded_arms`, which pairs the runs when both arms ran
+  the same seeds and falls back to :func:`compare_arms` otherwise.
 * :mod:`reports.stats.power`    -- planning: :func:`recipe_power`, :func:`minimum_detectable_effect`.
 * :mod:`reports.stats.multiple` -- both families: :func:`holm` (Holm-Bonferroni adjusted p-values)
   and :func:`significance_mark` (``"***"`` / ``"**"`` / ``"*"`` / ``""``).
@@ -32,6 +36,7 @@ of its modules.
 from __future__ import annotations
 
 from .multiple import holm, significance_mark
+from .paired import PAIRED_METHOD, PairedRecipeTest, compare_seeded_arms, match_seeds, paired_arrays, paired_recipe_test
 from .power import minimum_detectable_effect, recipe_power
 from .recipe import (
     QUERY_ONLY_METHOD,
@@ -48,6 +53,8 @@ from .recipe import (
 from .system import PairedTest, compare_paired, mean_over_seeds, paired_bootstrap_ci, paired_randomization_test
 
 __all__ = [
+    "PAIRED_METHOD",
+    "PairedRecipeTest",
     "PairedTest",
     "QUERY_ONLY_METHOD",
     "QueryOnlyTest",
@@ -57,11 +64,15 @@ __all__ = [
     "SeedVarianceFloor",
     "compare_arms",
     "compare_paired",
+    "compare_seeded_arms",
     "holm",
+    "match_seeds",
     "mean_over_seeds",
     "minimum_detectable_effect",
+    "paired_arrays",
     "paired_bootstrap_ci",
     "paired_randomization_test",
+    "paired_recipe_test",
     "pooled_seed_variance",
     "recipe_arrays",
     "recipe_power",
