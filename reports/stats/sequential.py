@@ -541,7 +541,10 @@ class SequentialDesign:
         ``diffs``: per row, its per-seed differences ``r_s = mAP_s(row) - mAP_s(baseline)`` in the order the
         seeds were run (look ``k`` saw the first ``n_k``); each row's count must be one of :attr:`looks`.
         ``query_var``: ``Q`` of the row's paired test (a number for every row, or a mapping per row; 0: no query
-        term), ``n_queries``: ``n`` (needed when ``Q > 0``).  Every row of ``diffs`` is in the Holm family.
+        term), ``n_queries``: ``n`` (needed when ``Q > 0``).  Pass every row of the ablation, decided ones too: they
+        are all in the Holm family and in the pooled seed variance.  The rounds are replayed from the data (at round
+        ``j`` every row with at least ``looks[j]`` seeds is looked at), so the result does not depend on earlier
+        calls.
         """
         rows = list(diffs)
         if not rows:

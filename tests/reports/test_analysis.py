@@ -93,7 +93,10 @@ def test_arms_with_other_seeds_stay_unpaired(seeded_ablation_study):
 def test_stats_versions_are_checked_and_old_records_mean_version_1():
     from reports.analysis import STATS_VERSION, settings_from_record
 
+    from reports.cli import build_parser
+
     assert Settings().stats_version == STATS_VERSION == 2
+    assert build_parser().parse_args(["build", "--out", "x"]).stats_version == STATS_VERSION  # the CLI's default
     assert settings_from_record({"resamples": 500, "seed": 0, "top_k": 10}).stats_version == 1
     assert settings_from_record({"resamples": 5, "seed": 0, "top_k": 1, "stats_version": 2}).stats_version == 2
     with pytest.raises(ValueError, match="stats_version must be one of 1, 2"):
