@@ -34,15 +34,34 @@ comparison (docs/reports.md, "The tables"), decided in this order:
 * **exploratory** when another searched parameter takes several values among the row's and the baseline's runs
   (runs without a conditional parameter are not counted for it), or when a sampler (tpe, random) chose the
   configurations: Δ only -- no CI, no p, no mark;
-* **recipe** when both have >= 2 runs: :func:`reports.stats.compare_arms` -> :func:`reports.stats.recipe_test`
-  with the row's runs and the baseline's runs as the arms (``SE^2 = S^2_row/m + S^2_base/k + Q/n``,
-  Welch-Satterthwaite df): 95% CI and two-sided p that cover seed noise and query sampling;
+* **recipe** when both have >= 2 runs: 95% CI and two-sided p that cover seed noise and query sampling, from
+
+  - the **paired** recipe test (:func:`reports.stats.paired_recipe_test`, ``SE^2 = S^2_D/m + Q/n`` over the
+    per-seed differences) when the row and the baseline ran the same set of distinct seeds: the runs are matched
+    by seed (:func:`reports.stats.compare_seeded_arms`); the arms differ only in the factor's keys (nothing else
+    varies, see exploratory) and, with split random streams, seed ``s`` gives both the same initial weights and
+    data order, so the shared seed component cancels in the differences. The comparison records the measured
+    between-arm correlation of the run mAPs (``correlation``). Only from stats version 2 on (below);
+  - otherwise the unpaired recipe test (:func:`reports.stats.compare_arms` -> :func:`reports.stats.recipe_test`)
+    with the row's runs and the baseline's runs as the arms (``SE^2 = S^2_row/m + S^2_base/k + Q/n``,
+    Welch-Satterthwaite df);
 * **query-only** otherwise (a single run on one side): the paired percentile bootstrap 95% CI over queries of
   :func:`reports.stats.compare_arms`, with no p-value and no mark (an effect estimate).
 
 Holm-adjusted p-values over the factor's recipe comparisons only (:func:`reports.stats.holm`) and significance
 marks on the adjusted p (:func:`reports.stats.significance_mark`). A factor without a baseline group has no
 comparisons.
+
+Stats versions
+--------------
+:attr:`Settings.stats_version` names the method, so that ``python -m reports verify`` recomputes a report with the
+method it was built with (the version is recorded in ``inputs.json`` with the other settings):
+
+* **1** -- every recipe row by the unpaired recipe test. Reports whose ``inputs.json`` records no version were
+  built with it (:func:`settings_from_record`).
+* **2** (:data:`STATS_VERSION`, what a build uses unless told otherwise) -- recipe rows whose arms ran the same
+  seeds by the paired recipe test; the tables then show which rows are paired and their measured correlation.
+  A study without such rows gives the same numbers as version 1.
 """
 
 from __future__ import annotations
@@ -55,13 +74,16 @@ import numpy as np
 
 from .collect import VARIANT_PARAM, StudyData, TrialRecord
 from .noise import SeedNoise, seed_noise
-from .stats import QueryOnlyTest, RecipeTest, compare_arms, holm, mean_over_seeds, significance_mark
+from .stats import (PairedRecipeTest, QueryOnlyTest, RecipeTest, compare_arms, compare_seeded_arms, holm,
+                    mean_over_seeds, significance_mark)
 
 __all__ = [
     "BASELINE",
     "EXPLORATORY",
     "QUERY_ONLY",
     "RECIPE",
+    "STATS_VERSION",
+    "STATS_VERSIONS",
     "Comparison",
     "FactorAnalysis",
     "FactorSpec",
@@ -74,16 +96,35 @@ __all__ = [
     "analyse_factor",
     "analyse_study",
     "factor_specs",
+    "settings_from_record",
 ]
+
+#: the stats method a build uses (see "Stats versions" in the module docstring)
+STATS_VERSION = 2
+#: every stats method that can be recomputed
+STATS_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resampling settings of a report: ``resamples`` bootstrap / sign-flip draws, ``seed`` of both, top-k rows."""
+    """Settings of a report: ``resamples`` bootstrap / sign-flip draws, ``seed`` of both, top-k rows, and the
+    ``stats_version`` of the method (see "Stats versions" in the module docstring)."""
 
     resamples: int = 10_000
     seed: int = 0
     top_k: int = 10
+    stats_version: int = STATS_VERSION
+
+    def __post_init__(self) -> None:
+        if self.stats_version not in STATS_VERSIONS:
+            raise ValueError(f"stats_version must be one of {', '.join(map(str, STATS_VERSIONS))}, got "
+                             f"{self.stats_version!r}")
+
+
+def settings_from_record(record: dict[str, Any]) -> Settings:
+    """The :class:`Settings` recorded in a report's ``inputs.json``; a record without ``stats_version`` was written
+    before the version existed, by the method of version 1."""
+    return Settings(**{"stats_version": 1, **record})
 
 
 # ----------------------------------------------------------------------------------------------- the records
@@ -132,9 +173,12 @@ class Group:
 @dataclass(frozen=True)
 class Comparison:
     """A row against the baseline. ``kind``: :data:`RECIPE`, :data:`QUERY_ONLY` or :data:`EXPLORATORY`;
-    ``test``: the :class:`reports.stats.RecipeTest` or :class:`reports.stats.QueryOnlyTest` (``None`` when
-    exploratory); ``p_holm`` and ``mark`` over the factor's recipe rows; ``pooled_over``: the searched parameters
-    (besides the keys) that take several values among the row's and the baseline's runs."""
+    ``test``: the :class:`reports.stats.RecipeTest`, :class:`reports.stats.PairedRecipeTest` or
+    :class:`reports.stats.QueryOnlyTest` (``None`` when exploratory); ``p_holm`` and ``mark`` over the factor's
+    recipe rows; ``pooled_over``: the searched parameters (besides the keys) that take several values among the
+    row's and the baseline's runs; ``paired``: a recipe row judged by the paired test (runs matched by seed), with
+    ``correlation``, the measured between-arm correlation of the run mAPs over seeds (``None`` when unpaired, with
+    fewer than 3 seeds, or when an arm's run mAPs are all equal)."""
 
     kind: str
     diff: float
@@ -143,8 +187,10 @@ class Comparison:
     p_value: float | None = None
     p_holm: float | None = None
     mark: str = ""
-    test: RecipeTest | QueryOnlyTest | None = None
+    test: RecipeTest | PairedRecipeTest | QueryOnlyTest | None = None
     pooled_over: tuple[str, ...] = ()
+    paired: bool = False
+    correlation: float | None = None
 
 
 @dataclass(frozen=True)
@@ -329,13 +375,23 @@ def _group(values: tuple, trials: Sequence[TrialRecord]) -> Group:
 
 def _compare(data: StudyData, keys: Sequence[str], row: Group, base: Group, settings: Settings) -> Comparison:
     """Judge ``row`` against ``base`` (see the module docstring): exploratory when other searched parameters vary
-    among their runs or a sampler chose them; else :func:`reports.stats.compare_arms` on the two arms of runs."""
+    among their runs or a sampler chose them; else, with stats version 2, :func:`reports.stats.compare_seeded_arms`
+    (paired when both ran the same seeds), with version 1 :func:`reports.stats.compare_arms`, on the two arms."""
     pooled = _pooled_over(data, keys, row.trials + base.trials)
     if pooled or _sampled(data):
         maps = [np.array([t.metrics["map10"] for t in g.trials]) for g in (row, base)]
         return Comparison(EXPLORATORY, float(np.mean(maps[0]) - np.mean(maps[1])), pooled_over=pooled)
-    t = compare_arms([r.ap for r in row.trials], [b.ap for b in base.trials], n_resamples=settings.resamples,
-                     seed=settings.seed)
+    runs_a, runs_b = [r.ap for r in row.trials], [b.ap for b in base.trials]
+    if settings.stats_version >= 2:
+        t = compare_seeded_arms(runs_a, runs_b, seeds_a=[r.seed for r in row.trials],
+                                seeds_b=[b.seed for b in base.trials], paired="auto", n_resamples=settings.resamples,
+                                seed=settings.seed)
+    else:
+        t = compare_arms(runs_a, runs_b, n_resamples=settings.resamples, seed=settings.seed)
+    if isinstance(t, PairedRecipeTest):
+        corr = t.correlation if np.isfinite(t.correlation) else None
+        return Comparison(RECIPE, t.diff, t.ci_low, t.ci_high, p_value=t.p_value, test=t, paired=True,
+                          correlation=corr)
     if t.seed_aware:
         return Comparison(RECIPE, t.diff, t.ci_low, t.ci_high, p_value=t.p_value, test=t)
     return Comparison(QUERY_ONLY, t.diff, t.ci_low, t.ci_high, test=t)
@@ -380,10 +436,10 @@ def analyse_factor(data: StudyData, spec: FactorSpec, settings: Settings) -> Fac
                           n_family=n_family)
 
 
-def _recipe_tests(factors: Sequence[FactorAnalysis]) -> list[RecipeTest]:
-    """The distinct recipe tests of the factors, keyed by their arms' trial numbers (a pair shown in two tables
-    counts once), in table order."""
-    seen: dict[tuple, RecipeTest] = {}
+def _recipe_tests(factors: Sequence[FactorAnalysis]) -> list[RecipeTest | PairedRecipeTest]:
+    """The distinct recipe tests (paired or not) of the factors, keyed by their arms' trial numbers (a pair shown in
+    two tables counts once), in table order."""
+    seen: dict[tuple, RecipeTest | PairedRecipeTest] = {}
     for f in factors:
         base = f.baseline
         for g, c in zip(f.groups, f.comparisons):

@@ -16,9 +16,11 @@ never leaves a half-written report; an existing report at ``DIR`` is replaced (a
 not empty is refused).
 
 :func:`verify_report` re-reads the inputs named in ``inputs.json`` (the study in its storage, every per-query file
-and metrics file), recomputes every table with the recorded settings and lists each CSV cell that differs
-(table, row, column, stored vs recomputed), each table file whose text differs, and each input whose fingerprint
-changed.
+and metrics file), recomputes every table with the recorded settings -- including the stats method's version
+(:attr:`reports.analysis.Settings.stats_version`; a report that records none was built with version 1, see
+:func:`reports.analysis.settings_from_record`), so a report keeps verifying after the method changes -- and lists
+each CSV cell that differs (table, row, column, stored vs recomputed), each table file whose text differs, and
+each input whose fingerprint changed.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any, Mapping
 from retrieval.utils import atomic_write_json, atomic_write_text, git_commit, package_version
 
 from .collect import CollectError, StudyData, collect_study, input_files, sha256_file, trials_digest
-from .analysis import Settings, StudyAnalysis, analyse_study
+from .analysis import Settings, StudyAnalysis, analyse_study, settings_from_record
 from .tables import Table, report_tables, summary_paragraph
 
 __all__ = ["FORMAT_VERSION", "Report", "build_report", "compute_report", "verify_report", "VerifyResult"]
@@ -105,7 +107,8 @@ def build_command(spec: str | Path | None, *, out: str | Path, storage: str | No
                   runs_dir: str | Path, settings: Settings) -> str:
     """The ``python -m reports build`` command that rebuilds a report with these arguments, run from the current
     working directory: every argument that selects the inputs (spec, storage, study, runs folder), the output
-    folder and the resampling settings. A server URL's password is hidden (``***``)."""
+    folder, the resampling settings and the stats method's version (so the command keeps rebuilding this report
+    after the default method changes). A server URL's password is hidden (``***``)."""
     import shlex
 
     from studies.storage import resolve
@@ -124,7 +127,7 @@ def build_command(spec: str | Path | None, *, out: str | Path, storage: str | No
     if spec is not None:
         parts += ["--runs-dir", shlex.quote(_path_arg(runs_dir))]
     parts += ["--out", shlex.quote(_path_arg(out)), "--resamples", str(settings.resamples), "--seed",
-              str(settings.seed)]
+              str(settings.seed), "--stats-version", str(settings.stats_version)]
     return " ".join(parts)
 
 
@@ -282,7 +285,7 @@ def verify_report(report_dir: str | Path, *, storage: str | None = None, quiet: 
     try:
         rec = json.loads(f.read_text(encoding="utf-8"))
         study = rec["study"]
-        settings = Settings(**rec["settings"])
+        settings = settings_from_record(rec["settings"])
         names = list(rec["tables"])
         files = list(rec["files"])
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, metavar="DIR", help="the report folder (replaced if it is a report)")
     b.add_argument("--top-k", type=_positive, default=10, metavar="K", help="rows of the top-configurations table")
     b.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    b.add_argument("--stats-version", type=int, choices=(1, 2), default=2, metavar="V",
+                   help="the statistics method: 2 (default) tests recipe rows whose arms ran the same seeds with the "
+                        "paired recipe test; 1 tests every recipe row unpaired (the method of reports built before "
+                        "version 2; verify uses the version a report records)")
     _resampling(b)
     b.set_defaults(func=cmd_build)
 
@@ -87,7 +91,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.spec is None and not (args.storage and args.study):
         raise CollectError("give a study spec, or both --storage URL and --study NAME")
     index = build_report(args.spec, out=args.out, storage=args.storage, study=args.study, runs_dir=args.runs_dir,
-                         settings=Settings(resamples=args.resamples, seed=args.seed, top_k=args.top_k),
+                         settings=Settings(resamples=args.resamples, seed=args.seed, top_k=args.top_k,
+                                           stats_version=args.stats_version),
                          quiet=args.quiet)
     print(index)
     return 0

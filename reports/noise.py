@@ -18,8 +18,8 @@ some configurations have several included runs (seeds), the spread of their scor
   - run variance (each arm) = ``s_pooled^2`` of test mAP@10 (``run_var = tau^2 + omega^2/n``, what the recipe
     test's ``S^2`` estimates);
   - query variance ``sigma_d^2`` (variance over queries of the per-query difference of two configurations): the
-    median of ``Q`` (:attr:`reports.stats.RecipeTest.query_var`) over the report's recipe comparisons (the rows of
-    its tables judged by the recipe test), which are the comparisons the study was designed for; when there is
+    median of ``Q`` (:attr:`reports.stats.RecipeTest.query_var`, or :attr:`reports.stats.PairedRecipeTest.query_var`
+    for a paired row) over the report's recipe comparisons (the rows of its tables judged by the recipe test), which are the comparisons the study was designed for; when there is
     none, the median over recipe tests of every configuration with ``>= 2`` runs against the one with the most runs
     (ties: the lowest first trial number); when only one configuration has ``>= 2`` runs, ``sigma_d^2`` cannot be
     estimated and the MDE is computed without the query term, a lower bound (labelled so).
@@ -39,7 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from .collect import StudyData, TrialRecord
-from .stats import RecipeTest, minimum_detectable_effect, recipe_test
+from .stats import PairedRecipeTest, RecipeTest, minimum_detectable_effect, recipe_test
 
 __all__ = ["BIMODALITY_THRESHOLD", "MDE_ALPHA", "MDE_POWER", "SeedNoise", "distribution_stats", "pooled_sd",
            "resampled_type_i", "seed_noise"]
@@ -92,7 +92,8 @@ def _configs(data: StudyData) -> list[list[TrialRecord]]:
     return list(groups.values())
 
 
-def _query_var(repeated: list[list[TrialRecord]], recipe_tests: Sequence[RecipeTest]) -> tuple[float | None, str]:
+def _query_var(repeated: list[list[TrialRecord]],
+               recipe_tests: Sequence[RecipeTest | PairedRecipeTest]) -> tuple[float | None, str]:
     """sigma_d^2 for the MDE and where it comes from (see the module docstring)."""
     if recipe_tests:
         q = float(statistics.median(t.query_var for t in recipe_tests))
@@ -106,7 +107,7 @@ def _query_var(repeated: list[list[TrialRecord]], recipe_tests: Sequence[RecipeT
     return None, "unknown (a single configuration with ≥ 2 runs: no pair of configurations to estimate it from)"
 
 
-def seed_noise(data: StudyData, recipe_tests: Sequence[RecipeTest] = ()) -> SeedNoise:
+def seed_noise(data: StudyData, recipe_tests: Sequence[RecipeTest | PairedRecipeTest] = ()) -> SeedNoise:
     """The seed noise of ``data`` (see the module docstring); ``recipe_tests``: the report's recipe comparisons."""
     n_q = len(data.query_keys)
     repeated = [ts for ts in _configs(data) if len(ts) >= 2]

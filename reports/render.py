@@ -41,7 +41,7 @@ _RULE = {"": "---", "l": ":---", "r": "---:"}
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "±": r"$\pm$", "Δ": r"$\Delta$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
-                  "<": r"$<$", ">": r"$>$", "…": r"\ldots{}", "·": r"$\cdot$"}
+                  "<": r"$<$", ">": r"$>$", "…": r"\ldots{}", "·": r"$\cdot$", "ρ": r"$\rho$"}
 
 
 def latex_escape(text: Any) -> str:

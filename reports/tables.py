@@ -14,6 +14,9 @@ A comparison table (:func:`comparison_table`) has a row per group of a :class:`r
 ``N (K configs)`` runs when the row pools configurations, R@1/5/10 means, mAP@10 mean ± sd, and with a baseline
 Δ mAP@10, the 95% CI (query-only CIs say so), p and p (Holm) with its mark, and the kind of comparison; its notes
 say what the sd is over and how each kind of row was judged. A table without a baseline group has no Δ columns.
+When a recipe row is paired (its runs and the baseline's matched by seed, stats version 2), the table also has the
+columns ``paired`` and ``seed_correlation`` (the measured between-arm correlation of the run mAPs; "ρ seeds" in
+Markdown / LaTeX) and a note on the paired test; a table without paired rows is laid out as before.
 The summary table reports the study's seed noise and the minimum detectable Δ of its design.
 """
 
@@ -177,11 +180,15 @@ def comparison_table(analysis: StudyAnalysis, factor: FactorAnalysis) -> Table:
                                      "map10_std"]
     columns = [Column(k, latex=r"\texttt{" + latex_escape(k) + "}", align="l") for k in spec.keys]
     columns += [Column("Runs"), Column("R@1"), Column("R@5"), Column("R@10"), Column("mAP@10")]
+    paired = delta and any(c is not None and c.paired for c in comps)
     if delta:
         csv_columns += ["baseline", "comparison", "seed_aware", "delta_map10", "ci_low", "ci_high", "p_value",
                         "p_holm", "mark", "pooled_over"]
         columns += [Column("Δ mAP@10", r"$\Delta$ mAP@10"), Column("95% CI", r"95\% CI"), Column("p", "$p$"),
                     Column("p (Holm)", "$p$ (Holm)"), Column("Comparison", align="l")]
+    if paired:
+        csv_columns += ["paired", "seed_correlation"]
+        columns += [Column("ρ seeds", r"$\rho$ seeds")]
     rows, cells = [], []
     for g, c in zip(groups, comps):
         ts = g.trials
@@ -196,6 +203,12 @@ def comparison_table(analysis: StudyAnalysis, factor: FactorAnalysis) -> Table:
         if delta:
             row.update(_delta_row(c))
             cell += _delta_cells(c)
+        if paired:
+            row.update({"paired": None if c is None else c.paired, "seed_correlation": None if c is None else
+                        c.correlation})
+            if c is not None and c.paired:
+                cell[-1] = RECIPE + " (paired)"
+            cell.append(DASH if c is None or c.correlation is None else f"{c.correlation:+.2f}")
         rows.append(row)
         cells.append(cell)
 
@@ -291,13 +304,26 @@ def _delta_notes(analysis: StudyAnalysis, factor: FactorAnalysis) -> list[str]:
              "the row's runs minus that of the baseline's runs. Comparison: how each row is judged — recipe "
              "(seed-aware test), query-only (an effect estimate, no test) or exploratory (pooled configurations, no "
              "test)."]
-    if of_kind[RECIPE]:
+    holm_text = (f"p (Holm): Holm-adjusted over the {factor.n_family} recipe comparison(s) of this table; * p<0.05, "
+                 "** p<0.01, *** p<0.001 (Holm).")
+    unpaired = [(g, c) for g, c in of_kind[RECIPE] if not c.paired]
+    paired = [(g, c) for g, c in of_kind[RECIPE] if c.paired]
+    if unpaired:
         notes.append(
-            f"recipe ({_names([g for g, _ in of_kind[RECIPE]])}): the row's runs and the baseline's runs are two arms "
+            f"recipe ({_names([g for g, _ in unpaired])}): the row's runs and the baseline's runs are two arms "
             "of seeds of one configuration each; 95% CI and two-sided p of the recipe t-test over seeds and queries "
             "(reports.stats.recipe_test: SE² = S²_row/m + S²_baseline/k + Q/n, Welch–Satterthwaite df), which "
-            "covers training (seed) noise and query sampling; p (Holm): Holm-adjusted over the "
-            f"{factor.n_family} recipe comparison(s) of this table; * p<0.05, ** p<0.01, *** p<0.001 (Holm).")
+            f"covers training (seed) noise and query sampling; {holm_text}")
+    if paired:
+        notes.append(
+            f"recipe (paired) ({_names([g for g, _ in paired])}): the row and the baseline ran the same seeds and "
+            "differ only in the table's keys, so their runs are matched by seed; 95% CI and two-sided p of the paired "
+            "recipe t-test over the per-seed differences and the queries (reports.stats.paired_recipe_test: "
+            "SE² = S²_D/m + Q/n, S²_D the variance of the per-seed differences of mAP@10, Welch–Satterthwaite df), "
+            "which covers training (seed) noise and query sampling; a seed component shared by the two runs of a "
+            "seed (split random streams: the same initial weights and data order) cancels in the differences. "
+            "ρ seeds: the measured correlation of the row's and the baseline's run mAP@10 over the seeds (– with "
+            "fewer than 3 seeds); near 0 the pairing buys nothing and costs degrees of freedom. " + holm_text)
     if of_kind[QUERY_ONLY]:
         reasons: dict[str, list[Group]] = {}
         for g, _ in of_kind[QUERY_ONLY]:

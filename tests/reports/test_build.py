@@ -57,7 +57,8 @@ def test_build_writes_tables_index_inputs_and_is_byte_identical(ablation_study, 
     assert [(r["variant"], r["comparison"], r["seed_aware"]) for r in ablation] == [
         ("full", "baseline", ""), ("no_x", "recipe", "true"), ("same", "recipe", "true")]
     inputs = json.loads((out1 / "inputs.json").read_text())
-    assert inputs["study"]["name"] == "abl" and inputs["settings"] == {"resamples": 500, "seed": 0, "top_k": 10}
+    assert inputs["study"]["name"] == "abl" and inputs["settings"] == {"resamples": 500, "seed": 0, "top_k": 10,
+                                                                     "stats_version": 2}
     kinds = sorted({f["kind"] for f in inputs["files"]})
     assert kinds == ["metrics.json", "per_query.csv"] and len(inputs["files"]) == 12
     assert len(inputs["trials_digest"]) == 64

@@ -23,7 +23,8 @@ from tests.retrieval.test_architecture import import_graph, imports, project_mod
 
 FORMATTING = ("reports.tables", "reports.plots", "reports.render", "reports.compare")
 STATISTICS = ("reports.stats", "reports.noise", "reports.importance")
-STATS_MODULES = {f"reports.stats.{m}" for m in ("common", "system", "recipe", "power", "multiple")}
+STATS_MODULES = {f"reports.stats.{m}" for m in ("common", "system", "recipe", "power", "multiple", "paired",
+                                                     "sequential")}
 
 
 def _reports_imports(module: str) -> list[tuple[str, int]]:
@@ -72,7 +73,9 @@ def test_the_stats_package_holds_one_family_per_module():
     assert inner == {"reports.stats.common": set(), "reports.stats.multiple": set(),
                      "reports.stats.system": {"reports.stats.common"},
                      "reports.stats.power": {"reports.stats.common"},
-                     "reports.stats.recipe": {"reports.stats.common", "reports.stats.system", "reports.stats.power"}}
+                     "reports.stats.recipe": {"reports.stats.common", "reports.stats.system", "reports.stats.power"},
+                     "reports.stats.paired": {"reports.stats.common", "reports.stats.recipe"},
+                     "reports.stats.sequential": {"reports.stats.common", "reports.stats.paired"}}
     outside = sorted(m for m, targets in graph.items() if not m.startswith("reports.stats") and targets & STATS_MODULES)
     assert not outside, f"import reports.stats, not its modules: {outside}"
 

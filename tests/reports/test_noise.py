@@ -11,7 +11,7 @@ from optuna.distributions import CategoricalDistribution
 
 from reports.collect import collect_study
 from reports.noise import pooled_sd, seed_noise
-from reports.stats import minimum_detectable_effect, recipe_test
+from reports.stats import compare_seeded_arms, minimum_detectable_effect, recipe_test
 from reports.analysis import Settings, analyse_study
 from reports.tables import summary_table
 
@@ -74,11 +74,18 @@ def test_unequal_seed_counts_use_the_weighted_formula_and_the_most_common_count(
     assert raw[SD_MAP] == pytest.approx(math.sqrt(num / (2 + 2 + 1 + 1)), rel=1e-9)
     assert raw[SD_MAP] != pytest.approx(np.mean([np.std(g, ddof=1) for g in groups.values()]), rel=1e-3)
     assert raw["MDE seeds per configuration"] == 2 and raw["seed-noise runs"] == 10
-    # the report's recipe comparisons: late vs none (fusion table), layers 2 vs 1 (its own table)
-    mid = [t for t in sorted(data.included, key=lambda t: t.number) if t.params["fusion.kind"] == "mid"]
-    q_fusion = recipe_test(_arms(data, "fusion.kind", "late"), _arms(data, "fusion.kind", "none")).query_var
-    q_layers = recipe_test([t.ap for t in mid if t.params["fusion.mid.layers"] == 2],
-                           [t.ap for t in mid if t.params["fusion.mid.layers"] == 1]).query_var
+    # the report's recipe comparisons: late vs none (fusion table), layers 2 vs 1 (its own table), each pair of arms
+    # on the same seeds, so paired (stats version 2)
+    inc = sorted(data.included, key=lambda t: t.number)
+
+    def paired_q(key, row, base):
+        a, b = ([t for t in inc if t.params.get(key) == v] for v in (row, base))
+        r = compare_seeded_arms([t.ap for t in a], [t.ap for t in b], seeds_a=[t.seed for t in a],
+                                seeds_b=[t.seed for t in b])
+        assert r.paired
+        return r.query_var
+
+    q_fusion, q_layers = paired_q("fusion.kind", "late", "none"), paired_q("fusion.mid.layers", 2, 1)
     assert raw["MDE query variance"] == pytest.approx((q_fusion + q_layers) / 2, rel=1e-9, abs=1e-15)
 
 

@@ -1,5 +1,7 @@
-"""Reports built before the analysis was split from the formatting (``tests/fixtures/report_before_analysis``):
-``reports verify`` recomputes every table byte for byte, and a rebuild gives the same report."""
+"""Reports built before the analysis was split from the formatting (``tests/fixtures/report_before_analysis``), and
+before stats version 2 (paired recipe rows): ``reports verify`` recomputes every table byte for byte (with the
+version 1 method, since their inputs.json records no version), a rebuild with ``--stats-version 1`` gives the same
+report, and a rebuild with the current method pairs the rows whose arms ran the same seeds."""
 
 from __future__ import annotations
 
@@ -63,18 +65,47 @@ def test_verify_recomputes_a_report_built_before_the_analysis_split(name, tmp_pa
 
 
 @pytest.mark.parametrize("name", STUDIES)
-def test_a_rebuild_gives_the_report_built_before(name, tmp_path, monkeypatch):
-    """Tables and index.md (which lists the figures and their titles) byte for byte; inputs.json up to the commit.
-    The figures themselves are not kept in the fixture."""
+def test_a_rebuild_with_stats_version_1_gives_the_report_built_before(name, tmp_path, monkeypatch):
+    """Tables byte for byte; index.md too but for its reproduce command, which now names the stats version;
+    inputs.json up to the commit and the recorded version. The figures themselves are not kept in the fixture."""
     report = relocate(name, tmp_path / name)
     before = _files(report)
     monkeypatch.chdir(tmp_path / name)
-    assert main(["build", "--storage", f"sqlite:///{name}.db", "--study", name, "--out", "report", *BUILD]) == 0
+    assert main(["build", "--storage", f"sqlite:///{name}.db", "--study", name, "--out", "report", *BUILD,
+                 "--stats-version", "1"]) == 0
     after = {k: v for k, v in _files(report).items() if not k.startswith("figures/")}
     assert after.keys() == before.keys()
     ia, ib = (json.loads(files.pop("inputs.json")) for files in (before, after))
     for key in ("git_commit", "package_version"):
         ia.pop(key), ib.pop(key)
+    assert ib["settings"].pop("stats_version") == 1 and "stats_version" not in ia["settings"]
+    command = f"--study {name} --out report --resamples 500 --seed 0"
+    assert ib["study"].pop("command") == ia["study"].pop("command") + " --stats-version 1"
     assert ia == ib
+    index = before.pop("index.md").decode()
+    assert index.count(command + "\n") == 1
+    assert after.pop("index.md").decode() == index.replace(command + "\n", command + " --stats-version 1\n")
     for path in before:
         assert after[path] == before[path], path
+
+
+def test_a_rebuild_with_the_current_method_pairs_shared_seeds_and_verifies(tmp_path, monkeypatch, capsys,
+                                                                          no_figures):
+    """abl's variants ran seeds 0 and 1 each: version 2 compares them paired (the paired and seed_correlation
+    columns, empty with 2 seeds); the other tables are unchanged, and the new report verifies."""
+    report = relocate("abl", tmp_path / "abl")
+    before = _files(report)
+    monkeypatch.chdir(tmp_path / "abl")
+    assert main(["build", "--storage", "sqlite:///abl.db", "--study", "abl", "--out", "report", *BUILD]) == 0
+    after = _files(report)
+    assert json.loads(after["inputs.json"])["settings"]["stats_version"] == 2
+    changed = sorted(k for k in before if k.startswith("tables/") and after[k] != before[k])
+    assert changed == ["tables/ablation.csv", "tables/ablation.md", "tables/ablation.tex", "tables/summary.csv",
+                       "tables/summary.md", "tables/summary.tex"]  # the summary: the MDE's median Q
+    header = after["tables/ablation.csv"].decode().splitlines()[0]
+    assert header.endswith(",pooled_over,paired,seed_correlation")
+    assert ",recipe,true," in after["tables/ablation.csv"].decode() and "recipe (paired)" in after[
+        "tables/ablation.md"].decode()
+    capsys.readouterr()
+    assert main(["verify", "report", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("OK: 4 table(s)")

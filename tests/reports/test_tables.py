@@ -15,6 +15,8 @@ from reports.analysis import Settings, analyse_study, factor_specs
 from reports.tables import comparison_table, report_tables
 
 SETTINGS = Settings(resamples=2000, seed=0)
+#: the unpaired method of reports built before stats version 2 (every recipe row by the unpaired recipe test)
+SETTINGS_V1 = Settings(resamples=2000, seed=0, stats_version=1)
 VARIANTS = ("full", "no_x", "same")
 
 
@@ -70,8 +72,9 @@ def test_collect_counts_left_out_trials_with_reasons(ablation_study):
 
 
 def test_ablation_detects_planted_drop_and_not_a_null_variant(ablation_study):
+    """Stats version 1 (unpaired); the paired layout of version 2 is test_paired_rows_show_the_correlation."""
     data = collect_study(storage=ablation_study["url"], study="abl")
-    tables = study_tables(data, SETTINGS)
+    tables = study_tables(data, SETTINGS_V1)
     abl = _table(tables, "ablation")
     rows = _rows(abl)
     assert list(rows) == ["full", "no_x", "same"]  # spec (choices) order, the baseline first
@@ -117,9 +120,11 @@ def test_ablation_detects_planted_drop_and_not_a_null_variant(ablation_study):
 def test_recipe_rows_cover_seed_noise_and_single_runs_are_query_only(seeded_ablation_study):
     """3 seeds per variant with run-level seed effects: the planted drop is tested seed-aware and marked; 'same'
     (the full recipe with other seeds) is not called different although a query-only test on seed-averaged AP
-    would be; 'once' (one run) gets an effect and a labelled query-only CI, no p, no mark, and stays out of Holm."""
+    would be; 'once' (one run) gets an effect and a labelled query-only CI, no p, no mark, and stays out of Holm.
+    Stats version 1 (unpaired): the seed shifts of this study are independent between the arms (no shared seed
+    component), the design the unpaired test is for."""
     data = collect_study(storage=seeded_ablation_study["url"], study="sab")
-    abl = _table(study_tables(data, SETTINGS), "ablation")
+    abl = _table(study_tables(data, SETTINGS_V1), "ablation")
     rows = _rows(abl)
     assert list(rows) == ["full", "no_x", "same", "once"]
     assert [rows[v]["comparison"] for v in rows] == ["baseline", "recipe", "recipe", "query-only"]
@@ -388,3 +393,61 @@ def test_variant_overrides_come_from_the_spec_the_study_was_run_with(ablation_st
     assert data.variants["no_x"] == {"augment.gain.g_max": 0.0}
     table = next(t for t in study_tables(data, Settings(resamples=200)) if t.name == "ablation")
     assert "no_x = augment.gain.g_max=0" in table.to_markdown()
+
+
+def _shared_seed_study(tmp_path, fab, seeds=(0, 1, 2, 3)):
+    """A leave-one-out grid whose arms share each seed's component (split random streams: seed s gives every
+    variant the same initial weights and data order): run = base + shift_s + small own noise; no_x 0.02 lower,
+    same the full recipe with other augmentation draws (own noise only)."""
+    variants = ("full", "no_x", "same")
+    study, url = fab.new_study(tmp_path, "crn")
+    dists = {"variant": CategoricalDistribution(list(variants)), "seed": CategoricalDistribution(list(seeds))}
+    base = fab.base_scores(200, seed=2) * 0.8
+    rng = np.random.default_rng(12)
+    shifts = {s: 0.03 * rng.standard_normal() for s in seeds}
+    aps = {}
+    for v in variants:
+        for s in seeds:
+            ap = np.clip(base + shifts[s] + 0.004 * rng.standard_normal() + rng.normal(0, 0.01, base.size)
+                         - (0.02 if v == "no_x" else 0.0), 0, 1)
+            d = fab.write_run(tmp_path / "runs" / f"{v}-{s}", ap, rows=fab.queries(200))
+            aps[(v, s)] = np.round(ap, 6)
+            fab.add_trial(study, params={"variant": v, "seed": s}, distributions=dists, value=float(ap.mean()),
+                          run_dir=d, seed=s)
+    return url, aps
+
+
+def test_paired_rows_show_the_correlation(tmp_path, fab):
+    """Stats version 2: rows that ran the baseline's seeds are paired; the table gains the paired and
+    seed_correlation columns (ρ seeds), the Comparison says "recipe (paired)" and a note explains the test. Version
+    1 on the same study has the unpaired layout, and misses the planted 2 pp drop that the pairing finds."""
+    from reports.stats import paired_recipe_test
+
+    url, aps = _shared_seed_study(tmp_path, fab)
+    data = collect_study(storage=url, study="crn")
+    abl = _table(study_tables(data, SETTINGS), "ablation")
+    assert abl.csv_columns[-2:] == ["paired", "seed_correlation"]
+    rows = _rows(abl)
+    assert rows["full"]["paired"] is None and rows["full"]["seed_correlation"] is None
+    keys = [tuple(k) for k in data.query_keys]
+    idx = np.array([_file_keys(tmp_path / "runs" / "full-0").index(k) for k in keys])
+    arm = {v: [aps[(v, s)][idx] for s in (0, 1, 2, 3)] for v in ("full", "no_x", "same")}
+    for v in ("no_x", "same"):
+        want = paired_recipe_test(arm[v], arm["full"])
+        r = rows[v]
+        assert r["comparison"] == "recipe" and r["seed_aware"] is True and r["paired"] is True
+        assert r["seed_correlation"] == pytest.approx(want.correlation, rel=1e-9) and want.correlation > 0.9
+        assert (r["delta_map10"], r["ci_low"], r["ci_high"], r["p_value"]) == pytest.approx(
+            (want.diff, want.ci_low, want.ci_high, want.p_value), rel=1e-9)
+    assert rows["no_x"]["p_holm"] < 0.01 and rows["same"]["p_holm"] > 0.05
+    md = abl.to_markdown()
+    assert md.splitlines()[2].endswith("| Comparison | ρ seeds |")
+    line = next(x for x in md.splitlines() if x.startswith("| no_x |"))
+    assert f"| recipe (paired) | {rows['no_x']['seed_correlation']:+.2f} |" in line
+    assert r"$\rho$ seeds" in abl.to_latex()
+    notes = " ".join(abl.notes)
+    assert "recipe (paired) (no_x, same): the row and the baseline ran the same seeds" in notes
+    assert "Holm-adjusted over the 2 recipe comparison(s)" in notes and "recipe (no_x" not in notes
+    old = _table(study_tables(data, SETTINGS_V1), "ablation")
+    assert "paired" not in old.csv_columns and "ρ" not in old.to_markdown()
+    assert _rows(old)["no_x"]["p_holm"] > 0.05  # the unpaired test counts the shared seed noise twice
