@@ -3,9 +3,9 @@
 # confirmed on a disjoint replication seed set fixed here, before the run (docs/replication.md):
 #
 #   1. planted effects, 5 + 5 seeds per arm (discovery 0-4, replication 100-104), 11 arms: 110 runs
-#   2. seed noise of the planted-effects base configuration, 20 + 20 seeds (0-19, 100-119): 40 runs, of which
+#   2. seed noise of the planted-effects base configuration, 10 + 10 seeds (0-9, 100-109): 20 runs, of which
 #      base-s0..4 and base-s100..104 are step 1's runs (same folder, same fingerprint)
-#   3. seed noise of the DCASE 2022 incumbent (benchmarks/dcase2022_incumbent.yaml), 20 + 20 seeds: 40 runs
+#   3. seed noise of the DCASE 2022 incumbent (benchmarks/dcase2022_incumbent.yaml), 10 + 10 seeds: 20 runs
 #   4. the acceptance check, content-only vs late fusion on SynthCaps 1.1.0 (synthcaps-small-v1), 3 + 3 seeds per
 #      kind (0-2 as published, replication 100-102): 12 runs
 #   5. the published seed-noise figures on SynthCaps 1.1.0 (synthcaps-small-v1, seed sd 3.35 pp, recipe test 7.5%
@@ -42,10 +42,10 @@ for step in "${STEPS[@]}"; do
     planted)
       run "$PY" -m benchmarks planted_effects --seeds 0-4 --replication-seeds 100-104 "${COMMON[@]}" ;;
     base)
-      run "$PY" -m benchmarks seed_noise --recipe planted-base --seeds 0-19 --replication-seeds 100-119 \
+      run "$PY" -m benchmarks seed_noise --recipe planted-base --seeds 0-9 --replication-seeds 100-109 \
         --runs-dir runs/planted_effects --resamples 2000 --max-aa-splits 200 --splits 2000 "${COMMON[@]}" ;;
     incumbent)
-      run "$PY" -m benchmarks seed_noise --recipe dcase2022-incumbent --seeds 0-19 --replication-seeds 100-119 \
+      run "$PY" -m benchmarks seed_noise --recipe dcase2022-incumbent --seeds 0-9 --replication-seeds 100-109 \
         --runs-dir runs/seed_noise --resamples 2000 --max-aa-splits 200 --splits 2000 "${COMMON[@]}" ;;
     fusion)
       run "$PY" -m benchmarks fusion_effect --config synthcaps-small-v1 --seeds 0-2 --replication-seeds 100-102 \

@@ -194,6 +194,19 @@ def recipe(name: str) -> tuple[str, dict[str, Any], str]:
     raise ValueError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")
 
 
+def shown_config(config: str) -> str:
+    """A config as the result files name it: a file inside the repository by its path from the repository root
+    (``benchmarks/dcase2022_incumbent.yaml``), so results carry no path of the machine that measured them."""
+    path = Path(config)
+    if path.is_absolute():
+        root = Path(__file__).resolve().parent.parent
+        try:
+            return path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return config
+    return config
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
@@ -425,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                     for k in sizes if 2 * k <= xs.shape[0]} for key, xs in sets.items()}
     aa = aa_rates(xd, arm_size=args.arm_size, resamples=args.resamples, max_splits=args.max_aa_splits)
     payload: dict[str, Any] = {
-        "benchmark": "seed_noise", "recipe": args.recipe, "config": config, "overrides": overrides, "label": label,
+        "benchmark": "seed_noise", "recipe": args.recipe, "config": shown_config(config), "overrides": overrides,
+        "label": label,
         "discovery_seeds": disc, "replication_seeds": rep, "machine": machine(), "n_queries": int(x.shape[1]),
         "arm_size": args.arm_size, "resamples": args.resamples, "runs": runs,
         "seed_sd_test_map10": float(np.std(xd.mean(axis=1), ddof=1)), "aa": aa,

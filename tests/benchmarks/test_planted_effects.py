@@ -99,11 +99,11 @@ def test_markdown_calls_detected_only_what_replicates():
 
 
 def test_old_result_files_still_render_and_nothing_in_them_is_detected():
-    # benchmarks/results/planted_effects.json as published on main (seeds 0-4 only): the text augmentations row
-    # (+1.88 pp, p 0.016 there) must not read as detected
+    # benchmarks/results/planted_effects.json as published on 2026-11-29 (seeds 0-4 only, kept as a fixture): the
+    # text augmentations row (+1.88 pp, p 0.016 there) must not read as detected
     from pathlib import Path
 
-    old = json.loads((Path(__file__).parents[2] / "benchmarks/results/planted_effects.json").read_text())
+    old = json.loads((Path(__file__).parents[1] / "fixtures/planted_effects_2026-11-29.json").read_text())
     assert "discovery" not in old["factors"][0]
     up = upgrade_payload(old)
     assert up["replication_seeds"] == [] and all(f["replicated"] is None and not f["detected"] for f in up["factors"])
@@ -125,6 +125,27 @@ def test_overlapping_seed_sets_are_refused_with_one_error_line(tmp_path, capsys)
     assert "seed 1 is listed twice" in capsys.readouterr().err
     assert main(argv + ["--factors", "nonsense"]) == 2 and "unknown 'nonsense'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
+
+
+def test_the_published_result_detects_only_what_replicated():
+    # benchmarks/results/planted_effects.json as published: every factor printed as detected is significant on the
+    # discovery seeds and replicated on disjoint replication seeds, and the text augmentations are not detected
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks/results/planted_effects.json"
+    payload = json.loads(path.read_text())
+    assert not set(payload["discovery_seeds"]) & set(payload["replication_seeds"])
+    assert len(payload["discovery_seeds"]) >= 5 and len(payload["replication_seeds"]) >= 5
+    factors = {f["factor"]: f for f in payload["factors"]}
+    for f in factors.values():
+        assert f["detected"] == bool(f["discovery"]["significant"] and f["replicated"]), f["factor"]
+        if f["replicated"]:
+            rep = f["replication"]
+            assert np.sign(rep["diff"]) == np.sign(f["discovery"]["diff"]) and (rep["ci_low"] > 0 or rep["ci_high"] < 0)
+    assert factors["metadata fusion"]["detected"] and factors["gain"]["detected"]
+    assert not factors["text augmentations"]["detected"]
+    md = (path.parent / "planted_effects.md").read_text()
+    assert markdown(payload).rstrip("\n") == md.rstrip("\n")  # the Markdown is what the JSON renders to
 
 
 def test_planted_effects_command_on_tiny_runs(tmp_path, cache_dir):

@@ -90,6 +90,16 @@ def test_recipes_name_the_planted_base_and_the_dcase2022_incumbent():
     assert label == "dcase2022-incumbent"
 
 
+def test_result_files_name_a_repository_config_by_its_path_from_the_root_not_this_machine(tmp_path):
+    from benchmarks.seed_noise import INCUMBENT_CONFIG, shown_config
+
+    assert INCUMBENT_CONFIG.is_absolute()
+    assert shown_config(str(INCUMBENT_CONFIG)) == "benchmarks/dcase2022_incumbent.yaml"
+    assert shown_config("synthcaps-small") == "synthcaps-small"
+    outside = tmp_path / "mine.yaml"
+    assert shown_config(str(outside)) == str(outside)  # a file outside the repository keeps its path
+
+
 def test_seed_noise_refuses_bad_seed_sets_with_one_error_line(tmp_path, capsys):
     from benchmarks.seed_noise import main
 
