@@ -93,14 +93,13 @@ components and Welch-Satterthwaite: see :mod:`reports.stats.recipe`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 
 from .common import Difference, _check_level, _welch_satterthwaite
-from .recipe import QueryOnlyTest, RecipeTest, _as_arms, compare_arms
+from .recipe import QueryOnlyTest, RecipeTest, _as_arms, _finite_or_none, _t_inference, compare_arms
 
 __all__ = ["PAIRED_METHOD", "PairedRecipeTest", "compare_seeded_arms", "match_seeds", "paired_arrays",
            "paired_recipe_test"]
@@ -108,16 +107,8 @@ __all__ = ["PAIRED_METHOD", "PairedRecipeTest", "compare_seeded_arms", "match_se
 #: ``method`` of a :class:`PairedRecipeTest`.
 PAIRED_METHOD = "paired recipe t-test over seeds and queries (runs matched by seed, Welch-Satterthwaite)"
 
-#: ``SE`` and ``|Delta|`` at most this times the largest ``|score|`` count as 0 (degenerate ``V = 0``), as in
-#: :mod:`reports.stats.recipe`.
-_DEGENERATE_RTOL = 1e-12
-
 #: ``paired`` choices of :func:`compare_seeded_arms`.
 PAIRED_CHOICES = ("auto", "never", "always")
-
-
-def _finite_or_none(x):
-    return x if not isinstance(x, float) or math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -175,8 +166,6 @@ def paired_arrays(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, np.
     """The paired recipe test, vectorised over stacked studies: ``xa``, ``xb`` of shape (..., m, n), row ``s`` of
     both the runs of one seed.  Every entry of the result has the leading shape ``(...)``; the formulas are those
     of the module docstring.  :func:`paired_recipe_test` is this function on one study."""
-    from scipy import stats
-
     if xa.shape != xb.shape:
         raise ValueError(f"the paired test needs arms of equal shape (seeds x queries), got {xa.shape} and {xb.shape}")
     m, n = xa.shape[-2], xa.shape[-1]
@@ -200,15 +189,7 @@ def paired_arrays(xa: np.ndarray, xb: np.ndarray, level: float) -> dict[str, np.
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = np.where((m >= 3) & (saa > 0) & (sbb > 0), sab / np.sqrt(saa * sbb), np.nan)
 
-    tol = _DEGENERATE_RTOL * np.maximum(np.abs(xa).max(axis=(-2, -1)), np.abs(xb).max(axis=(-2, -1)))
-    degenerate = se <= tol
-    zero = np.abs(diff) <= tol
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(degenerate, np.where(zero, 0.0, np.sign(diff) * np.inf), diff / np.where(degenerate, 1.0, se))
-    df = np.where(degenerate, np.nan, df)
-    safe_df = np.where(degenerate, 1.0, df)
-    p = np.where(degenerate, np.where(zero, 1.0, 0.0), np.minimum(1.0, 2.0 * stats.t.sf(np.abs(t), safe_df)))
-    half = np.where(degenerate, 0.0, stats.t.ppf(0.5 + level / 2.0, safe_df) * se)
+    t, df, p, half = _t_inference(diff, se, df, xa, xb, level)
     return {
         "mean_a": run_a.mean(axis=-1), "mean_b": run_b.mean(axis=-1), "diff": diff, "ci_low": diff - half,
         "ci_high": diff + half, "p_value": p, "t": t, "df": df, "se": se, "diff_sd": np.sqrt(s2d),

@@ -309,6 +309,24 @@ def _as_arms(runs_a, runs_b) -> tuple[np.ndarray, np.ndarray]:
     return xa, xb
 
 
+def _t_inference(diff, se, df, xa, xb, level):
+    """``(t, df, p, half-width)`` of the t test of ``diff`` with standard error ``se`` and ``df`` degrees of freedom;
+    a degenerate ``se`` (at most :data:`_DEGENERATE_RTOL` times the largest ``|score|`` of ``xa``, ``xb``) gives
+    ``t`` 0 (``diff`` 0 too) or +-inf, ``df`` NaN, ``p`` 1 or 0 and a zero-width CI. Shared by the recipe tests."""
+    from scipy import stats
+
+    tol = _DEGENERATE_RTOL * np.maximum(np.abs(xa).max(axis=(-2, -1)), np.abs(xb).max(axis=(-2, -1)))
+    degenerate = se <= tol
+    zero = np.abs(diff) <= tol
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(degenerate, np.where(zero, 0.0, np.sign(diff) * np.inf), diff / np.where(degenerate, 1.0, se))
+    df = np.where(degenerate, np.nan, df)
+    safe_df = np.where(degenerate, 1.0, df)
+    p = np.where(degenerate, np.where(zero, 1.0, 0.0), np.minimum(1.0, 2.0 * stats.t.sf(np.abs(t), safe_df)))
+    half = np.where(degenerate, 0.0, stats.t.ppf(0.5 + level / 2.0, safe_df) * se)
+    return t, df, p, half
+
+
 def recipe_arrays(xa: np.ndarray, xb: np.ndarray, level: float, floor_var=None,
                    floor_df=None) -> dict[str, np.ndarray]:
     """The recipe test, vectorised over stacked studies: ``xa`` (..., m, n), ``xb`` (..., k, n).
@@ -318,8 +336,6 @@ def recipe_arrays(xa: np.ndarray, xb: np.ndarray, level: float, floor_var=None,
     ``floor_df`` (scalars or arrays of the leading shape): the seed-variance floor ``F`` and its df
     ("Robustness: the seed-variance floor"); ``None``: Welch's test without a floor.
     """
-    from scipy import stats
-
     m, n = xa.shape[-2], xa.shape[-1]
     k = xb.shape[-2]
     if m < 2 or k < 2 or n < 2:
@@ -346,15 +362,7 @@ def recipe_arrays(xa: np.ndarray, xb: np.ndarray, level: float, floor_var=None,
     se = np.sqrt(v)
     df = _welch_satterthwaite(c, (nu_a, nu_b, n - 1))
 
-    tol = _DEGENERATE_RTOL * np.maximum(np.abs(xa).max(axis=(-2, -1)), np.abs(xb).max(axis=(-2, -1)))
-    degenerate = se <= tol
-    zero = np.abs(diff) <= tol
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(degenerate, np.where(zero, 0.0, np.sign(diff) * np.inf), diff / np.where(degenerate, 1.0, se))
-    df = np.where(degenerate, np.nan, df)
-    safe_df = np.where(degenerate, 1.0, df)
-    p = np.where(degenerate, np.where(zero, 1.0, 0.0), np.minimum(1.0, 2.0 * stats.t.sf(np.abs(t), safe_df)))
-    half = np.where(degenerate, 0.0, stats.t.ppf(0.5 + level / 2.0, safe_df) * se)
+    t, df, p, half = _t_inference(diff, se, df, xa, xb, level)
     return {
         "mean_a": mean_a, "mean_b": mean_b, "diff": diff, "ci_low": diff - half, "ci_high": diff + half,
         "p_value": p, "t": t, "df": df, "se": se,
