@@ -74,8 +74,8 @@ import numpy as np
 
 from .collect import VARIANT_PARAM, StudyData, TrialRecord
 from .noise import SeedNoise, seed_noise
-from .stats import (PairedRecipeTest, QueryOnlyTest, RecipeTest, compare_arms, compare_seeded_arms, holm,
-                    mean_over_seeds, significance_mark)
+from .stats import (Decision, PairedRecipeTest, QueryOnlyTest, RecipeTest, SequentialDesign, compare_arms,
+                    compare_seeded_arms, decide_ablation, holm, mean_over_seeds, significance_mark)
 
 __all__ = [
     "BASELINE",
@@ -191,6 +191,7 @@ class Comparison:
     pooled_over: tuple[str, ...] = ()
     paired: bool = False
     correlation: float | None = None
+    decision: Decision | None = None
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,8 @@ def factor_specs(data: StudyData) -> list[FactorSpec]:
     if VARIANT_PARAM in varied:
         choices = list(getattr(data.distributions[VARIANT_PARAM], "choices", ()))
         present = {t.params.get(VARIANT_PARAM) for t in inc}
-        base = "full" if "full" in present else next((c for c in choices if c in present), None)
+        control = (data.sequential or {}).get("control", "full")
+        base = control if control in present else next((c for c in choices if c in present), None)
         specs.append(FactorSpec("ablation", "Ablation (leave-one-out)", (VARIANT_PARAM,), (base,),
                                 f"variant {base}"))
         used.append((VARIANT_PARAM,))
@@ -408,6 +410,38 @@ def _with_holm(comparisons: Sequence[Comparison | None]) -> tuple[tuple[Comparis
     return tuple(out), len(recipe)
 
 
+def _is_sequential(data: StudyData, spec: FactorSpec) -> bool:
+    return data.sequential is not None and spec.keys == (VARIANT_PARAM,) and not _sampled(data)
+
+
+def _with_decisions(q: dict[str, Any], groups: Sequence[Group],
+                    comparisons: Sequence[Comparison | None]) -> tuple[tuple[Comparison | None, ...], int]:
+    """A sequential ablation (``seeds: {min, max, delta}``; :mod:`reports.stats.sequential`): every row's
+    :class:`~reports.stats.Decision` as the runner took it (:func:`reports.stats.decide_ablation` on the same runs),
+    its repeated CI and repeated p-value (valid over the looks) in place of the fixed-sample ones, ``p_holm`` the
+    design's Holm over the decided rows. A row not yet looked at (fewer than ``min`` pairs) keeps its paired test
+    with no Holm value and no mark."""
+    design = SequentialDesign(min_seeds=int(q["min"]), max_seeds=int(q["max"]), delta=float(q["delta"]),
+                              alpha=float(q["alpha"]))
+    rows = {g.values[0]: {t.seed: t.ap for t in g.trials if t.seed is not None} for g in groups[1:]}
+    control = {t.seed: t.ap for t in groups[0].trials if t.seed is not None}
+    decisions = decide_ablation(design, rows, control, [int(s) for s in q["seeds"]])
+    out: list[Comparison | None] = [None]
+    for g, c in zip(groups[1:], comparisons[1:]):
+        d = decisions.get(g.values[0])
+        if c is None or d is None or c.kind != RECIPE:
+            out.append(c)
+            continue
+        order = {int(s): i for i, s in enumerate(q["seeds"])}
+        pairs = sorted((s for s in rows[g.values[0]] if s in control and s in order), key=order.get)[:d.n]
+        a = np.array([float(np.mean(rows[g.values[0]][s])) for s in pairs])
+        b = np.array([float(np.mean(control[s])) for s in pairs])
+        corr = float(np.corrcoef(a, b)[0, 1]) if len(pairs) >= 3 and a.std() > 0 and b.std() > 0 else None
+        out.append(replace(c, diff=d.diff, ci_low=d.ci_low, ci_high=d.ci_high, p_value=d.p_value, p_holm=d.p_holm,
+                           mark=significance_mark(d.p_holm), paired=True, correlation=corr, decision=d))
+    return tuple(out), sum(d is not None for d in decisions.values())
+
+
 def analyse_factor(data: StudyData, spec: FactorSpec, settings: Settings) -> FactorAnalysis | None:
     """Group the included trials by ``spec.keys`` and compare the groups with the baseline (see the module
     docstring); ``None`` when fewer than two groups have trials."""
@@ -431,7 +465,10 @@ def analyse_factor(data: StudyData, spec: FactorSpec, settings: Settings) -> Fac
     if base is not None:
         comps = tuple(None if i == base else _compare(data, spec.keys, g, groups[base], settings)
                       for i, g in enumerate(groups))
-    comps, n_family = _with_holm(comps)
+    if base is not None and _is_sequential(data, spec):
+        comps, n_family = _with_decisions(data.sequential, groups, comps)
+    else:
+        comps, n_family = _with_holm(comps)
     return FactorAnalysis(spec=spec, groups=groups, comparisons=comps, has_baseline=base is not None,
                           n_family=n_family)
 

@@ -328,6 +328,13 @@ class StudyData:
         return [t for t in self.trials if t.included]
 
     @property
+    def sequential(self) -> dict[str, Any] | None:
+        """The sequential design of a sequential ablation (``seeds: {min, max, delta}`` in its spec), as the runner
+        recorded it: ``{"min", "max", "delta", "alpha", "control", "seeds"}``; None for a fixed list of seeds."""
+        q = self.study_attrs.get("sequential")
+        return dict(q) if isinstance(q, dict) else None
+
+    @property
     def is_grid(self) -> bool:
         return self.sampler == "grid"
 

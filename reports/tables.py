@@ -189,6 +189,10 @@ def comparison_table(analysis: StudyAnalysis, factor: FactorAnalysis) -> Table:
     if paired:
         csv_columns += ["paired", "seed_correlation"]
         columns += [Column("ρ seeds", r"$\rho$ seeds")]
+    sequential = delta and any(c is not None and c.decision is not None for c in comps)
+    if sequential:
+        csv_columns += ["decision", "decision_seeds", "within_delta"]
+        columns += [Column("Seeds used"), Column("Decision", align="l")]
     rows, cells = [], []
     for g, c in zip(groups, comps):
         ts = g.trials
@@ -209,6 +213,14 @@ def comparison_table(analysis: StudyAnalysis, factor: FactorAnalysis) -> Table:
             if c is not None and c.paired:
                 cell[-1] = RECIPE + " (paired)"
             cell.append(DASH if c is None or c.correlation is None else f"{c.correlation:+.2f}")
+        if sequential:
+            d = None if c is None else c.decision
+            row.update({"decision": None if d is None else d.status, "decision_seeds": None if d is None else d.n,
+                        "within_delta": None if d is None else d.within_delta})
+            if c is None:
+                cell += [str(len(ts)), "(control)"]
+            else:
+                cell += [DASH if d is None else str(d.n), "not looked at yet" if d is None else _decision_text(d)]
         rows.append(row)
         cells.append(cell)
 
@@ -336,7 +348,32 @@ def _delta_notes(analysis: StudyAnalysis, factor: FactorAnalysis) -> list[str]:
             "family: an effect estimate, not a test. For a test give the row and the baseline ≥ 3 seeds each.")
     if of_kind[EXPLORATORY]:
         notes.append(_exploratory_note(analysis, spec, base, of_kind[EXPLORATORY]))
+    if any(c is not None and c.decision is not None for c in comps):
+        notes.append(_sequential_note(analysis, factor))
     return notes
+
+
+def _decision_text(d) -> str:
+    """``effect (worse)`` / ``no effect larger than δ`` / ``undecided`` (``, more seeds`` while the study runs)."""
+    if d.status == "effect":
+        text = f"effect ({'better' if d.sign > 0 else 'worse'})"
+    else:
+        text = d.status
+    return text if d.final else text + ", more seeds"
+
+
+def _sequential_note(analysis: StudyAnalysis, factor: FactorAnalysis) -> str:
+    q = analysis.data.sequential or {}
+    decided = [g for g, c in zip(factor.groups, factor.comparisons) if c is not None and c.decision is not None]
+    return (f"Sequential ablation ({_names(decided)}; seeds {q.get('min')} to {q.get('max')} per variant, δ "
+            f"{100 * float(q.get('delta', 0)):.2f} pp, α {q.get('alpha')}): after every round of seeds the runner "
+            "looked at each row on the seeds it shares with the control, in the order "
+            f"{list(q.get('seeds', []))}, and added a seed only to rows still open. Seeds used: the pairs the "
+            "decision used. 95% CI: the repeated CI at that look and p: the repeated p-value (both valid whenever "
+            "the row stopped: Lan–DeMets O'Brien–Fleming alpha spending over the looks, exact group-sequential t "
+            "levels, reports.stats.sequential); p (Holm): Holm over the rows of the design. Decision: effect (Holm "
+            "p ≤ α), no effect larger than δ (the repeated CI at 1 − 2α lies inside ±δ), or undecided at the "
+            "maximum.")
 
 
 def _single_sides(row: Group, base: Group) -> str:

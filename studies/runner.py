@@ -122,8 +122,13 @@ def run_study(source: str | Path | Mapping[str, Any], overrides: Sequence[str] |
     left = budget_left(spec, trials) + (len(stale) if resume else 0)
     out.write(describe(spec) + f"\n  storage: {surl}\n  run folder: {study_root}\n")
     if left == 0:
-        summary = _summary(spec, surl, study_root, study, interrupted=False,
-                           message=f"nothing to do: the study already holds its {spec.num_samples} trials")
+        done = f"nothing to do: the study already holds its {spec.num_samples} trials"
+        if spec.sequential is not None:
+            from .sequential import describe_plan, plan
+
+            step = plan(spec, trials)
+            done = f"nothing to do: the sequential ablation is finished ({step.finished})\n{describe_plan(step)}"
+        summary = _summary(spec, surl, study_root, study, interrupted=False, message=done)
         out.write(summary.message + "\n")
         return summary
     if stale:
@@ -223,6 +228,8 @@ def _run_with_ray(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, c
                    f"({', '.join(f'#{n}' for n in left_running)}); continue with --resume")
     else:
         message = f"done ({searcher.finished_reason or 'all trials finished'})"
+        if searcher.sequential_summary:
+            message += "\n" + searcher.sequential_summary
     return _summary(spec, surl, run_root, study, interrupted=interrupted, message=message)
 
 
@@ -359,6 +366,8 @@ def _record_spec(study, spec: StudySpec, study_root: Path, surl: StorageURL) -> 
             study.set_user_attr(key, value)
     if SPACE_ATTR not in study.user_attrs:
         study.set_user_attr(SPACE_ATTR, space_sha(spec))
+    if spec.sequential is not None:  # the report replays the design's decisions (reports.analysis)
+        study.set_user_attr("sequential", {**spec.sequential, "seeds": list(spec.seeds)})
 
 
 def dry_run(source: str | Path | Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] = (), *,

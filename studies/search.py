@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from . import budgeted
+from . import budgeted, sequential
 from .spec import SEED, StudySpec
 from .storage import StorageURL, open_storage, study_lock
 from .study import (BEST_ATTR, HEARTBEAT_EVERY_S, RunnerInfo, best_record, best_trial, build_sampler, derive_seed,
@@ -41,6 +41,8 @@ from .study import (BEST_ATTR, HEARTBEAT_EVERY_S, RunnerInfo, best_record, best_
 from .trainable import read_status
 
 UNKNOWN_RUNNER = "unknown (its runner stopped before tagging the trial)"
+_ASK = object()  # a sequential round was enqueued: ask for its trials
+SEQUENTIAL_POLL_S = 2.0  # while a sequential round waits for running trials, look at the study this often
 
 
 @dataclass
@@ -80,6 +82,8 @@ class StudySearcher(OptunaSearch):
         self._adoptable: list[int] = []  # Optuna numbers of stale trials to continue
         self._setup_done = False
         self.finished_reason: str | None = None
+        self.sequential_summary: str | None = None  # the decisions when a sequential ablation finishes
+        self._quiet_until = 0.0
         self._live_objects()
 
     # ---- plumbing
@@ -126,6 +130,8 @@ class StudySearcher(OptunaSearch):
             return self._config(self._records[trial_id])
         if self.finished_reason:
             return Searcher.FINISHED
+        if time.time() < self._quiet_until:  # a sequential round waits for running trials: do not poll the storage
+            return None
         if self._deadline is not None and time.time() >= self._deadline:
             self.finished_reason = "time budget spent"
             return Searcher.FINISHED
@@ -139,6 +145,11 @@ class StudySearcher(OptunaSearch):
                     return out
             trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
             waiting = any(t.state == TrialState.WAITING for t in trials)
+            if self._spec.sequential is not None and not waiting:
+                step = self._sequential_step(study, trials)
+                if step is not _ASK:
+                    return step  # None: Tune asks again when a trial ends; or FINISHED
+                waiting = True
             n_seeds = 1 if self._spec.is_grid else len(self._spec.seeds)
             if not waiting and (self._spec.is_grid or len(trials) + n_seeds > self._spec.num_samples):
                 self.finished_reason = "budget reached"
@@ -223,13 +234,36 @@ class StudySearcher(OptunaSearch):
         """Once, under the study lock: seed the sampler, enqueue the grid, find trials to continue."""
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         study.sampler = build_sampler(self._spec.sampler, derive_seed(self._spec.sampler.get("seed", 0), len(trials)))
-        if self._spec.is_grid:
+        if self._spec.is_grid and self._spec.sequential is None:  # a sequential design enqueues round by round
             for point in missing_grid_points(self._spec, trials):
                 study.enqueue_trial(point, user_attrs={"seed": point[SEED]})
         if self._resume:
             now = time.time()
             self._adoptable = [t.number for t in trials if is_stale(t, self._runner, now)]
         self._setup_done = True
+
+    def _sequential_step(self, study: optuna.Study, trials) -> Any:
+        """A sequential ablation with nothing enqueued (:mod:`studies.sequential`): enqueue the next round and
+        return :data:`_ASK` (go on and ask); None (Tune asks again when a trial ends) while trials of this or
+        another live runner run; FINISHED once every variant is decided or at ``seeds.max``."""
+        unfinished = [t for t in trials if t.state == TrialState.RUNNING]
+        if unfinished:
+            if all(is_stale(t, self._runner) for t in unfinished):
+                self.finished_reason = (f"the next round waits for {len(unfinished)} trial(s) of a runner that is "
+                                        f"gone ({', '.join(f'#{t.number}' for t in unfinished[:10])}); continue "
+                                        "them with --resume")
+                return Searcher.FINISHED
+            self._quiet_until = time.time() + SEQUENTIAL_POLL_S
+            return None
+        step = sequential.plan(self._spec, trials)
+        if step.finished:
+            self.finished_reason = step.finished
+            if step.decisions:
+                self.sequential_summary = sequential.describe_plan(step)
+            return Searcher.FINISHED
+        for point in step.enqueue:
+            study.enqueue_trial(point, user_attrs={"seed": point[SEED]})
+        return _ASK
 
     def _adopt(self, number: int, trial_id: str) -> dict[str, Any] | None:
         """Continue a stale RUNNING trial in this runner (same Optuna trial, same run directory)."""

@@ -206,6 +206,9 @@ class StudySpec:
     seeds: tuple[int, ...]
     source: str | None = None  # the spec file, for messages
     base_from: dict[str, Any] | None = None  # base: {study: ...}: the trial the base was taken from
+    #: a sequential ablation (``seeds: {min, max, delta, ...}``; :mod:`studies.sequential`): ``{"min", "max",
+    #: "delta", "alpha", "control"}``, ``seeds`` then holds the ``max`` seeds in the order they are run
+    sequential: dict[str, Any] | None = None
 
     @property
     def is_grid(self) -> bool:
@@ -260,7 +263,8 @@ class StudySpec:
         return {"name": self.name, "storage": self.storage, "base": self.base.to_dict(),
                 "space": {p.key: p.to_dict() for p in self.params}, "variants": copy.deepcopy(self.variants),
                 "sampler": dict(self.sampler), "scheduler": dict(self.scheduler), "budget": dict(self.budget),
-                "resources": dict(self.resources), "objective": dict(self.objective), "seeds": list(self.seeds),
+                "resources": dict(self.resources), "objective": dict(self.objective),
+                "seeds": ({**self.sequential, "values": list(self.seeds)} if self.sequential else list(self.seeds)),
                 **({"base_from": dict(self.base_from)} if self.base_from else {})}
 
 
@@ -448,7 +452,7 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
     except ConfigError as exc:  # e.g. an out-of-range max_epochs
         raise SpecError(f"budget: {exc}") from None
 
-    seeds = _seeds(raw.get("seeds"), base)
+    seeds, sequential = _seeds(raw.get("seeds"), base)
     if SCHEDULERS.entry(scheduler["kind"]).meta.get("budgeted", False):
         if scheduler.get("rungs") is not None:  # a reduced budget.max_epochs cuts the rungs above it
             scheduler["rungs"] = budgeted.fit_rungs(scheduler["rungs"], base.train.epochs)
@@ -470,8 +474,10 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
 
     spec = StudySpec(name=name, storage=storage, base=base, params=tuple(params), variants=variants, sampler=sampler,
                      scheduler=scheduler, budget=budget, resources=resources, objective=objective, seeds=seeds,
-                     source=where, base_from=base_from)
+                     source=where, base_from=base_from, sequential=sequential)
     n = budget["num_samples"]
+    if sequential is not None:
+        _check_sequential(spec)
     if spec.is_grid:
         for p in params:
             if p.kind not in ("int", "categorical"):
@@ -652,16 +658,86 @@ def base_from_study(raw: Mapping[str, Any], overrides: Mapping[str, Any] = ()) -
                   "run_dir": str(run_dir), "selected": str(which)}
 
 
-def _seeds(raw: Any, base: TrialConfig) -> tuple[int, ...]:
+def _seeds(raw: Any, base: TrialConfig) -> tuple[tuple[int, ...], dict[str, Any] | None]:
+    """``seeds``: a list (every configuration runs every seed), or a sequential design (a mapping, below)."""
     if raw is None:
-        return (base.train.seed,)
+        return (base.train.seed,), None
+    if isinstance(raw, Mapping):
+        return _sequential_seeds(raw)
     if is_int(raw):
         raw = [raw]
     if not isinstance(raw, list) or not raw or not all(is_int(s) and s >= 0 for s in raw):
-        raise SpecError(f"seeds: expected a non-empty list of integers >= 0, got {raw!r}")
+        raise SpecError(f"seeds: expected a non-empty list of integers >= 0, or a sequential design "
+                        f"{{min: 3, max: 10, delta: 0.02}}, got {raw!r}")
     if len(set(raw)) != len(raw):
         raise SpecError(f"seeds: repeated seed in {raw}")
-    return tuple(raw)
+    return tuple(raw), None
+
+
+#: ``seeds: {...}``, a sequential ablation (studies/sequential.py): its keys and defaults
+SEQUENTIAL_DEFAULTS: dict[str, Any] = {"min": 3, "max": 10, "delta": None, "alpha": 0.05, "control": "full",
+                                       "first": 0, "values": None}
+
+
+def _sequential_seeds(raw: Mapping[str, Any]) -> tuple[tuple[int, ...], dict[str, Any]]:
+    _no_unknown(raw, SEQUENTIAL_DEFAULTS, "seeds")
+    d = {**SEQUENTIAL_DEFAULTS, **raw}
+    for key in ("min", "max"):
+        if not is_int(d[key]):
+            raise SpecError(f"seeds.{key}: expected an integer, got {d[key]!r}")
+    if d["min"] < 3:
+        raise SpecError(f"seeds.min: expected an integer >= 3 (a paired t-test on 2 seeds has 1 df), got {d['min']}")
+    if d["max"] < d["min"]:
+        raise SpecError(f"seeds.max: expected an integer >= seeds.min ({d['min']}), got {d['max']}")
+    delta = d["delta"]
+    if delta is None:
+        raise SpecError("seeds.delta: required: the margin of practical relevance in objective units (0.02 = 2 pp "
+                        "of mAP); a row whose repeated CI lies inside +-delta stops as 'no effect larger than delta'")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+        raise SpecError(f"seeds.delta: expected a number in (0, 1) in objective units (0.02 = 2 pp), got {delta!r}")
+    alpha = d["alpha"]
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
+        raise SpecError(f"seeds.alpha: expected a number in (0, 0.5), got {alpha!r}")
+    if not isinstance(d["control"], str) or not d["control"]:
+        raise SpecError(f"seeds.control: expected the name of the baseline variant, got {d['control']!r}")
+    values = d["values"]
+    if values is None:
+        if not is_int(d["first"]) or d["first"] < 0:
+            raise SpecError(f"seeds.first: expected an integer >= 0, got {d['first']!r}")
+        values = list(range(d["first"], d["first"] + d["max"]))
+    if not isinstance(values, list) or not all(is_int(v) and v >= 0 for v in values):
+        raise SpecError(f"seeds.values: expected a list of integers >= 0 (the seeds in the order they are run), "
+                        f"got {values!r}")
+    if len(set(values)) != len(values):
+        raise SpecError(f"seeds.values: repeated seed in {values}")
+    if len(values) != d["max"]:
+        raise SpecError(f"seeds.values: {len(values)} seed(s), but seeds.max is {d['max']}: give one seed per look")
+    return tuple(int(v) for v in values), {"min": int(d["min"]), "max": int(d["max"]), "delta": float(delta),
+                                           "alpha": float(alpha), "control": d["control"]}
+
+
+def _check_sequential(spec: StudySpec) -> None:
+    """A sequential ablation compares variants with a control on paired seeds: a grid over ``variant`` alone, every
+    trial run to the end (no pruning), the whole grid as the upper bound of the budget."""
+    if not spec.is_grid:
+        raise SpecError(f"seeds: a sequential design needs sampler.kind: grid (got {spec.sampler['kind']}): "
+                        "the rows are the grid's variants")
+    keys = [p.key for p in spec.params]
+    if keys != [VARIANT]:
+        raise SpecError(f"seeds: a sequential design ablates `variant` alone (space: {{variant: {{categorical: "
+                        f"[...]}}}}), got space keys {keys}")
+    choices = list(spec.param(VARIANT).values())
+    control = spec.sequential["control"]
+    if control not in choices:
+        raise SpecError(f"seeds.control: {control!r} is not one of the variants searched ({', '.join(choices)})")
+    if len(choices) < 2:
+        raise SpecError("space.variant: a sequential ablation needs the control and at least one other variant")
+    if spec.scheduler["kind"] != "fifo" or spec.scheduler.get("patience") is not None:
+        raise SpecError(f"scheduler: a sequential design needs every run trained to the end (scheduler.kind: fifo "
+                        f"without patience), got {spec.scheduler}")
+    if spec.budget["num_samples"] is not None:
+        raise SpecError("budget.num_samples: leave it null for a sequential design (the runner adds seeds until "
+                        "every row is decided or has seeds.max)")
 
 
 def _variants(raw: Any, raw_space: Mapping[str, Any], base: TrialConfig) -> dict[str, dict[str, Any]]:
@@ -867,6 +943,14 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
+def _seeds_text(spec: StudySpec) -> str:
+    q = spec.sequential
+    if q is None:
+        return str(list(spec.seeds))
+    return (f"sequential: {q['min']} to {q['max']} per variant from {list(spec.seeds)}, delta {q['delta']:g}, "
+            f"alpha {q['alpha']:g}, control {q['control']}")
+
+
 def describe(spec: StudySpec) -> str:
     """A few lines summarising the plan of a study, for the terminal."""
     space = ", ".join(f"{p.key}" + (" (cond.)" if p.when else "") for p in spec.params) or "(empty)"
@@ -875,7 +959,7 @@ def describe(spec: StudySpec) -> str:
     samp = spec.sampler["kind"] + (f" seed={spec.sampler['seed']}" if "seed" in spec.sampler else "")
     return (f"study {spec.name}: {spec.num_samples} trials, sampler {samp}, scheduler {sched}, "
             f"{spec.max_epochs} epochs max, {spec.resources['max_concurrent']} concurrent x "
-            f"{spec.resources['cpu']} cpu, seeds {list(spec.seeds)}\n  space: {space}"
+            f"{spec.resources['cpu']} cpu, seeds {_seeds_text(spec)}\n  space: {space}"
             + (f"\n  base: trial #{spec.base_from['trial']} of study {spec.base_from['study']} "
                f"({spec.base_from['selected']}, objective {spec.base_from['value']:.4f}; "
                f"{spec.base_from['run_dir']})" if spec.base_from else ""))

@@ -209,6 +209,11 @@ def study_folder(study: optuna.Study, run_root: Path) -> Path:
 def budget_left(spec: StudySpec, trials: Sequence[FrozenTrial]) -> int:
     """Trials still to start: enqueued ones plus what the budget allows beyond the study's trials."""
     waiting = sum(t.state == TrialState.WAITING for t in trials)
+    if spec.sequential is not None and not waiting:  # at most the whole grid; nothing once the ablation is done
+        from .sequential import plan
+
+        if plan(spec, trials).finished:
+            return 0
     if spec.is_grid:
         return waiting + len(missing_grid_points(spec, trials))
     return waiting + max(0, spec.num_samples - len(trials))

@@ -89,6 +89,44 @@ def gated_train_trial(config: dict[str, Any]) -> None:
     run_trial(config, fit_gated)
 
 
+PLANTED_ENV = "STUDIES_TEST_PLANTED"
+
+
+def planted_ablation_trial(config: dict[str, Any]) -> None:
+    """A trainable that trains nothing and writes a ``per_query.csv`` with planted effects, for tests of sequential
+    ablations through a real Ray Tune run. ``$STUDIES_TEST_PLANTED`` holds JSON ``{"effects": {variant: Δ},
+    "noise": {variant: sd}, "seed_sd": sd, "n_queries": n}``: query ``q`` of seed ``s`` in variant ``v`` scores
+    ``base_q + seed_term_s + effects[v] + N(0, noise[v])`` (clipped to [0, 1]); ``seed_term_s`` is shared by every
+    variant of seed ``s`` (common random numbers), the last term is the run's own. Deterministic in (variant, seed)."""
+    import json
+    import zlib
+
+    import numpy as np
+
+    from retrieval.utils import atomic_write_text
+
+    from .trainable import run_trial
+
+    planted = json.loads(os.environ[PLANTED_ENV])
+
+    def fit_planted(cfg: Mapping[str, Any], run_dir: Path, report) -> dict[str, Any]:
+        variant, seed = str(cfg["trial"]["params"].get("variant")), int(cfg["trial"]["seed"])
+        n = int(planted.get("n_queries", 200))
+        base = np.random.default_rng(0).uniform(0.2, 0.6, n)
+        seed_term = np.random.default_rng([1, seed]).normal(0.0, float(planted.get("seed_sd", 0.02)))
+        own = np.random.default_rng([2, seed, zlib.crc32(variant.encode())]).normal(
+            0.0, float(planted.get("noise", {}).get(variant, 0.005)))
+        ap = np.clip(base + seed_term + float(planted.get("effects", {}).get(variant, 0.0)) + own, 0.0, 1.0)
+        atomic_write_text(run_dir / "per_query.csv", "query,target,rank,ap10\n" + "".join(
+            f"query {q},clip_{q:04d}.wav,1,{a:.6f}\n" for q, a in enumerate(ap)))
+        value = float(ap.mean())
+        report(1, {"val_map10": value})
+        return {"stopped": None, "fingerprint": f"planted-{variant}-{seed}", "best_epoch": 1, "epochs_trained": 1,
+                "val": {"map10": value}, "test": {"map10": value}, "history": [{"epoch": 1, "val_map10": value}]}
+
+    run_trial(config, fit_planted)
+
+
 class FakeTuneTrial:
     """What the schedulers read of a Ray Tune trial (hashable, like the real one): its config (study run root and
     Optuna trial number), id, status, parameters and last result. For scheduler tests without Ray running."""
@@ -111,4 +149,5 @@ class FakeTuneController:
         return self.trials
 
 
-__all__ = ["GATE_ENV", "FakeTuneController", "FakeTuneTrial", "Gate", "gated_train_trial", "wait_at_gate"]
+__all__ = ["GATE_ENV", "PLANTED_ENV", "FakeTuneController", "FakeTuneTrial", "Gate", "gated_train_trial",
+           "planted_ablation_trial", "wait_at_gate"]

@@ -166,7 +166,7 @@ from .common import _as_scores, _check_finite, _check_integer, _check_probabilit
 from .paired import paired_arrays
 
 __all__ = ["EFFECT", "NO_EFFECT", "UNDECIDED", "Decision", "SequentialDesign", "SequentialSimulation",
-           "group_sequential_boundaries", "obrien_fleming_spending", "sequential_t_levels", "simulate_sequential"]
+           "decide_ablation", "group_sequential_boundaries", "obrien_fleming_spending", "sequential_t_levels", "simulate_sequential"]
 
 #: a row whose Holm-adjusted repeated p-value is at most alpha
 EFFECT = "effect"
@@ -591,6 +591,32 @@ class SequentialDesign:
     def rows_needing_more_seeds(self, decisions: Mapping[Hashable, Decision]) -> list:
         """The rows that get another seed in the next round: undecided and below ``max_seeds``."""
         return [row for row, d in decisions.items() if not d.final]
+
+
+def decide_ablation(design: SequentialDesign, rows: Mapping[Hashable, Mapping[int, Any]],
+                    control: Mapping[int, Any], seed_order: Sequence[int]) -> dict[Hashable, Decision | None]:
+    """The decisions of a sequential ablation from its runs, as the study runner (:mod:`studies.sequential`) and
+    the report (:mod:`reports.analysis`) both compute them.
+
+    ``rows``: per row, ``{seed: per-query AP array}`` of its runs; ``control``: the baseline's runs the same way
+    (all on one aligned query order); ``seed_order``: the order in which the seeds are run (looks see the first
+    ``n``).  A row is paired with the baseline on the seeds both have, taken in ``seed_order``; a row with fewer
+    than ``min_seeds`` pairs (a failed run) is ``None`` (not looked at yet), and one with more than ``max_seeds``
+    uses the first ``max_seeds``.  Every other row is decided together (one Holm family, one pooled seed variance:
+    :meth:`SequentialDesign.decide_runs`)."""
+    position = {int(s): i for i, s in enumerate(seed_order)}
+    runs: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+    out: dict[Hashable, Decision | None] = {}
+    for row, by_seed in rows.items():
+        common = sorted((int(s) for s in by_seed if int(s) in position and s in control), key=position.get)
+        common = common[:design.max_seeds]
+        out[row] = None
+        if len(common) >= design.min_seeds:
+            runs[row] = (np.stack([np.asarray(by_seed[s], dtype=np.float64) for s in common]),
+                         np.stack([np.asarray(control[s], dtype=np.float64) for s in common]))
+    if runs:
+        out.update(design.decide_runs(runs))
+    return out
 
 
 def _plain(v, kind: str):
