@@ -7,6 +7,7 @@ COMMANDS = {
     "fusion_effect": "benchmarks.fusion_effect",
     "seed_noise": "benchmarks.seed_noise",
     "planted_effects": "benchmarks.planted_effects",
+    "ablation_efficiency": "benchmarks.ablation_efficiency",
     "harness_overhead": "benchmarks.harness_overhead",
     "gpu_check": "benchmarks.gpu_check",
     "perf": "benchmarks.perf",

@@ -34,7 +34,9 @@ stream              draws
 =================== =============================================================================================
 
 An augmentation registered at run time draws from a stream named after its ``AUGMENTATIONS`` entry, seeded by
-``train.seed``.
+``train.seed``. ``train.seed_streams.redraw`` > 0 mixes a salt into every stream but ``init`` and ``data``
+(entropy ``[seed, redraw]``): the same initial weights and data order, other augmentation and dropout draws -- the
+second arm of a real A/A check of a paired ablation.
 
 Example::
 
@@ -70,7 +72,8 @@ def stream_key(name: str) -> int:
 def stream_sequence(train: Any, name: str, *more: int) -> np.random.SeedSequence:
     """The seed sequence of stream ``name`` (``more``: the keys below it, e.g. the epoch) of a run whose ``train``
     section (:class:`retrieval.config.TrainConfig`) is in split mode."""
-    return np.random.SeedSequence(train.seed_streams.seed_of(name, train.seed), spawn_key=(stream_key(name), *more))
+    return np.random.SeedSequence(train.seed_streams.entropy_of(name, train.seed),
+                                  spawn_key=(stream_key(name), *more))
 
 
 def _torch_seed(seq: np.random.SeedSequence) -> int:

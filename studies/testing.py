@@ -92,6 +92,27 @@ def gated_train_trial(config: dict[str, Any]) -> None:
 PLANTED_ENV = "STUDIES_TEST_PLANTED"
 
 
+def write_planted_run(run_dir: str | Path, planted: Mapping[str, Any], variant: str, seed: int) -> float:
+    """Write the ``per_query.csv`` of one planted run (see :func:`planted_ablation_trial`) into ``run_dir``; returns
+    its mAP."""
+    import zlib
+
+    import numpy as np
+
+    from retrieval.utils import atomic_write_text
+
+    n = int(planted.get("n_queries", 200))
+    base = np.random.default_rng(0).uniform(0.2, 0.6, n)
+    seed_term = np.random.default_rng([1, seed]).normal(0.0, float(planted.get("seed_sd", 0.02)))
+    own = np.random.default_rng([2, seed, zlib.crc32(variant.encode())]).normal(
+        0.0, float(planted.get("noise", {}).get(variant, 0.005)))
+    ap = np.clip(base + seed_term + float(planted.get("effects", {}).get(variant, 0.0)) + own, 0.0, 1.0)
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(run_dir) / "per_query.csv", "query,target,rank,ap10\n" + "".join(
+        f"query {q},clip_{q:04d}.wav,1,{a:.6f}\n" for q, a in enumerate(ap)))
+    return float(ap.mean())
+
+
 def planted_ablation_trial(config: dict[str, Any]) -> None:
     """A trainable that trains nothing and writes a ``per_query.csv`` with planted effects, for tests of sequential
     ablations through a real Ray Tune run. ``$STUDIES_TEST_PLANTED`` holds JSON ``{"effects": {variant: Δ},
@@ -99,11 +120,6 @@ def planted_ablation_trial(config: dict[str, Any]) -> None:
     ``base_q + seed_term_s + effects[v] + N(0, noise[v])`` (clipped to [0, 1]); ``seed_term_s`` is shared by every
     variant of seed ``s`` (common random numbers), the last term is the run's own. Deterministic in (variant, seed)."""
     import json
-    import zlib
-
-    import numpy as np
-
-    from retrieval.utils import atomic_write_text
 
     from .trainable import run_trial
 
@@ -111,15 +127,7 @@ def planted_ablation_trial(config: dict[str, Any]) -> None:
 
     def fit_planted(cfg: Mapping[str, Any], run_dir: Path, report) -> dict[str, Any]:
         variant, seed = str(cfg["trial"]["params"].get("variant")), int(cfg["trial"]["seed"])
-        n = int(planted.get("n_queries", 200))
-        base = np.random.default_rng(0).uniform(0.2, 0.6, n)
-        seed_term = np.random.default_rng([1, seed]).normal(0.0, float(planted.get("seed_sd", 0.02)))
-        own = np.random.default_rng([2, seed, zlib.crc32(variant.encode())]).normal(
-            0.0, float(planted.get("noise", {}).get(variant, 0.005)))
-        ap = np.clip(base + seed_term + float(planted.get("effects", {}).get(variant, 0.0)) + own, 0.0, 1.0)
-        atomic_write_text(run_dir / "per_query.csv", "query,target,rank,ap10\n" + "".join(
-            f"query {q},clip_{q:04d}.wav,1,{a:.6f}\n" for q, a in enumerate(ap)))
-        value = float(ap.mean())
+        value = write_planted_run(run_dir, planted, variant, seed)
         report(1, {"val_map10": value})
         return {"stopped": None, "fingerprint": f"planted-{variant}-{seed}", "best_epoch": 1, "epochs_trained": 1,
                 "val": {"map10": value}, "test": {"map10": value}, "history": [{"epoch": 1, "val_map10": value}]}
@@ -150,4 +158,4 @@ class FakeTuneController:
 
 
 __all__ = ["GATE_ENV", "PLANTED_ENV", "FakeTuneController", "FakeTuneTrial", "Gate", "gated_train_trial",
-           "planted_ablation_trial", "wait_at_gate"]
+           "planted_ablation_trial", "wait_at_gate", "write_planted_run"]

@@ -488,11 +488,21 @@ class SeedStreamsConfig:
     text: int | None = None
     metadata_dropout: int | None = None
     dropout: int | None = None
+    #: split mode: > 0 gives every stream but ``init`` and ``data`` other draws (entropy ``[seed, redraw]``): an
+    #: A/A arm of one recipe -- the same initial weights and data order as its pair, other augmentation and
+    #: dropout draws (a real A/A check of a paired ablation, ``benchmarks/ablation_efficiency.py``)
+    redraw: int = 0
 
     def seed_of(self, stream: str, seed: int) -> int:
         """The seed of ``stream`` in a run seeded with ``train.seed = seed``: its own, else ``seed``."""
         own = getattr(self, stream) if stream in SEED_STREAMS else None
         return seed if own is None else own
+
+    def entropy_of(self, stream: str, seed: int) -> int | list[int]:
+        """The entropy of ``stream``'s seed sequence: :meth:`seed_of`, with ``redraw`` mixed in for every stream but
+        ``init`` and ``data`` when it is > 0."""
+        own = self.seed_of(stream, seed)
+        return [own, self.redraw] if self.redraw and stream not in ("init", "data") else own
 
     def _validate(self, key: str) -> None:
         for name in SEED_STREAMS:
@@ -500,6 +510,9 @@ class SeedStreamsConfig:
             _check(value is None or self.mode == "split", f"{key}.{name}",
                    f"a stream's own seed needs {key}.mode=split (in single mode train.seed drives every draw)")
             _check(value is None or 0 <= value < 2**63, f"{key}.{name}", "must be in [0, 2**63) or null")
+        _check(0 <= self.redraw < 2**63, f"{key}.redraw", "must be in [0, 2**63)")
+        _check(self.redraw == 0 or self.mode == "split", f"{key}.redraw",
+               f"other augmentation draws need {key}.mode=split (in single mode train.seed drives every draw)")
 
 
 @dataclass(frozen=True)

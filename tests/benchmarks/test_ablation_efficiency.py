@@ -1,0 +1,75 @@
+"""``python -m benchmarks ablation_efficiency`` end to end on planted runs (studies.testing.planted_ablation_trial):
+a fixed design and a sequential paired one, each a real study run (Ray Tune + Optuna), scored against each other;
+the replication seed set; the simulated A/A; the result files. Plus the checks on the published fixed design."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmarks.ablation_efficiency import PUBLISHED_FIXED, checks, main
+from studies.testing import PLANTED_ENV
+
+VARIANTS = ["full", "no_big", "no_none", "no_mid"]
+OVERRIDES = {"full": {}, "no_big": {"augment.gain.g_max": 0.0}, "no_none": {"augment.mixstyle.p": 0.0},
+             "no_mid": {"augment.spec.n_t": 0}}
+PLANTED = {"effects": {"no_big": -0.08, "no_mid": -0.01},
+           "noise": {"full": 0.002, "no_big": 0.002, "no_none": 0.002, "no_mid": 0.02}, "seed_sd": 0.03}
+
+
+def _spec(path: Path, name: str, seeds, cache_dir: Path) -> Path:
+    path.write_text(yaml.safe_dump({
+        "name": name, "base": {"extends": "synthcaps-tiny", "train": {"epochs": 1},
+                               "data": {"cache_dir": str(cache_dir)}},
+        "variants": OVERRIDES, "space": {"variant": {"categorical": VARIANTS}}, "sampler": {"kind": "grid"},
+        "resources": {"cpu": 1, "max_concurrent": 2}, "seeds": seeds}, sort_keys=False))
+    return path
+
+
+def test_the_benchmark_scores_both_designs_on_planted_runs(tmp_path, cache_dir, monkeypatch, capsys):
+    monkeypatch.setenv(PLANTED_ENV, json.dumps(PLANTED))
+    monkeypatch.chdir(tmp_path)
+    fixed = _spec(tmp_path / "fixed.yaml", "fixed", list(range(6)), cache_dir)
+    eff = _spec(tmp_path / "eff.yaml", "eff", {"min": 3, "max": 6, "delta": 0.02}, cache_dir)
+    rc = main(["--fixed-spec", str(fixed), "--efficient-spec", str(eff), "--replication-first", "100",
+               "--no-aa-redraw", "--variance-seeds", "0", "--aa-studies", "200", "--resamples", "200",
+               "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+               "--trainable", "studies.testing:planted_ablation_trial"])
+    assert rc == 0, capsys.readouterr()
+    payload = json.loads((tmp_path / "out" / "ablation_efficiency.json").read_text())
+    fx, ef, rep = payload["fixed"], payload["efficient"], payload["replications"][0]
+    assert fx["runs"] == 24 and fx["source"] == "run" and fx["stats_version"] == 1
+    assert "no_big" in fx["significant"] and "no_none" not in fx["significant"]
+    # the sequential design stops the planted rows early: fewer runs, and it finds what the fixed one finds
+    assert ef["runs"] < fx["runs"] and ef["decisions"]["no_big"] == "effect"
+    assert ef["decisions"]["no_none"] == "no effect larger than δ"
+    assert payload["checks"]["covers_fixed"] is (set(fx["significant"]) <= set(ef["significant"]))
+    assert payload["checks"]["runs_ratio"] == pytest.approx(ef["runs"] / fx["runs"])
+    assert rep["design"]["seeds"] == [100, 101, 102, 103, 104, 105] and "no_big" in rep["significant"]
+    assert payload["aa"]["simulated_studies"] == 200 and 0.0 <= payload["aa"]["simulated_false_positive_rate"] <= 1
+    assert payload["paired_correlation"]["per_row"]["no_big"] is not None
+    md = (tmp_path / "out" / "ablation_efficiency.md").read_text()
+    assert "| no_big |" in md and "effect" in md and "not measured in this run" in md
+
+
+def test_the_published_fixed_design_is_what_docs_results_prints():
+    fixed = json.loads(PUBLISHED_FIXED.read_text())
+    assert fixed["runs"] == 80 and sorted(fixed["significant"]) == ["no_audio_aug", "no_gain"]
+    assert sorted(r["variant"] for r in fixed["rows"][1:] if r["p_holm"] <= 0.05) == sorted(fixed["significant"])
+    results = (Path(__file__).resolve().parents[2] / "docs" / "results.md").read_text()
+    for r in fixed["rows"][1:]:  # Δ and Holm p as the published table prints them
+        assert f"| {r['variant']} |" in results
+        assert f"{100 * r['diff']:+.2f}".replace("-", "−") in results
+
+
+def test_checks_compare_significant_sets_and_signs():
+    fixed = {"runs": 80, "significant": ["a", "b"], "rows": [{"variant": "full"}, {"variant": "a", "diff": -0.04},
+                                                              {"variant": "b", "diff": -0.03}]}
+    eff = {"runs": 36, "significant": ["a", "b"], "rows": [{"variant": "full"}, {"variant": "a", "diff": -0.05},
+                                                            {"variant": "b", "diff": 0.02}]}
+    c = checks(fixed, eff)
+    assert c["runs_ratio"] == pytest.approx(0.45) and c["covers_fixed"] and c["opposite_signs"] == ["b"]
+    assert not checks(fixed, {**eff, "significant": ["a"]})["covers_fixed"]
