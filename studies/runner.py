@@ -385,7 +385,14 @@ def dry_run(source: str | Path | Mapping[str, Any], overrides: Sequence[str] | M
     spec = load_spec(source, overrides)
     out.write(describe(spec) + "\n\nresolved spec (what spec.resolved.yaml will hold):\n")
     out.write("".join(f"  {line}\n" for line in yaml.safe_dump(spec.to_dict(), sort_keys=False).splitlines()))
-    if spec.is_grid:
+    if spec.sequential is not None:
+        from .sequential import plan
+
+        first = plan(spec, []).enqueue
+        points = [(dict(p), [p.get("seed")]) for p in first[:proposals]]
+        title = (f"first {len(points)} of the {len(first)} trials of the first round (then seeds only for undecided "
+                 f"variants, at most {spec.num_samples} trials)")
+    elif spec.is_grid:
         points = [(dict(p), [p.get("seed")]) for p in grid_points(spec)[:proposals]]
         title = f"first {len(points)} of {spec.num_samples} grid points"
     else:

@@ -113,6 +113,20 @@ def test_streams_are_independent_of_each_other_and_of_the_epoch():
     assert epoch_draws(train, 1)[0].data.random() != firsts[0]
 
 
+def test_redraw_keeps_the_initial_weights_and_the_data_order_and_draws_every_augmentation_anew():
+    plain, redrawn = train_section(seed=4), TrialConfig().with_overrides({
+        "train.seed": 4, "train.seed_streams.mode": "split", "train.seed_streams.redraw": 1}).train
+    assert init_seed(plain) == init_seed(redrawn)
+    (a, ma), (b, mb) = epoch_draws(plain, 2), epoch_draws(redrawn, 2)
+    assert a.data.random() == b.data.random()  # the same batches, captions and crops
+    assert a.metadata.random() != b.metadata.random() and ma != mb  # metadata dropout, model dropout
+    assert a.text["eda"].random() != b.text["eda"].random()
+    for name in ("gain", "specaugment", "mixstyle"):
+        assert float(torch.rand(1, generator=a.audio[name])) != float(torch.rand(1, generator=b.audio[name]))
+    with pytest.raises(ConfigError, match=r"train.seed_streams.redraw: .*mode=split"):
+        TrialConfig().with_overrides({"train.seed_streams.redraw": 1})
+
+
 def test_split_mode_config_checks():
     with pytest.raises(ConfigError, match=r"train.seed_streams.init: .*mode=split"):
         TrialConfig().with_overrides({"train.seed_streams.init": 3})
