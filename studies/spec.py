@@ -732,7 +732,8 @@ def _check_sequential(spec: StudySpec) -> None:
         raise SpecError(f"seeds.control: {control!r} is not one of the variants searched ({', '.join(choices)})")
     if len(choices) < 2:
         raise SpecError("space.variant: a sequential ablation needs the control and at least one other variant")
-    if spec.scheduler["kind"] != "fifo" or spec.scheduler.get("patience") is not None:
+    entry = SCHEDULERS.entry(spec.scheduler["kind"]).meta
+    if entry.get("prunes", True) or entry.get("budgeted", False) or spec.scheduler.get("patience") is not None:
         raise SpecError(f"scheduler: a sequential design needs every run trained to the end (scheduler.kind: fifo "
                         f"without patience), got {spec.scheduler}")
     if spec.budget["num_samples"] is not None:

@@ -20,6 +20,7 @@ from reports.stats import (
     UNDECIDED,
     Decision,
     SequentialDesign,
+    decide_ablation,
     group_sequential_boundaries,
     holm,
     obrien_fleming_spending,
@@ -200,6 +201,27 @@ def test_decide_runs_uses_the_paired_test_on_the_runs():
     pt = paired_recipe_test(xa, xb)
     want = DESIGN.decide({"row": xa.mean(1) - xb.mean(1)}, query_var=pt.query_var, n_queries=300)["row"]
     assert got == want and got.diff == pytest.approx(pt.diff)
+
+
+def test_decide_ablation_pairs_each_row_with_the_control_on_shared_seeds_in_run_order():
+    rng = np.random.default_rng(3)
+    seed_term = {s: rng.normal(0, 0.03) for s in range(12)}
+
+    def runs(seeds, shift):
+        return {s: 0.4 + seed_term[s] + shift + rng.normal(0, 0.1, 200) for s in seeds}
+
+    control = runs([5, 1, 9, 3, 7, 11], 0.0)
+    rows = {"a": runs([1, 5, 9, 3], -0.05), "b": runs([9, 1], 0.0), "c": runs([5, 1, 9, 3, 7, 11], 0.01),
+            "d": runs([1, 5, 8], 0.0)}  # d shares only 1 and 5 with the control
+    order = [5, 1, 9, 3, 7, 11, 8]
+    design = SequentialDesign(min_seeds=3, max_seeds=5, delta=0.02)
+    got = decide_ablation(design, rows, control, order)
+    assert got["b"] is None and got["d"] is None  # fewer than min_seeds pairs: not looked at
+    assert got["a"].n == 4 and got["c"].n == 5  # c: the first max_seeds pairs in run order (5, 1, 9, 3, 7)
+    want = design.decide_runs({
+        "a": (np.stack([rows["a"][s] for s in (5, 1, 9, 3)]), np.stack([control[s] for s in (5, 1, 9, 3)])),
+        "c": (np.stack([rows["c"][s] for s in (5, 1, 9, 3, 7)]), np.stack([control[s] for s in (5, 1, 9, 3, 7)]))})
+    assert got["a"] == want["a"] and got["c"] == want["c"]
 
 
 def test_decisions_and_validation():

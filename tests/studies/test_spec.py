@@ -54,7 +54,9 @@ def test_shipped_spec_sizes():
     assert load_spec(ROOT / "studies/encoders.yaml").num_samples == 12  # (3 cnn-small widths + cnn10) x 3
     assert load_spec(ROOT / "studies/fusion.yaml").num_samples == 9  # 3 kinds x 3 seeds
     ablation = load_spec(ROOT / "studies/ablation.yaml")
-    assert ablation.num_samples == 24  # 8 variants x 3 seeds
+    assert ablation.num_samples == 40  # at most 8 variants x 5 seeds: a sequential paired design
+    assert ablation.sequential == {"min": 3, "max": 5, "delta": 0.02, "alpha": 0.05, "control": "full"}
+    assert ablation.base.train.seed_streams.mode == "split"  # pairs share their initial weights and data order
     full = ablation.trial_config({"variant": "full"}, 0).augment
     no_audio = ablation.trial_config({"variant": "no_audio_aug"}, 1)
     assert full.gain.g_max > 0 and full.spec.n_t > 0 and full.mixstyle.p > 0 and full.eda.p_eda > 0
