@@ -12,12 +12,16 @@
 #      over 3v3 splits), 8 + 8 seeds (0-7 as published, replication 100-107) and the published fusion power check
 #      (3 seeds of fusion.kind=late): 19 runs; one at a time and without train.num_threads, as published, so that
 #      the published runs are reused
+#   6. the ablation efficiency benchmark: the DCASE 2022 ablation of the incumbent in the fixed 10-seed design (80
+#      runs) and the sequential paired design on seeds 0-4 and again on 100-104 (24-40 runs each), the real A/A
+#      runs and the variance sources (4 seeds per stream group, 2 recipes: 32 runs)
 #
 # Every command reuses finished runs of the same configuration (run folder + fingerprint), so the script can be
 # stopped and started again. Results: benchmarks/results/{planted_effects,seed_noise_planted_base,
 # seed_noise_dcase2022_incumbent,fusion_effect,seed_noise}.{json,md} and the seed histograms *_hist.{png,pdf}.
 #
-# Usage: benchmarks/replicate.sh [--dry-run] [step ...]     (steps: planted base incumbent fusion v1; default all)
+# Usage: benchmarks/replicate.sh [--dry-run] [step ...]     (steps: planted base incumbent fusion v1 ablation;
+#        default all)
 #   PY=.venv/bin/python JOBS=2 benchmarks/replicate.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +31,7 @@ JOBS=${JOBS:-2}
 DRY=0
 if [[ "${1:-}" == "--dry-run" ]]; then DRY=1; shift; fi
 STEPS=("$@")
-if [[ ${#STEPS[@]} -eq 0 ]]; then STEPS=(planted base incumbent fusion v1); fi
+if [[ ${#STEPS[@]} -eq 0 ]]; then STEPS=(planted base incumbent fusion v1 ablation); fi
 
 # two trainings at a time, one torch thread each (the published planted runs were trained so: same fingerprints)
 COMMON=(--jobs "$JOBS" --set train.num_threads=1)
@@ -53,8 +57,11 @@ for step in "${STEPS[@]}"; do
     v1)
       run "$PY" -m benchmarks seed_noise --config synthcaps-small-v1 --seeds 0-7 --replication-seeds 100-107 \
         --arm-size 3 --compare fusion.kind=late --compare-seeds 3 --runs-dir runs/seed_noise --resamples 10000 ;;
+    ablation)
+      run "$PY" -m benchmarks ablation_efficiency --fixed run --replication-first 100 --variance-seeds 4 \
+        --jobs "$JOBS" ;;
     *)
-      echo "error: unknown step '$step' (steps: planted base incumbent fusion v1)" >&2
+      echo "error: unknown step '$step' (steps: planted base incumbent fusion v1 ablation)" >&2
       exit 2 ;;
   esac
 done

@@ -453,6 +453,8 @@ def _build(raw: dict[str, Any], base_overrides: dict[str, Any], spec_dir: Path, 
         raise SpecError(f"budget: {exc}") from None
 
     seeds, sequential = _seeds(raw.get("seeds"), base)
+    if sequential is not None:  # pairs share their initial weights and data order (also for a base from a study)
+        base = base.with_overrides({"train.seed_streams.mode": "split"})
     if SCHEDULERS.entry(scheduler["kind"]).meta.get("budgeted", False):
         if scheduler.get("rungs") is not None:  # a reduced budget.max_epochs cuts the rungs above it
             scheduler["rungs"] = budgeted.fit_rungs(scheduler["rungs"], base.train.epochs)
