@@ -274,9 +274,15 @@ def markdown(payload: dict[str, Any]) -> str:
              markdown_table(["design", "runs", "significant after Holm", "wall"],
                             [["fixed (" + fx.get("source", "run") + ")", fx["runs"], ", ".join(fx["significant"])
                               or "none", _minutes(fx.get("wall_s"))],
-                             *[[f"efficient, seeds {s['design']['seeds'][0]}–", s["runs"],
+                             *[[f"efficient, seeds {s['design']['seeds'][0]}–{s['design']['seeds'][-1]}", s["runs"],
                                 ", ".join(s["significant"]) or "none", _minutes(s.get("wall_s"))]
                                for s in [ef, *payload.get("replications", [])]]]), ""]
+    if fx.get("source") == "published" and ef.get("wall_s"):
+        pace = ef["wall_s"] / ef["runs"]
+        lines += [f"- The fixed design's figures are the published study's ({fx.get('date')}, another machine: "
+                  f"{fx['wall_s'] / fx['runs']:.0f} s of wall per run there, {pace:.0f} s here): compare runs, not "
+                  f"wall clocks across machines; at this machine's pace its {fx['runs']} runs would take about "
+                  f"{_minutes(fx['runs'] * pace)}."]
     lines += [f"- efficient runs / fixed runs: {payload['checks']['runs_ratio']:.2f} (bar ≤ 0.5); efficient "
               f"significant ⊇ fixed significant: {payload['checks']['covers_fixed']}; opposite signs: "
               f"{payload['checks']['opposite_signs'] or 'none'}", ""]
