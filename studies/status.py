@@ -46,6 +46,14 @@ def study_status(source: str | Path | Mapping[str, Any], overrides: Sequence[str
     text = format_status(study.get_trials(deepcopy=False), name=spec.name, where=str(surl),
                          metric=spec.objective["metric"], mode=spec.objective["mode"], budget=budget,
                          me=RunnerInfo.current())
+    if spec.sequential is not None:  # where the rounds stand: each variant's decision so far
+        from .sequential import describe_plan, plan
+
+        step = plan(spec, study.get_trials(deepcopy=False))
+        state = (f"finished ({step.finished})" if step.finished else "waiting for the round's trials" if step.wait
+                 else f"next round: {len(step.enqueue)} trial(s)")
+        text += f"sequential ablation (at most {spec.num_samples} trials): {state}\n"
+        text += (describe_plan(step) + "\n") if step.decisions else ""
     folder = study.user_attrs.get("run_folder")
     return text + (f"run folder: {folder}\n" if folder else "")
 

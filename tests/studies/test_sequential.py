@@ -163,6 +163,10 @@ def test_a_sequential_study_adds_seeds_only_to_undecided_variants_and_its_report
     assert again.wait(300) == 0, again.output()
     assert "nothing to do: the sequential ablation is finished" in again.output()
     assert len(_cells(db, "seq")) == 18
+    status = subprocess.run([sys.executable, "-m", "studies", "status", str(spec), "--runs-dir", str(tmp_path / "runs")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert f"sequential ablation (at most 24 trials): finished ({MAX_REACHED})" in status.stdout, status.stderr
+    assert "no_mid: 6 seed(s)" in status.stdout
 
     build = subprocess.run([sys.executable, "-m", "reports", "build", str(spec), "--runs-dir", str(tmp_path / "runs"),
                             "--out", str(tmp_path / "report")], capture_output=True, text=True, cwd=tmp_path)
