@@ -77,10 +77,11 @@ def test_study_specs_keep_their_fingerprints():
     # the HPO tables were measured on synthcaps-small as it was (now synthcaps-small-v1) and keep their bases; the
     # shipped specs moved with synthcaps-small to SynthCaps 2.0.0 on 2026-11-29, deliberately (before: ablation
     # 9baa481d23c7e104, dcase2022_augmentations d94ddca588e2113a, encoders and fusion ec219bccd8c1be61, quick
-    # c7b7b63889c59b4a)
+    # c7b7b63889c59b4a); studies/ablation.yaml moved to split seed streams with the sequential paired design on
+    # 2026-12-06, deliberately (before: 6bce56559cf20c3f)
     assert bases == {
         "benchmarks/hpo_table.yaml": "c7b7b63889c59b4a", "benchmarks/hpo_table_v2.yaml": "c7b7b63889c59b4a",
-        "benchmarks/hpo_default_study.yaml": "c7b7b63889c59b4a", "studies/ablation.yaml": "6bce56559cf20c3f",
+        "benchmarks/hpo_default_study.yaml": "c7b7b63889c59b4a", "studies/ablation.yaml": "21aa16075e820214",
         "studies/dcase2022_augmentations.yaml": "55e7fc20b3c37d93", "studies/encoders.yaml": "ac26128d4f9d4f55",
         "studies/fusion.yaml": "ac26128d4f9d4f55", "studies/passt.yaml": "fdb10d4a76b83b81",
         "studies/quick.yaml": "52ac60ccb1011db3"}
