@@ -95,8 +95,8 @@ def plan(spec: StudySpec, trials: Sequence[FrozenTrial]) -> Plan:
 
 
 def decisions_from_trials(spec: StudySpec, trials: Sequence[FrozenTrial]) -> dict[str, Decision | None]:
-    """Every variant's decision from the COMPLETE trials' ``per_query.csv`` (a run without a readable one counts
-    as failed)."""
+    """Every variant's decision from the COMPLETE trials' ``per_query.csv`` (a run without a readable one, or whose
+    file holds other queries than most runs', counts as failed)."""
     control = spec.sequential["control"]
     runs, names, where = [], [], []
     for t in trials:
@@ -110,6 +110,11 @@ def decisions_from_trials(spec: StudySpec, trials: Sequence[FrozenTrial]) -> dic
         runs.append(pq)
         names.append(f"trial #{t.number}")
         where.append((t.params.get(VARIANT), int(seed)))
+    if runs:  # a run whose per_query.csv holds other queries than most (truncated, another split) counts as failed
+        sets = [frozenset(r.keys) for r in runs]
+        common = max(set(sets), key=sets.count)
+        keep = [i for i, k in enumerate(sets) if k == common]
+        runs, names, where = [runs[i] for i in keep], [names[i] for i in keep], [where[i] for i in keep]
     _, aps, _ = align_runs(runs, names)
     by_row: dict[str, dict[int, Any]] = {row: {} for row in spec.param(VARIANT).values()}
     for (variant, seed), ap in zip(where, aps):

@@ -116,6 +116,17 @@ def test_a_failed_run_counts_as_a_seed_tried_and_its_row_gets_another_seed(tmp_p
     assert {"variant": "no_big", "seed": 3} in step.enqueue and {"variant": "full", "seed": 3} in step.enqueue
 
 
+def test_a_corrupt_or_truncated_per_query_file_counts_as_a_failed_run(tmp_path):
+    cells = [(v, s) for v in VARIANTS for s in (0, 1, 2)]
+    trials = study_of(tmp_path, cells)
+    (tmp_path / "trials" / "4" / "per_query.csv").write_text("not,a,per-query\nfile\n")  # no_big seed 1
+    lines = (tmp_path / "trials" / "7" / "per_query.csv").read_text().splitlines()  # no_none seed 1
+    (tmp_path / "trials" / "7" / "per_query.csv").write_text("\n".join(lines[:50]) + "\n")
+    step = plan(load_spec(spec_dict()), trials)
+    assert step.decisions["no_big"] is None and step.decisions["no_none"] is None  # 2 pairs each: not looked at
+    assert {"variant": "no_big", "seed": 3} in step.enqueue and {"variant": "no_none", "seed": 3} in step.enqueue
+
+
 def test_the_ablation_finishes_when_every_variant_is_decided_or_at_max(tmp_path):
     cells = [(v, s) for v in VARIANTS for s in (0, 1, 2)] + [(v, s) for v in ("full", "no_mid") for s in (3, 4, 5)]
     step = plan(load_spec(spec_dict()), study_of(tmp_path, cells))
