@@ -221,23 +221,31 @@ def real_aa(result: dict[str, Any], spec: str, runs_dir: Path, jobs: int) -> dic
             "run_dirs": [str(p) for p in dirs]}
 
 
-def variance_sources(seeds: int, runs_dir: Path, jobs: int) -> dict[str, Any]:
+VARIANCE_RECIPES = ("planted-base", "dcase2022-incumbent")
+
+
+def variance_sources(seeds: int, runs_dir: Path, jobs: int,
+                     recipes: dict[str, tuple[str, dict[str, Any], str]] | None = None) -> dict[str, Any]:
     """Run-to-run sd of test mAP@10 with one stream group varied (the others at seed 0), all varied, and the
-    within-run fluctuation, for the planted base and the incumbent."""
+    within-run fluctuation, for each recipe (``name: (config, overrides, label)``; default the planted base and
+    the incumbent, :data:`VARIANCE_RECIPES`)."""
     from .seed_noise import read_runs, recipe, train_all
 
+    if recipes is None:
+        recipes = {name: recipe(name) for name in VARIANCE_RECIPES}
     out: dict[str, Any] = {"seeds": list(range(seeds)), "groups": {k: list(v) for k, v in STREAM_GROUPS.items()},
                            "recipes": {}}
-    for name in ("planted-base", "dcase2022-incumbent"):
-        config, base_over, label = recipe(name)
+    for name, (config, base_over, label) in recipes.items():
         common = {**base_over, "train.seed_streams.mode": "split"}
-        jobs_: list[tuple[dict[str, Any], int]] = [({}, 0)]  # the reference: every stream at seed 0
-        labels, groups = {(): f"{label}-split-ref"}, [[*STREAM_GROUPS, "all"]]
+        # the reference: every stream at seed 0 (``train.seed`` 0), in every group; "all" varies ``train.seed``
+        jobs_: list[tuple[dict[str, Any], int]] = [({}, 0)]
+        labels, groups = {(): f"{label}-split"}, [[*STREAM_GROUPS, "all"]]
         for group, streams in [*STREAM_GROUPS.items(), ("all", ())]:
             for s in range(1, seeds):
-                over = {f"train.seed_streams.{x}": s for x in streams} if streams else {"train.seed": s}
-                jobs_.append((over, 0))
-                labels[tuple(sorted(over.items()))] = f"{label}-split-{group}{s}"
+                over = {f"train.seed_streams.{x}": s for x in streams}
+                jobs_.append((over, 0 if streams else s))
+                if streams:
+                    labels[tuple(sorted(over.items()))] = f"{label}-split-{group}{s}"
                 groups.append([group])
         log(f"variance sources of {name}: {len(jobs_)} runs")
         dirs = train_all(config, jobs_, runs_dir / "variance_sources", jobs, common=common,

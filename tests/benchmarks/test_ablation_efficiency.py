@@ -73,3 +73,21 @@ def test_checks_compare_significant_sets_and_signs():
     c = checks(fixed, eff)
     assert c["runs_ratio"] == pytest.approx(0.45) and c["covers_fixed"] and c["opposite_signs"] == ["b"]
     assert not checks(fixed, {**eff, "significant": ["a"]})["covers_fixed"]
+
+
+def test_variance_sources_vary_one_stream_at_a_time_on_real_tiny_runs(tmp_path, cache_dir):
+    """Real 1-epoch runs of a recipe without augmentations: varying only the augmentation streams must give the
+    reference run bit for bit (no other draw may move), varying the initial weights must not."""
+    from benchmarks.ablation_efficiency import STREAM_GROUPS, variance_sources
+
+    recipe = ("synthcaps-tiny", {"train.epochs": 1, "data.cache_dir": str(cache_dir)}, "tiny")
+    out = variance_sources(2, tmp_path / "runs", 1, recipes={"tiny": recipe})
+    table = out["recipes"]["tiny"]
+    assert set(table) == {*STREAM_GROUPS, "all", "within_run_last5"} and out["seeds"] == [0, 1]
+    # the reference run (every stream at seed 0) counts in every group, plus one run with the group at seed 1
+    assert all(table[g]["runs"] == 2 for g in (*STREAM_GROUPS, "all"))
+    assert table["augmentations"]["sd"] == 0.0, "an unused stream moved other draws"
+    assert table["init"]["sd"] > 0.0 and table["all"]["sd"] > 0.0
+    assert len({tuple(table[g]["map10"]) for g in STREAM_GROUPS}) > 1
+    assert table["within_run_last5"]["runs"] == 0  # 1 epoch: no fluctuation to measure
+    assert len(list((tmp_path / "runs" / "variance_sources").iterdir())) == 6
