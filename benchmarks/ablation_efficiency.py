@@ -23,8 +23,8 @@ a finished study is read again, not retrained, and an interrupted one continues.
   ablations with no effect at the measured variance components (per-seed difference sd, query term), and resampled
   from the real per-seed differences (centred per row); and, with ``--aa-redraw`` (default on), real A/A
   comparisons: ``full`` trained again on the control's seeds with other augmentation and dropout draws
-  (``train.seed_streams.redraw: 1``: the same initial weights and data order) and judged by the design against the
-  control, once per seed set;
+  (``train.seed_streams.redraw: r`` for r = 1..``--aa-redraws``: the same initial weights and data order) and
+  judged by the design against the control, once per seed set and redraw;
 * ``variance_sources`` (``--variance-seeds K``, 0 = skip): for the planted base and the incumbent, the run-to-run sd
   of test mAP@10 when one seed stream alone varies over K seeds (init, data, the augmentations, dropout; the others
   fixed at seed 0; Bouthillier et al. 2021), when all vary, and the within-run fluctuation (sd of val mAP@10 over a
@@ -186,9 +186,10 @@ def simulated_aa(design_dict: dict[str, Any], pieces: dict[str, Any], n_rows: in
             "simulated_mean_seeds": sim.mean_seeds}
 
 
-def real_aa(result: dict[str, Any], spec: str, runs_dir: Path, jobs: int) -> dict[str, Any]:
-    """``full`` again on the control's seeds with other augmentation and dropout draws (``redraw: 1``), judged by
-    the design against the control (one comparison per seed set)."""
+def real_aa(result: dict[str, Any], spec: str, runs_dir: Path, jobs: int, redraw: int = 1) -> dict[str, Any]:
+    """``full`` again on the control's seeds with other augmentation and dropout draws (``redraw``: 1, 2, ...; the
+    same initial weights and data order), judged by the design against the control (one comparison per seed set
+    and redraw)."""
     from reports.collect import align_runs, read_per_query
     from reports.stats import SequentialDesign, decide_ablation
     from studies.spec import load_spec
@@ -200,15 +201,16 @@ def real_aa(result: dict[str, Any], spec: str, runs_dir: Path, jobs: int) -> dic
     control_trials = sorted((t for t in data.included if t.params.get("variant") == design_dict["control"]),
                             key=lambda t: t.seed)
     seeds = [t.seed for t in control_trials]
-    base = spec_obj.base.with_overrides({"train.seed_streams.redraw": 1})
-    cfg_path = runs_dir / "aa_redraw" / "config.yaml"
+    base = spec_obj.base.with_overrides({"train.seed_streams.redraw": redraw})
+    cfg_path = runs_dir / "aa_redraw" / ("config.yaml" if redraw == 1 else f"config-redraw{redraw}.yaml")
     cfg_path.parent.mkdir(parents=True, exist_ok=True)
     import yaml
 
     from retrieval.utils import atomic_write_text
 
     atomic_write_text(cfg_path, yaml.safe_dump(base.to_dict(), sort_keys=False))
-    dirs = train_all(str(cfg_path), [({}, s) for s in seeds], runs_dir / "aa_redraw", jobs, label="full-redraw1")
+    dirs = train_all(str(cfg_path), [({}, s) for s in seeds], runs_dir / "aa_redraw", jobs,
+                     label=f"full-redraw{redraw}")
     pqs = [read_per_query(d) for d in dirs] + [t.per_query for t in control_trials]
     _, aps, _ = align_runs(pqs, [str(d) for d in dirs] + [f"trial #{t.number}" for t in control_trials])
     aa = {s: ap for s, ap in zip(seeds, aps[: len(seeds)])}
@@ -216,7 +218,7 @@ def real_aa(result: dict[str, Any], spec: str, runs_dir: Path, jobs: int) -> dic
     design = SequentialDesign(min_seeds=design_dict["min"], max_seeds=design_dict["max"],
                               delta=design_dict["delta"], alpha=design_dict["alpha"])
     d = decide_ablation(design, {"aa": aa}, ctl, list(design_dict["seeds"]))["aa"]
-    return {"study": result["study"], "seeds": seeds, "decision": None if d is None else d.to_dict(),
+    return {"study": result["study"], "redraw": redraw, "seeds": seeds, "decision": None if d is None else d.to_dict(),
             "false_positive": bool(d is not None and d.status == "effect"),
             "run_dirs": [str(p) for p in dirs]}
 
@@ -317,7 +319,14 @@ def markdown(payload: dict[str, Any]) -> str:
                   f"{aa['resampled_false_positive_rate']:.3f} (bar ≤ 0.06)",
                   f"- real (full against full with other augmentation draws): "
                   f"{aa.get('real_false_positive_rate', '–')} over {aa.get('real_comparisons', 0)} comparison(s) "
-                  "(bar ≤ 0.10)", ""]
+                  "(bar ≤ 0.10)"]
+        for r in aa.get("real") or []:
+            d = r.get("decision") or {}
+            est = ("" if d.get("diff") is None else f": Δ {_pp(d['diff'])} pp [{_pp(d.get('ci_low'))}, "
+                   f"{_pp(d.get('ci_high'))}]")
+            lines.append(f"  - {r['study']}, redraw {r.get('redraw', 1)}, seeds {r['seeds'][0]}–{r['seeds'][-1]}"
+                         f"{est}, {d.get('status', 'not decided')}")
+        lines.append("")
     pc = payload.get("paired_correlation") or {}
     if pc:
         lines += ["## Paired correlation", "", f"- pooled ρ {pc.get('pooled', float('nan')):.2f}, median per row "
@@ -364,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the efficient design again on seeds from here (default 100; 0: no replication)")
     p.add_argument("--aa-studies", type=int, default=2000, help="simulated A/A ablations (default 2000)")
     p.add_argument("--no-aa-redraw", action="store_true", help="skip the real A/A runs")
+    p.add_argument("--aa-redraws", type=int, default=1,
+                   help="real A/A arms per seed set (redraw 1..N, each one comparison with the control; default 1)")
     p.add_argument("--variance-seeds", type=int, default=4, help="seeds per stream in the variance sources (0: skip)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs/ablation_efficiency"))
     p.add_argument("--jobs", type=int, default=2, help="trainings at a time outside the studies (default 2)")
@@ -380,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--aa-studies {args.aa_studies}: at least 100 simulated ablations")
     if args.variance_seeds == 1 or args.variance_seeds < 0:
         raise UsageError(f"--variance-seeds {args.variance_seeds}: 0 (skip) or at least 2")
+    if args.aa_redraws < 1:
+        raise UsageError(f"--aa-redraws {args.aa_redraws}: at least 1 (--no-aa-redraw skips the real A/A)")
     eff_spec = load_spec(args.efficient_spec)
     if eff_spec.sequential is None:
         raise UsageError(f"--efficient-spec {args.efficient_spec}: its seeds are a list, not a sequential design")
@@ -410,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
             pieces[f"{v} ({rep['study']})"] = pc
     aa = simulated_aa(efficient["design"], pieces, len(efficient["rows"]) - 1, args.aa_studies)
     if not args.no_aa_redraw:
-        real = [real_aa(s, args.efficient_spec, args.runs_dir, args.jobs) for s in [efficient, *replications]]
+        real = [real_aa(s, args.efficient_spec, args.runs_dir, args.jobs, r)
+                for r in range(1, args.aa_redraws + 1) for s in [efficient, *replications]]
         aa.update({"real": real, "real_comparisons": len(real),
                    "real_false_positive_rate": sum(r["false_positive"] for r in real) / len(real)})
     payload: dict[str, Any] = {
