@@ -238,7 +238,9 @@ def variance_sources(seeds: int, runs_dir: Path, jobs: int,
     out: dict[str, Any] = {"seeds": list(range(seeds)), "groups": {k: list(v) for k, v in STREAM_GROUPS.items()},
                            "recipes": {}}
     for name, (config, base_over, label) in recipes.items():
-        common = {**base_over, "train.seed_streams.mode": "split"}
+        # one torch thread per run (as the study runner's trials with resources.cpu 1), so --jobs runs share the
+        # cores without oversubscribing them
+        common = {**base_over, "train.seed_streams.mode": "split", "train.num_threads": 1}
         # the reference: every stream at seed 0 (``train.seed`` 0), in every group; "all" varies ``train.seed``
         jobs_: list[tuple[dict[str, Any], int]] = [({}, 0)]
         labels, groups = {(): f"{label}-split"}, [[*STREAM_GROUPS, "all"]]
