@@ -228,8 +228,16 @@ def _run_with_ray(spec: StudySpec, surl: StorageURL, run_root: Path, study, *, c
                    f"({', '.join(f'#{n}' for n in left_running)}); continue with --resume")
     else:
         message = f"done ({searcher.finished_reason or 'all trials finished'})"
-        if searcher.sequential_summary:
-            message += "\n" + searcher.sequential_summary
+        summary = searcher.sequential_summary
+        if summary is None and spec.sequential is not None:
+            # Tune stopped asking at the design's last possible trial (every row at seeds.max), so the searcher
+            # never looked at the finished study: the decisions from the study as it stands
+            from .sequential import describe_plan, plan
+
+            step = plan(spec, study.get_trials(deepcopy=False))
+            summary = describe_plan(step) if step.decisions else None
+        if summary:
+            message += "\n" + summary
     return _summary(spec, surl, run_root, study, interrupted=interrupted, message=message)
 
 

@@ -205,3 +205,23 @@ def test_two_runners_share_one_sequential_study_without_running_a_cell_twice(run
     cells = _cells(JournalStorage(JournalFileBackend(str(journal))), "seq2")
     done = [(v, s) for v, s, state in cells if state == "COMPLETE"]
     assert len(done) == len(set(done)) == len(cells) == 18  # the cells one runner runs, none twice
+
+
+def test_a_study_that_runs_every_row_to_max_prints_the_decisions_when_it_ends(runner, tmp_path, cache_dir):
+    """Every row undecided to ``max``: Tune stops at the design's last trial, before the searcher looks at the
+    finished study; the runner still ends with the decisions (as a rerun's "nothing to do" does)."""
+    raw = spec_dict("allmax", max=4)
+    raw["variants"] = {"full": {}, "no_mid": {"augment.spec.n_t": 0}}
+    raw["space"] = {"variant": {"categorical": ["full", "no_mid"]}}
+    raw["base"]["data"] = {"cache_dir": str(cache_dir)}
+    spec = tmp_path / "allmax.yaml"
+    spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+    # no effect, much run noise: the repeated CI at 4 seeds is far wider than +-delta
+    planted = {"effects": {}, "noise": {"full": 0.3, "no_mid": 0.3}, "seed_sd": 0.03, "n_queries": 20}
+    r = runner(["run", spec, "--runs-dir", tmp_path / "runs", "--trainable", "studies.testing:planted_ablation_trial"],
+               env={PLANTED_ENV: json.dumps(planted)})
+    assert r.wait(600) == 0, r.output()
+    r.assert_no_leftovers()
+    out = r.output()
+    assert "done (" in out and "no_mid: 4 seed(s)" in out and ": undecided" in out, out
+    assert len(_cells(f"sqlite:///{tmp_path / 'runs' / 'allmax' / 'optuna.db'}", "allmax")) == 8
