@@ -25,7 +25,10 @@ a finished study is read again, not retrained, and an interrupted one continues.
   comparisons: ``full`` trained again on the control's seeds with other augmentation and dropout draws
   (``train.seed_streams.redraw: r`` for r = 1..``--aa-redraws``: the same initial weights and data order) and
   judged by the design against the control, once per seed set and redraw;
-* ``variance_sources`` (``--variance-seeds K``, 0 = skip): for the planted base and the incumbent, the run-to-run sd
+* ``power``: how often the design calls each row an effect, and at what cost in runs, if the true effects were the
+  per-row Δ pooled over the seed sets: ``--aa-studies`` simulated ablations per line at each set's measured
+  per-seed difference sd (and the pooled one), for ``seeds.max`` 5, 8 and 10;
+* ``variance_sources`` (``--variance-seeds K``, 0 = skip): for the incumbent and the planted base, the run-to-run sd
   of test mAP@10 when one seed stream alone varies over K seeds (init, data, the augmentations, dropout; the others
   fixed at seed 0; Bouthillier et al. 2021), when all vary, and the within-run fluctuation (sd of val mAP@10 over a
   run's last 5 epochs).
@@ -186,6 +189,49 @@ def simulated_aa(design_dict: dict[str, Any], pieces: dict[str, Any], n_rows: in
             "simulated_mean_seeds": sim.mean_seeds}
 
 
+POWER_MAX_SEEDS = (5, 8, 10)
+
+
+def design_power(design_dict: dict[str, Any], results: Sequence[dict[str, Any]], n_studies: int,
+                 max_seeds: Sequence[int] = POWER_MAX_SEEDS) -> dict[str, Any]:
+    """How often the design finds each row, and what it costs, if the true effects were the per-row Δ pooled over
+    the seed sets in ``results`` (each set weighted by its pairs): ``n_studies`` simulated ablations with normal
+    per-seed differences at each set's measured sd (and pooled over the sets) and the measured query term, for
+    ``seeds.max`` in ``max_seeds`` (the rest of the design as it is). ``runs``: the rows' mean seeds plus ``max``
+    for the control (an upper bound: the control runs as many seeds as its longest row)."""
+    from reports.stats import SequentialDesign, simulate_sequential
+
+    pieces_by_set = {r["study"]: paired_pieces(r) for r in results}
+    rows = [r["variant"] for r in results[0]["rows"][1:]]
+    sums: dict[str, float] = {v: 0.0 for v in rows}
+    counts: dict[str, int] = {v: 0 for v in rows}
+    for pcs in pieces_by_set.values():
+        for v, pc in pcs.items():
+            sums[v] += float(pc["diffs"].sum())
+            counts[v] += len(pc["diffs"])
+    effects = {v: sums[v] / counts[v] for v in rows if counts[v]}
+    every = [pc for pcs in pieces_by_set.values() for pc in pcs.values()]
+    q = float(np.mean([pc["query_var"] for pc in every]))
+    n_q = every[0]["n_queries"]
+    sds = {study: paired_correlation(pcs)["diff_sd"] for study, pcs in pieces_by_set.items()}
+    sds["pooled"] = paired_correlation({f"{v} ({study})": pc for study, pcs in pieces_by_set.items()
+                                        for v, pc in pcs.items()})["diff_sd"]
+    scenarios = []
+    for label, sd in sds.items():
+        for mx in max_seeds:
+            design = SequentialDesign(min_seeds=min(design_dict["min"], mx), max_seeds=mx, delta=design_dict["delta"],
+                                      alpha=design_dict["alpha"])
+            sim = simulate_sequential(design, n_studies=n_studies, effects=tuple(effects.values()), diff_sd=sd,
+                                      query_var=q, n_queries=n_q, seed=2)
+            scenarios.append({"diff_sd_from": label, "diff_sd": sd, "max": mx,
+                              "effect_rate": dict(zip(effects, sim.effect_rate)),
+                              "seeds_per_row": dict(zip(effects, sim.seeds_per_row)),
+                              "runs": float(sum(sim.seeds_per_row) + mx)})
+    return {"effects": effects, "query_var": q, "n_queries": n_q, "studies": n_studies, "scenarios": scenarios,
+            "note": "true effects = the per-row Δ pooled over the seed sets; normal per-seed differences at the "
+                    "measured sd; runs = the rows' mean seeds + max (control, upper bound)"}
+
+
 def real_aa(result: dict[str, Any], spec: str, runs_dir: Path, jobs: int, redraw: int = 1) -> dict[str, Any]:
     """``full`` again on the control's seeds with other augmentation and dropout draws (``redraw``: 1, 2, ...; the
     same initial weights and data order), judged by the design against the control (one comparison per seed set
@@ -334,6 +380,17 @@ def markdown(payload: dict[str, Any]) -> str:
         lines += ["## Paired correlation", "", f"- pooled ρ {pc.get('pooled', float('nan')):.2f}, median per row "
                   f"{pc.get('median') if pc.get('median') is None else round(pc['median'], 2)}; per-seed "
                   f"difference sd {100 * pc['diff_sd']:.2f} pp against run sd {100 * pc['run_sd']:.2f} pp", ""]
+    pw = payload.get("power")
+    if pw:
+        eff = pw["effects"]
+        lines += ["## Power of the design (simulated)", "",
+                  f"If the true effects were the per-row Δ pooled over the seed sets ({pw['studies']} simulated "
+                  "ablations per line, normal per-seed differences at the measured sd): how often each row is "
+                  "called an effect, and the runs (rows' mean seeds + max for the control, an upper bound).", ""]
+        lines += [markdown_table(["per-seed difference sd from", "sd pp", "max", "runs",
+                                  *[f"{v} ({_pp(e)})" for v, e in eff.items()]],
+                                 [[sc["diff_sd_from"], f"{100 * sc['diff_sd']:.2f}", sc["max"], f"{sc['runs']:.1f}",
+                                   *[f"{sc['effect_rate'][v]:.2f}" for v in eff]] for sc in pw["scenarios"]]), ""]
     vs = payload.get("variance_sources")
     if vs:
         lines += ["## Variance sources (one stream varied, the others at seed 0)", ""]
@@ -424,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         for v, pc in paired_pieces(rep).items():
             pieces[f"{v} ({rep['study']})"] = pc
     aa = simulated_aa(efficient["design"], pieces, len(efficient["rows"]) - 1, args.aa_studies)
+    power = design_power(efficient["design"], [efficient, *replications], args.aa_studies)
     if not args.no_aa_redraw:
         real = [real_aa(s, args.efficient_spec, args.runs_dir, args.jobs, r)
                 for r in range(1, args.aa_redraws + 1) for s in [efficient, *replications]]
@@ -435,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         "fixed": {k: v for k, v in fixed.items() if not k.startswith("_")},
         "efficient": {k: v for k, v in efficient.items() if not k.startswith("_")},
         "replications": [{k: v for k, v in r.items() if not k.startswith("_")} for r in replications],
-        "aa": aa, "paired_correlation": paired_correlation(pieces),
+        "aa": aa, "paired_correlation": paired_correlation(pieces), "power": power,
         "variance_sources": (variance_sources(args.variance_seeds, args.runs_dir, args.jobs)
                              if args.variance_seeds else None),
         "elapsed_s": time.time() - t0}

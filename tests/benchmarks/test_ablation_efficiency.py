@@ -51,8 +51,17 @@ def test_the_benchmark_scores_both_designs_on_planted_runs(tmp_path, cache_dir, 
     assert rep["design"]["seeds"] == [100, 101, 102, 103, 104, 105] and "no_big" in rep["significant"]
     assert payload["aa"]["simulated_studies"] == 200 and 0.0 <= payload["aa"]["simulated_false_positive_rate"] <= 1
     assert payload["paired_correlation"]["per_row"]["no_big"] is not None
+    # power at the measured components, with the planted effects as the pooled estimates over both seed sets
+    power = payload["power"]
+    assert power["effects"]["no_big"] == pytest.approx(-0.08, abs=0.01) and power["studies"] == 200
+    assert len(power["scenarios"]) == 3 * 3  # each set's sd and the pooled one, times max 5, 8, 10
+    for sc in power["scenarios"]:
+        assert sc["effect_rate"]["no_big"] > 0.9 and sc["effect_rate"]["no_none"] < 0.1
+    runs = [sc["runs"] for sc in power["scenarios"] if sc["diff_sd_from"] == "pooled"]
+    assert runs == sorted(runs) and runs[0] < runs[-1]
     md = (tmp_path / "out" / "ablation_efficiency.md").read_text()
     assert "| no_big |" in md and "effect" in md and "not measured in this run" in md
+    assert "## Power of the design (simulated)" in md
 
 
 def test_the_published_fixed_design_is_what_docs_results_prints():
