@@ -58,7 +58,7 @@ for step in "${STEPS[@]}"; do
       run "$PY" -m benchmarks seed_noise --config synthcaps-small-v1 --seeds 0-7 --replication-seeds 100-107 \
         --arm-size 3 --compare fusion.kind=late --compare-seeds 3 --runs-dir runs/seed_noise --resamples 10000 ;;
     ablation)
-      run "$PY" -m benchmarks ablation_efficiency --fixed run --replication-first 100 --variance-seeds 4 \
+      run "$PY" -m benchmarks ablation_efficiency --fixed run --replication-first 100 --variance-seeds 4 --aa-redraws 2 \
         --jobs "$JOBS" ;;
     *)
       echo "error: unknown step '$step' (steps: planted base incumbent fusion v1 ablation)" >&2
