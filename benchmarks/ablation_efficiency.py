@@ -15,8 +15,9 @@ Table 5 of Primus & Widmer 2022) on ``synthcaps-small``, in two designs:
 Both studies run through ``python -m studies run ... --resume`` (Ray Tune + Optuna, folders under ``--runs-dir``), so
 a finished study is read again, not retrained, and an interrupted one continues. Then:
 
-* ``fixed`` / ``efficient``: runs, the variants significant after Holm, wall-clock seconds (first trial start to
-  last trial end), and per row Δ, CI, p, the runs used and the decision;
+* ``fixed`` / ``efficient``: runs, the variants significant after Holm, wall-clock seconds (while at least one
+  trial ran: first trial start to last trial end, less the gaps of a study resumed later), and per row Δ, CI, p,
+  the runs used and the decision;
 * ``paired_correlation``: per row the correlation of the row's and the control's run mAP@10 over the shared seeds,
   and the pooled ``rho = 1 - var(per-seed difference) / (2 var(run))``;
 * ``aa``: the sequential paired design's familywise false-positive rate in ``--aa-studies`` simulated 7-row
@@ -109,9 +110,7 @@ def analyse(runs_dir: Path, name: str, *, stats_version: int, resamples: int) ->
                 row["decision"] = c.decision.to_dict()
         rows.append(row)
     significant = [r["variant"] for r in rows[1:] if r.get("p_holm") is not None and r["p_holm"] <= ALPHA]
-    starts = [t.datetime_start for t in data.trials if t.datetime_start is not None]
-    ends = [t.datetime_complete for t in data.trials if t.datetime_complete is not None]
-    wall = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+    wall = busy_seconds([(t.datetime_start, t.datetime_complete) for t in data.trials])
     out = {"study": name, "runs": len(data.trials), "complete": len(data.included), "significant": significant,
            "wall_s": wall, "cpu_s": float(sum(float(t.user_attrs.get("wall_time_s") or 0) for t in data.trials)),
            "stats_version": stats_version, "rows": rows, "n_queries": len(data.query_keys)}
@@ -121,6 +120,22 @@ def analyse(runs_dir: Path, name: str, *, stats_version: int, resamples: int) ->
                             for r in rows[1:]}
     out["_data"] = data  # for the measurements below; dropped before writing
     return out
+
+
+def busy_seconds(intervals) -> float | None:
+    """Wall-clock seconds during which at least one of the (start, end) intervals ran: the study's wall time, without
+    the gaps of a study resumed later (an interval with a missing end is left out)."""
+    spans = sorted((a, b) for a, b in intervals if a is not None and b is not None)
+    if not spans:
+        return None
+    total, (cur_a, cur_b) = 0.0, spans[0]
+    for a, b in spans[1:]:
+        if a > cur_b:
+            total += (cur_b - cur_a).total_seconds()
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    return total + (cur_b - cur_a).total_seconds()
 
 
 # --------------------------------------------------------------------------------------------- measurements

@@ -100,3 +100,17 @@ def test_variance_sources_vary_one_stream_at_a_time_on_real_tiny_runs(tmp_path, 
     assert len({tuple(table[g]["map10"]) for g in STREAM_GROUPS}) > 1
     assert table["within_run_last5"]["runs"] == 0  # 1 epoch: no fluctuation to measure
     assert len(list((tmp_path / "runs" / "variance_sources").iterdir())) == 6
+
+
+def test_a_resumed_study_s_wall_time_leaves_out_the_gap_between_its_sessions():
+    from datetime import datetime, timedelta
+
+    from benchmarks.ablation_efficiency import busy_seconds
+
+    t0 = datetime(2026, 12, 6, 12)
+    at = lambda m: t0 + timedelta(minutes=m)  # noqa: E731
+    # two trials side by side (0-10, 5-12), a gap (a later session), one more (60-70), one that never ended
+    spans = [(at(0), at(10)), (at(5), at(12)), (at(60), at(70)), (at(65), None)]
+    assert busy_seconds(spans) == (12 + 10) * 60
+    assert busy_seconds([(at(0), at(3)), (at(1), at(2))]) == 3 * 60  # nested
+    assert busy_seconds([(None, None)]) is None
