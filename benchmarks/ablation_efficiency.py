@@ -111,8 +111,9 @@ def analyse(runs_dir: Path, name: str, *, stats_version: int, resamples: int) ->
         rows.append(row)
     significant = [r["variant"] for r in rows[1:] if r.get("p_holm") is not None and r["p_holm"] <= ALPHA]
     wall = busy_seconds([(t.datetime_start, t.datetime_complete) for t in data.trials])
+    resumed = sum(1 for t in data.trials if "adopted_from" in (t.user_attrs or {}))
     out = {"study": name, "runs": len(data.trials), "complete": len(data.included), "significant": significant,
-           "wall_s": wall, "cpu_s": float(sum(float(t.user_attrs.get("wall_time_s") or 0) for t in data.trials)),
+           "wall_s": wall, "resumed_trials": resumed, "cpu_s": float(sum(float(t.user_attrs.get("wall_time_s") or 0) for t in data.trials)),
            "stats_version": stats_version, "rows": rows, "n_queries": len(data.query_keys)}
     if data.sequential is not None:
         out["design"] = data.sequential
@@ -350,6 +351,10 @@ def markdown(payload: dict[str, Any]) -> str:
                              *[[f"efficient, seeds {s['design']['seeds'][0]}–{s['design']['seeds'][-1]}", s["runs"],
                                 ", ".join(s["significant"]) or "none", _minutes(s.get("wall_s"))]
                                for s in [ef, *payload.get("replications", [])]]]), ""]
+    for st in [ef, *payload.get("replications", [])]:
+        if st.get("resumed_trials"):
+            lines.append(f"- `{st['study']}`: {st['resumed_trials']} trial(s) were left RUNNING by a runner that "
+                         "stopped and continued later with --resume, so its wall clock includes the time between.")
     if fx.get("source") == "published" and ef.get("wall_s"):
         pace = ef["wall_s"] / ef["runs"]
         lines += [f"- The fixed design's figures are the published study's ({fx.get('date')}, another machine: "
@@ -408,7 +413,11 @@ def markdown(payload: dict[str, Any]) -> str:
                                    *[f"{sc['effect_rate'][v]:.2f}" for v in eff]] for sc in pw["scenarios"]]), ""]
     vs = payload.get("variance_sources")
     if vs:
-        lines += ["## Variance sources (one stream varied, the others at seed 0)", ""]
+        lines += ["## Variance sources (one stream varied, the others at seed 0)", "",
+                  f"sd of test mAP@10 in pp over {len(vs['seeds'])} runs per column (split seed streams; the "
+                  "reference run, every stream at seed 0, counts in every column; `all`: `train.seed` varied); "
+                  "within_run_last5: sd of val mAP@10 over a run's last 5 epochs, mean over the runs. Streams: "
+                  + "; ".join(f"{g} = {', '.join(v)}" for g, v in vs["groups"].items()) + ".", ""]
         groups = [*vs["groups"], "all", "within_run_last5"]
         lines += [markdown_table(["recipe", *groups], [[name, *[("–" if t[g]["sd"] is None else
                                                                  f"{100 * t[g]['sd']:.2f}") for g in groups]]
