@@ -113,7 +113,8 @@ def analyse(runs_dir: Path, name: str, *, stats_version: int, resamples: int) ->
     wall = busy_seconds([(t.datetime_start, t.datetime_complete) for t in data.trials])
     resumed = sum(1 for t in data.trials if "adopted_from" in (t.user_attrs or {}))
     out = {"study": name, "runs": len(data.trials), "complete": len(data.included), "significant": significant,
-           "wall_s": wall, "resumed_trials": resumed, "cpu_s": float(sum(float(t.user_attrs.get("wall_time_s") or 0) for t in data.trials)),
+           "wall_s": wall, "resumed_trials": resumed,
+           "cpu_s": float(sum(float(t.user_attrs.get("wall_time_s") or 0) for t in data.trials)),
            "stats_version": stats_version, "rows": rows, "n_queries": len(data.query_keys)}
     if data.sequential is not None:
         out["design"] = data.sequential
@@ -124,8 +125,9 @@ def analyse(runs_dir: Path, name: str, *, stats_version: int, resamples: int) ->
 
 
 def busy_seconds(intervals) -> float | None:
-    """Wall-clock seconds during which at least one of the (start, end) intervals ran: the study's wall time, without
-    the gaps of a study resumed later (an interval with a missing end is left out)."""
+    """Wall-clock seconds during which at least one of the (start, end) intervals ran: the study's wall time, less
+    the time when no trial ran (a study continued in a later session; an interval with a missing end is left out).
+    A trial left RUNNING across such a gap still spans it (the result file says so: ``resumed_trials``)."""
     spans = sorted((a, b) for a, b in intervals if a is not None and b is not None)
     if not spans:
         return None
@@ -280,7 +282,8 @@ def real_aa(result: dict[str, Any], spec: str, runs_dir: Path, jobs: int, redraw
     design = SequentialDesign(min_seeds=design_dict["min"], max_seeds=design_dict["max"],
                               delta=design_dict["delta"], alpha=design_dict["alpha"])
     d = decide_ablation(design, {"aa": aa}, ctl, list(design_dict["seeds"]))["aa"]
-    return {"study": result["study"], "redraw": redraw, "seeds": seeds, "decision": None if d is None else d.to_dict(),
+    return {"study": result["study"], "redraw": redraw, "seeds": seeds,
+            "decision": None if d is None else d.to_dict(),
             "false_positive": bool(d is not None and d.status == "effect"),
             "run_dirs": [str(p) for p in dirs]}
 
@@ -291,8 +294,8 @@ VARIANCE_RECIPES = ("dcase2022-incumbent", "planted-base")  # the ablated recipe
 def variance_sources(seeds: int, runs_dir: Path, jobs: int,
                      recipes: dict[str, tuple[str, dict[str, Any], str]] | None = None) -> dict[str, Any]:
     """Run-to-run sd of test mAP@10 with one stream group varied (the others at seed 0), all varied, and the
-    within-run fluctuation, for each recipe (``name: (config, overrides, label)``; default the planted base and
-    the incumbent, :data:`VARIANCE_RECIPES`)."""
+    within-run fluctuation, for each recipe (``name: (config, overrides, label)``; default the incumbent and the
+    planted base, :data:`VARIANCE_RECIPES`)."""
     from .seed_noise import read_runs, recipe, train_all
 
     if recipes is None:
