@@ -210,24 +210,23 @@ def simulated_aa(design_dict: dict[str, Any], pieces: dict[str, Any], n_rows: in
 POWER_MAX_SEEDS = (5, 8, 10)
 
 
-def design_power(design_dict: dict[str, Any], results: Sequence[dict[str, Any]], n_studies: int,
+def design_power(design_dict: dict[str, Any], pieces_by_set: dict[str, dict[str, Any]], n_studies: int,
                  max_seeds: Sequence[int] = POWER_MAX_SEEDS) -> dict[str, Any]:
     """How often the design finds each row, and what it costs, if the true effects were the per-row Δ pooled over
-    the seed sets in ``results`` (each set weighted by its pairs): ``n_studies`` simulated ablations with normal
+    the seed sets (``pieces_by_set``: study name -> :func:`paired_pieces`; each set weighted by its pairs):
+    ``n_studies`` simulated ablations with normal
     per-seed differences at each set's measured sd (and pooled over the sets) and the measured query term, for
     ``seeds.max`` in ``max_seeds`` (the rest of the design as it is). ``runs``: the rows' mean seeds plus ``max``
     for the control (an upper bound: the control runs as many seeds as its longest row)."""
     from reports.stats import SequentialDesign, simulate_sequential
 
-    pieces_by_set = {r["study"]: paired_pieces(r) for r in results}
-    rows = [r["variant"] for r in results[0]["rows"][1:]]
-    sums: dict[str, float] = {v: 0.0 for v in rows}
-    counts: dict[str, int] = {v: 0 for v in rows}
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
     for pcs in pieces_by_set.values():
         for v, pc in pcs.items():
-            sums[v] += float(pc["diffs"].sum())
-            counts[v] += len(pc["diffs"])
-    effects = {v: sums[v] / counts[v] for v in rows if counts[v]}
+            sums[v] = sums.get(v, 0.0) + float(pc["diffs"].sum())
+            counts[v] = counts.get(v, 0) + len(pc["diffs"])
+    effects = {v: sums[v] / counts[v] for v in sums}
     every = [pc for pcs in pieces_by_set.values() for pc in pcs.values()]
     q = float(np.mean([pc["query_var"] for pc in every]))
     n_q = every[0]["n_queries"]
@@ -503,12 +502,16 @@ def main(argv: list[str] | None = None) -> int:
         run_study(args.efficient_spec, args.runs_dir, [f"seeds.first={args.replication_first}", f"name={rep_name}"],
                   logs / f"{rep_name}.log", args.trainable)
         replications.append(analyse(args.runs_dir, rep_name, stats_version=2, resamples=args.resamples))
-    pieces = paired_pieces(efficient)
-    for rep in replications:
-        for v, pc in paired_pieces(rep).items():
-            pieces[f"{v} ({rep['study']})"] = pc
+    pieces_by_set = {r["study"]: paired_pieces(r) for r in [efficient, *replications]}
+    for study, pcs in pieces_by_set.items():
+        if not pcs:
+            raise UsageError(f"study {study!r} in {args.runs_dir}: no variant has 2 or more seeds paired with the "
+                             f"control {efficient['design']['control']!r} (failed runs?); see python -m studies "
+                             "status")
+    pieces = {(v if study == efficient["study"] else f"{v} ({study})"): pc
+              for study, pcs in pieces_by_set.items() for v, pc in pcs.items()}
     aa = simulated_aa(efficient["design"], pieces, len(efficient["rows"]) - 1, args.aa_studies)
-    power = design_power(efficient["design"], [efficient, *replications], args.aa_studies)
+    power = design_power(efficient["design"], pieces_by_set, args.aa_studies)
     if not args.no_aa_redraw:
         real = [real_aa(s, args.efficient_spec, args.runs_dir, args.jobs, r)
                 for r in range(1, args.aa_redraws + 1) for s in [efficient, *replications]]

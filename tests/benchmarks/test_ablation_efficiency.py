@@ -114,3 +114,20 @@ def test_a_resumed_study_s_wall_time_leaves_out_the_gap_between_its_sessions():
     assert busy_seconds(spans) == (12 + 10) * 60
     assert busy_seconds([(at(0), at(3)), (at(1), at(2))]) == 3 * 60  # nested
     assert busy_seconds([(None, None)]) is None
+
+
+def test_a_study_with_no_row_paired_with_the_control_ends_in_one_error_line(tmp_path, monkeypatch, capsys):
+    """Every run but the control's failed (or was deleted): nothing to pair, so nothing to simulate; one error line
+    naming the study and the control, exit 2, and no result file written."""
+    import benchmarks.ablation_efficiency as ae
+
+    monkeypatch.setattr(ae, "run_study", lambda *a, **k: None)
+    monkeypatch.setattr(ae, "analyse", lambda runs_dir, name, **k: {
+        "study": name, "design": {"control": "full", "min": 3, "max": 5, "delta": 0.02, "alpha": 0.05},
+        "rows": [{"variant": "full"}, {"variant": "no_gain"}], "significant": [], "runs": 3})
+    monkeypatch.setattr(ae, "paired_pieces", lambda result: {})
+    rc = main(["--fixed", "published", "--replication-first", "0", "--variance-seeds", "0", "--no-aa-redraw",
+               "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: study 'ablation_efficient'") and "control 'full'" in err
+    assert "Traceback" not in err and not (tmp_path / "out" / "ablation_efficiency.json").exists()
